@@ -1,0 +1,326 @@
+"""facelab demo: encode a face, edit its expression and identity codes, swap, interpolate, explore.
+
+    python app.py [--checkpoint DIR_OR_NAME] [--host 127.0.0.1] [--port 7860]
+
+Runs offline on 127.0.0.1 by default (no share link, no analytics, system fonts). The model is
+loaded once at start-up. Every interaction is also a named HTTP API endpoint, callable with
+``gradio_client`` (see the "Use via API" link in the footer): encode, sliders, reset, swap,
+interpolate, topology, retrieve and ping. This file only wires components to
+:mod:`facelab.demo`, which holds the logic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import inspect
+import os
+import sys
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import gradio as gr  # noqa: E402
+
+import facelab  # noqa: E402
+from facelab import demo as D  # noqa: E402
+from facelab.imageio import ImageError  # noqa: E402
+
+MODEL_QUEUE = "model"  # concurrency_id shared by every event that runs the network
+MODEL_CONCURRENCY = 2  # at most this many model calls at once (CPU: more only thrashes)
+MAX_UPLOAD = "20mb"
+N_EXAMPLES = 6
+IMAGE_HEIGHT = 240
+
+THEME = gr.themes.Soft(
+    font=[gr.themes.Font("system-ui"), "ui-sans-serif", "sans-serif"],
+    font_mono=[gr.themes.Font("ui-monospace"), "Consolas", "monospace"],
+)
+CSS = """
+.face img { image-rendering: auto; }
+.howto { opacity: 0.8; }
+"""
+HEADER = "# facelab · disentangled face codes"
+
+
+def launch_options(**overrides) -> dict:
+    """Keyword arguments for ``Blocks.launch``: offline theme/CSS, no SSR, upload limit, no share."""
+    return dict(theme=THEME, css=CSS, ssr_mode=False, share=False, max_file_size=MAX_UPLOAD,
+                footer_links=["api", "settings"], mcp_server=False, **overrides)
+
+
+def _user_errors(fn):
+    """Turn bad-input exceptions into a ``gr.Error`` toast (and API error) with the plain message."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (ImageError, ValueError) as e:
+            raise gr.Error(str(e), title="Cannot use this input", print_exception=False) from None
+
+    return wrapper
+
+
+def _required_image(payload, what: str):
+    image = D.read_upload(payload)
+    if image is None:
+        raise gr.Error(f"Choose {what} first: upload a photo or click an example.", title="Missing image",
+                       print_exception=False)
+    return image
+
+
+def build_app(checkpoint: str | None = None, model=None, examples_dir=None) -> gr.Blocks:
+    """The Blocks app for ``checkpoint`` (a bundled name or a directory) or an already loaded ``model``."""
+    model = model or facelab.load(D.checkpoint_argument(checkpoint))
+    specs = D.slider_specs(model, k=8)
+    topology, topology_note = D.load_topology(model)
+    base_code = D.mean_code(model)
+    examples = [str(p) for p in D.save_examples(examples_dir, n=N_EXAMPLES, size=max(128, model.config.image_size))]
+    card = D.model_card(model)
+    edit_attributes = [a for a in model.attributes if a != "identity"] or list(model.attributes)
+
+    def face_code(state, face):
+        """The code to work on: an image passed to the API, else the session's encoded face, else None."""
+        image = D.read_upload(face)
+        if image is not None:
+            return D.encode_face(model, image)[1]
+        return D.code_from_state(state)
+
+    # ---- handlers (glue only: parse inputs, call facelab.demo / the model, format outputs) ----
+    @_user_errors
+    def encode(image, state):
+        picture = D.read_upload(image)
+        if picture is None:  # the image was cleared: keep everything as it is
+            return gr.skip(), gr.skip(), gr.skip(), state
+        view, code = D.encode_face(model, picture)
+        return view, model.decode(code), model.classify(code), code.to_dict()
+
+    def sync_sliders(reconstruction, state):
+        code = D.code_from_state(state)
+        return reconstruction, reconstruction, *D.slider_values(code, specs)
+
+    @_user_errors
+    def sliders(state, face=None, *values):
+        code = face_code(state, face) or base_code
+        return model.decode(D.apply_sliders(code, specs, values))
+
+    # Name the slider parameters for the API (expression_dim_5=..., identity_dim_2=...).
+    sliders.__signature__ = inspect.Signature(
+        [inspect.Parameter("state", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+         inspect.Parameter("face", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)]
+        + [inspect.Parameter(s.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=s.default) for s in specs])
+
+    @_user_errors
+    def reset(state):
+        code = D.code_from_state(state) or base_code
+        return model.decode(code), *D.slider_values(code, specs)
+
+    @_user_errors
+    def swap(face_a, face_b, attribute):
+        view_a, code_a = D.encode_face(model, _required_image(face_a, "face A"))
+        view_b, code_b = D.encode_face(model, _required_image(face_b, "face B"))
+        return view_a, view_b, *D.swap_faces(model, code_a, code_b, attribute or "expression")
+
+    @_user_errors
+    def interpolate(face_a, face_b, steps, what):
+        code_a = D.encode_face(model, _required_image(face_a, "face A"))[1]
+        code_b = D.encode_face(model, _required_image(face_b, "face B"))[1]
+        attribute = None if what in (None, "everything") else what
+        return D.interpolation_strip(model, code_a, code_b, steps=int(steps or 8), attribute=attribute)
+
+    @_user_errors
+    def show_topology(attribute, color_by, state, face=None):
+        if topology is None:
+            return None, f"Topology unavailable: {topology_note}."
+        code = face_code(state, face)
+        figure = D.topology_figure(topology, attribute or "expression", color_by or "expression", code)
+        if code is None:
+            note = f"{len(topology)} gallery faces. Encode a face on the **Encode** tab to see where it falls."
+        else:
+            note = (f"{len(topology)} gallery faces; ★ marks your face, placed (approximately) among its "
+                    "nearest gallery codes.")
+        return figure, note
+
+    @_user_errors
+    def retrieve(k, state, face=None):
+        if topology is None:
+            return f"Retrieval unavailable: {topology_note}.", [], []
+        code = face_code(state, face)
+        if code is None:
+            return "Encode a face on the **Encode** tab first.", [], []
+        size = max(96, model.config.image_size)
+        by_identity = D.retrieve(topology, code, "identity", k=int(k or 8), size=size)
+        by_expression = D.retrieve(topology, code, "expression", k=int(k or 8), size=size)
+        return (f"The {len(by_identity)} nearest of {len(topology)} gallery faces, re-rendered from their "
+                "generator factors (d = distance in code space)."), by_identity, by_expression
+
+    def ping() -> str:
+        """No-op endpoint: measures the server's own overhead (bench/app_latency.py)."""
+        return "pong"
+
+    model_event = dict(concurrency_id=MODEL_QUEUE, concurrency_limit=MODEL_CONCURRENCY)
+
+    def face_image(label, **kw):
+        return gr.Image(label=label, format="png", type="filepath", height=IMAGE_HEIGHT, elem_classes="face", **kw)
+
+    def upload_image(label):
+        return gr.Image(label=label, sources=["upload", "webcam"], height=IMAGE_HEIGHT, elem_classes="face")
+
+    with gr.Blocks(title="facelab demo", delete_cache=(3600, 3600)) as demo:
+        gr.Markdown(HEADER)
+        gr.Markdown(D.model_summary(model))
+        if card:
+            with gr.Accordion("Model card", open=False):
+                gr.Markdown(card)
+        state = gr.State(None)  # the session's encoded face: code.to_dict()
+        # API-only input: lets gradio_client pass a face to sliders/topology/retrieve without a session.
+        api_face = gr.Image(label="face", visible=False)
+
+        with gr.Tabs():
+            with gr.Tab("Encode", id="encode"):
+                gr.Markdown("Upload a face photo, use the webcam, or click an example: see what the model sees, "
+                            "its reconstruction and the expression it reads from z_exp. The other tabs use this face.",
+                            elem_classes="howto")
+                with gr.Row(equal_height=True):
+                    image = upload_image("Face photo")
+                    view = face_image("Model's view", interactive=False)
+                    reconstruction = face_image("Reconstruction", interactive=False)
+                    probabilities = gr.Label(label="Expression (from z_exp)", num_top_classes=len(model.expressions))
+                gr.Examples([[p] for p in examples], inputs=[image], label="Generator faces (click one)",
+                            examples_per_page=N_EXAMPLES)
+
+            with gr.Tab("Sliders", id="sliders"):
+                gr.Markdown("Move a slider to change one leading dimension of the expression (z_exp) or identity "
+                            "(z_id) code; only the decoder runs. Sliders start at your encoded face "
+                            "(or the average face) and span mean ± 3 std of the training codes.",
+                            elem_classes="howto")
+                with gr.Row():
+                    with gr.Column(scale=1, min_width=200):
+                        slider_source = face_image("Your face (reconstruction)", interactive=False)
+                        edited = face_image("Edited", interactive=False, value=model.decode(base_code))
+                        reset_button = gr.Button("Reset to your face", variant="secondary")
+                    slider_boxes = []
+                    for attribute in D.slider_attributes(model):
+                        with gr.Column(scale=2):
+                            gr.Markdown(f"**{attribute}** code")
+                            for spec in specs:
+                                if spec.attribute == attribute:
+                                    slider_boxes.append(gr.Slider(
+                                        minimum=spec.minimum, maximum=spec.maximum, value=spec.default,
+                                        step=(spec.maximum - spec.minimum) / 200, label=spec.label,
+                                    ))
+
+            with gr.Tab("Swap", id="swap"):
+                gr.Markdown("Pick two faces and press **Swap**: A's identity with B's expression, and B's identity "
+                            "with A's expression.", elem_classes="howto")
+                with gr.Row():
+                    swap_a, swap_b = upload_image("Face A"), upload_image("Face B")
+                with gr.Row():
+                    gr.Examples([[p] for p in examples], inputs=[swap_a], label="Examples for A",
+                                examples_per_page=N_EXAMPLES)
+                    gr.Examples([[p] for p in examples[1:] + examples[:1]], inputs=[swap_b], label="Examples for B",
+                                examples_per_page=N_EXAMPLES)
+                swap_attribute = gr.Dropdown(edit_attributes, value=edit_attributes[0], label="Swap which code",
+                                             visible=len(edit_attributes) > 1)
+                swap_button = gr.Button("Swap", variant="primary")
+                with gr.Row():
+                    swap_view_a = face_image("A: model's view", interactive=False)
+                    swap_recon_a = face_image("A: reconstruction", interactive=False)
+                    swap_ab = face_image("A's identity + B's expression", interactive=False)
+                with gr.Row():
+                    swap_view_b = face_image("B: model's view", interactive=False)
+                    swap_recon_b = face_image("B: reconstruction", interactive=False)
+                    swap_ba = face_image("B's identity + A's expression", interactive=False)
+
+            with gr.Tab("Interpolate", id="interpolate"):
+                gr.Markdown("Pick two faces: the strip walks from A's expression to B's with A's identity fixed "
+                            "(or moves every code).", elem_classes="howto")
+                with gr.Row():
+                    interp_a, interp_b = upload_image("Face A"), upload_image("Face B")
+                with gr.Row():
+                    gr.Examples([[p] for p in examples], inputs=[interp_a], label="Examples for A",
+                                examples_per_page=N_EXAMPLES)
+                    gr.Examples([[p] for p in examples[2:] + examples[:2]], inputs=[interp_b],
+                                label="Examples for B", examples_per_page=N_EXAMPLES)
+                with gr.Row():
+                    steps = gr.Slider(3, 12, value=8, step=1, label="Steps")
+                    what = gr.Radio([(f"{a} only (rest of A fixed)", a) for a in edit_attributes]
+                                    + [("everything (A → B)", "everything")], value=edit_attributes[0],
+                                    label="What moves")
+                interp_button = gr.Button("Interpolate", variant="primary")
+                interp_strip = gr.Image(label="A → B", format="png", interactive=False, elem_classes="face")
+
+            with gr.Tab("Topology", id="topology") as topology_tab:
+                gr.Markdown("UMAP maps of the gallery's codes (precomputed with the checkpoint). Each point is a "
+                            "generator face; the star is your encoded face.", elem_classes="howto")
+                with gr.Row():
+                    topo_attribute = gr.Dropdown(list(topology.attributes) if topology else list(model.attributes),
+                                                 value="expression", label="Code")
+                    topo_color = gr.Dropdown(list(D.COLOR_BY), value="expression", label="Colour by")
+                topo_note = gr.Markdown(label="note")
+                topo_plot = gr.Plot(label="UMAP")
+
+            with gr.Tab("Retrieval", id="retrieval") as retrieval_tab:
+                gr.Markdown("The gallery faces nearest to your encoded face, by identity code and, separately, by "
+                            "expression code.", elem_classes="howto")
+                with gr.Row():
+                    k = gr.Slider(1, 16, value=8, step=1, label="Neighbours")
+                    retrieve_button = gr.Button("Find nearest", variant="primary")
+                retrieve_note = gr.Markdown(label="note")
+                by_identity = gr.Gallery(label="Nearest by identity (z_id)", columns=8, height="auto", format="png")
+                by_expression = gr.Gallery(label="Nearest by expression (z_exp)", columns=8, height="auto",
+                                           format="png")
+
+        # ---- events ----------------------------------------------------------------------------
+        # preprocess=False: uploads reach facelab.imageio.read_image untouched, so a bad file gets
+        # facelab's plain message (and slider values are range-checked by apply_sliders, not Gradio).
+        image.change(encode, [image, state], [view, reconstruction, probabilities, state], api_name="encode",
+                     preprocess=False, **model_event).success(
+            sync_sliders, [reconstruction, state], [slider_source, edited, *slider_boxes],
+            api_name="sync_sliders", api_visibility="private", queue=False)
+        gr.on([s.input for s in slider_boxes], sliders, [state, api_face, *slider_boxes], edited,
+              api_name="sliders", preprocess=False, trigger_mode="always_last", show_progress="hidden",
+              **model_event)
+        reset_button.click(reset, [state], [edited, *slider_boxes], api_name="reset", show_progress="hidden",
+                           **model_event)
+        swap_button.click(swap, [swap_a, swap_b, swap_attribute],
+                          [swap_view_a, swap_view_b, swap_recon_a, swap_recon_b, swap_ab, swap_ba],
+                          api_name="swap", preprocess=False, **model_event)
+        interp_button.click(interpolate, [interp_a, interp_b, steps, what], interp_strip, api_name="interpolate",
+                            preprocess=False, **model_event)
+        gr.on([topology_tab.select, topo_attribute.change, topo_color.change], show_topology,
+              [topo_attribute, topo_color, state, api_face], [topo_plot, topo_note], api_name="topology",
+              preprocess=False, trigger_mode="always_last", **model_event)
+        gr.on([retrieval_tab.select, retrieve_button.click, k.release], retrieve, [k, state, api_face],
+              [retrieve_note, by_identity, by_expression], api_name="retrieve", preprocess=False,
+              trigger_mode="always_last", **model_event)
+        gr.api(ping, api_name="ping")
+
+    demo.queue(default_concurrency_limit=MODEL_CONCURRENCY, max_size=64)
+    return demo
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description="facelab Gradio demo (offline, local).")
+    p.add_argument("--checkpoint", default=None,
+                   help=f"bundled name or directory (default: ${D.CHECKPOINT_ENV} or {D.DEFAULT_CHECKPOINT!r})")
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default: 7860 or the next free one)")
+    args = p.parse_args(argv)
+    checkpoint = D.checkpoint_argument(args.checkpoint)
+    print(f"loading {checkpoint} ...", flush=True)
+    demo = build_app(checkpoint)
+    _, url, _ = demo.launch(**launch_options(server_name=args.host, server_port=args.port, quiet=True,
+                                             prevent_thread_lock=True))
+    print(f"facelab demo running at {url}  (Ctrl+C to stop)", flush=True)
+    try:
+        demo.block_thread()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        demo.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

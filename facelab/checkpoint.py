@@ -1,0 +1,74 @@
+"""Checkpoint directories: ``model.safetensors`` + ``config.json`` + ``README.md`` (model card).
+
+Loading never unpickles: weights come from safetensors, the architecture is rebuilt from the
+JSON config, and the state dict is loaded strictly so a mismatch names the offending keys.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .config import ModelConfig, TrainConfig, load_config, save_config
+from .models import build_model
+
+WEIGHTS, CONFIG, CARD = "model.safetensors", "config.json", "README.md"
+BUNDLED = Path(__file__).resolve().parent.parent / "checkpoints"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint directory that is missing, incomplete or does not match its config."""
+
+
+def bundled_names() -> list[str]:
+    root = Path(os.environ.get("FACELAB_CHECKPOINTS", BUNDLED))
+    return sorted(p.name for p in root.glob("*") if (p / CONFIG).is_file() and (p / WEIGHTS).is_file())
+
+
+def resolve(name_or_dir: str | os.PathLike) -> Path:
+    """A directory path as is, else a bundled checkpoint's name under ``checkpoints/``."""
+    path = Path(name_or_dir)
+    if not path.is_dir():
+        path = Path(os.environ.get("FACELAB_CHECKPOINTS", BUNDLED)) / str(name_or_dir)
+    if not path.is_dir():
+        known = ", ".join(bundled_names()) or "none"
+        raise CheckpointError(f"no checkpoint {str(name_or_dir)!r}: not a directory nor a bundled name ({known})")
+    for required in (CONFIG, WEIGHTS):
+        if not (path / required).is_file():
+            raise CheckpointError(f"checkpoint {path} has no {required}")
+    return path
+
+
+def save_checkpoint(
+    directory: str | os.PathLike,
+    model: torch.nn.Module,
+    model_config: ModelConfig,
+    train_config: TrainConfig | None = None,
+) -> Path:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(directory / WEIGHTS), metadata={"format": "pt", "method": model_config.method})
+    save_config(directory / CONFIG, model_config, train_config)
+    return directory
+
+
+def load_checkpoint(name_or_dir: str | os.PathLike, device: str | torch.device = "cpu"):
+    """→ (model in eval mode, ModelConfig, TrainConfig or None, directory)."""
+    path = resolve(name_or_dir)
+    model_config, train_config = load_config(path / CONFIG)
+    model = build_model(model_config)
+    state = load_file(str(path / WEIGHTS), device=str(device))
+    try:
+        result = model.load_state_dict(state, strict=False)
+    except RuntimeError as e:  # shape mismatches
+        raise CheckpointError(f"{path / WEIGHTS} does not match {path / CONFIG}: {e}") from None
+    if result.missing_keys or result.unexpected_keys:
+        raise CheckpointError(
+            f"{path / WEIGHTS} does not match its config: missing {result.missing_keys[:5]}, "
+            f"unexpected {result.unexpected_keys[:5]}"
+        )
+    return model.to(device).eval(), model_config, train_config, path

@@ -1,0 +1,106 @@
+"""Identity-disjoint splits: nobody appears on both sides.
+
+Samples come from a :class:`~facelab.datasets.build.FaceImageDataset`, a mix
+(:class:`~facelab.datasets.registry.MixedFaces` / any ``ConcatDataset``), ``SyntheticFaces``,
+a :class:`~facelab.datasets.core.ScanResult` or a plain list of :class:`Record`. Identities are
+compared as namespaced strings, so ``london/001`` and ``canada/001f`` are different people.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import GroupKFold, GroupShuffleSplit
+from torch.utils.data import ConcatDataset
+
+from ..labels import MISSING
+from .core import Record, ScanResult
+
+__all__ = ["sample_groups", "identity_split", "identity_folds"]
+
+TRAIN_SPLITS = {"train", "training"}
+TEST_SPLITS = {"test", "val", "valid", "validation", "publictest", "privatetest"}
+
+
+def sample_groups(obj: Any) -> tuple[list[str | None], list[str | None]]:
+    """Per-sample ``(identity strings, split fields)``; ``None`` where missing."""
+    from .build import FaceImageDataset
+    from .registry import _Member
+
+    if isinstance(obj, ScanResult):
+        obj = obj.records
+    if isinstance(obj, (list, tuple)) and all(isinstance(r, Record) for r in obj):
+        return [r.identity for r in obj], [r.split for r in obj]
+    if isinstance(obj, FaceImageDataset):
+        return [r.identity for r in obj.records], [r.split for r in obj.records]
+    if isinstance(obj, _Member):
+        ids, splits = sample_groups(obj.dataset)
+        if not isinstance(obj.dataset, FaceImageDataset):  # synthetic ints → namespaced strings
+            ids = [f"{obj.name}/{i.split('/', 1)[1]}" if i is not None else None for i in ids]
+        return ids, splits
+    if isinstance(obj, ConcatDataset):
+        ids, splits = [], []
+        for part in obj.datasets:
+            a, b = sample_groups(part)
+            ids += a
+            splits += b
+        return ids, splits
+    labels = obj.labels() if callable(getattr(obj, "labels", None)) else None  # SyntheticFaces
+    if labels is not None and "identity" in labels:
+        raw = np.asarray(labels["identity"])
+    else:  # any dataset of SyntheticFaces-style items
+        raw = np.asarray([int(obj[i]["identity"]) for i in range(len(obj))])
+    ids = [f"synthetic/{int(i)}" if int(i) != MISSING else None for i in raw]
+    return ids, [None] * len(ids)
+
+
+def _groups_for(ids: list[str | None]) -> np.ndarray:
+    # samples without identity are their own group
+    return np.asarray([i if i is not None else f"\0sample{k}" for k, i in enumerate(ids)], dtype=object)
+
+
+def identity_split(dataset_or_records: Any, test_size: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(train_idx, test_idx)`` with no identity on both sides (scikit-learn
+    ``GroupShuffleSplit``; ``test_size`` is the fraction of *identities* held out).
+
+    Samples without an identity follow their own ``split`` field when they have one (``train``
+    → train; ``test``/``val``/... → test) — FER2013 keeps its official split — and are
+    otherwise split at random like one-sample identities.
+    """
+    ids, splits = sample_groups(dataset_or_records)
+    n = len(ids)
+    train, test, free = [], [], []
+    for k, (ident, split) in enumerate(zip(ids, splits)):
+        s = (split or "").lower()
+        if ident is None and s in TRAIN_SPLITS:
+            train.append(k)
+        elif ident is None and s in TEST_SPLITS:
+            test.append(k)
+        else:
+            free.append(k)
+    if free:
+        free_idx = np.asarray(free)
+        groups = _groups_for([ids[k] for k in free])
+        if len(set(groups)) >= 2:
+            splitter = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
+            tr, te = next(splitter.split(free_idx, groups=groups))
+            train += free_idx[tr].tolist()
+            test += free_idx[te].tolist()
+        else:
+            train += free
+    assert len(train) + len(test) == n
+    return np.sort(np.asarray(train, dtype=np.int64)), np.sort(np.asarray(test, dtype=np.int64))
+
+
+def identity_folds(dataset_or_records: Any, k: int = 10, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``k`` folds ``[(train_idx, test_idx), ...]`` with identities disjoint within each fold
+    (scikit-learn ``GroupKFold``, shuffled with ``seed``). Samples without identity are their
+    own group; split fields are ignored (cross-validation replaces the official split)."""
+    ids, _ = sample_groups(dataset_or_records)
+    groups = _groups_for(ids)
+    if len(set(groups)) < k:
+        raise ValueError(f"identity_folds: {len(set(groups))} identities cannot make {k} folds")
+    folds = GroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    idx = np.arange(len(ids))
+    return [(np.sort(tr).astype(np.int64), np.sort(te).astype(np.int64)) for tr, te in folds.split(idx, groups=groups)]

@@ -1,0 +1,331 @@
+"""The demo app's non-UI logic: plain functions over a :class:`~facelab.face_model.FaceModel`.
+
+``app.py`` only wires Gradio components to these functions, so everything here is testable
+without a server (and without importing Gradio). Images in are whatever an upload handler
+receives (a Gradio file payload, a path, PIL, numpy); images out are PIL images. Per-session
+state is a JSON-friendly ``code.to_dict()``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, NamedTuple, Sequence
+
+import numpy as np
+from PIL import Image
+
+from .face_model import Code, FaceModel
+from .imageio import ImageError, read_image
+
+DEFAULT_CHECKPOINT = "synthetic-disvae"
+CHECKPOINT_ENV = "FACELAB_CHECKPOINT"
+SLIDER_STD = 3.0  # sliders span mean ± 3 std of the training codes
+COLOR_BY = ("expression", "identity", "intensity")
+YOUR_FACE = "your face (approx.)"
+EXAMPLE_IDENTITIES = 30_000  # first identity of the example faces (disjoint from training ids)
+
+
+def checkpoint_argument(value: str | None = None) -> str:
+    """The checkpoint to load: ``--checkpoint``, else ``$FACELAB_CHECKPOINT``, else the bundled default."""
+    return value or os.environ.get(CHECKPOINT_ENV) or DEFAULT_CHECKPOINT
+
+
+# --------------------------------------------------------------------------------------------
+# Uploads and codes
+
+
+def read_upload(payload: Any) -> Image.Image | None:
+    """An upload (Gradio file payload dict/object, path, bytes, PIL or array) → RGB PIL, or None.
+
+    Gradio's own image preprocessing is bypassed (events use ``preprocess=False``) so that every
+    bad file fails here, through :func:`facelab.imageio.read_image`, with its plain message,
+    named after the file the user uploaded rather than the server's temporary copy.
+    """
+    if payload is None:
+        return None
+    name = None
+    if isinstance(payload, dict) or hasattr(payload, "path"):
+        get = payload.get if isinstance(payload, dict) else (lambda k: getattr(payload, k, None))
+        name, path, url = get("orig_name"), get("path"), get("url")
+        if path:
+            payload = path
+        elif isinstance(url, str) and url.startswith("data:"):
+            import base64
+
+            try:
+                payload = base64.b64decode(url.split(",", 1)[1])
+            except (IndexError, ValueError):
+                raise ImageError("the uploaded data is not valid base64") from None
+        else:
+            return None
+    try:
+        return read_image(payload)
+    except ImageError as e:
+        if name:
+            raise ImageError(e.reason, source=str(name)) from None
+        if isinstance(payload, (str, os.PathLike)):  # a server-side temp path means nothing to a user
+            raise ImageError(e.reason, source=Path(payload).name) from None
+        raise
+
+
+def encode_face(model: FaceModel, image: Image.Image) -> tuple[Image.Image, Code]:
+    """The model's view of ``image`` (aligned / cropped, model resolution) and its code."""
+    view = model.prepare(image)
+    return view, model.encode(view, align=False)
+
+
+def code_from_state(state: Any) -> Code | None:
+    """A session state (``code.to_dict()`` or None) → Code or None."""
+    if not state:
+        return None
+    if isinstance(state, Code):
+        return state
+    if isinstance(state, str):
+        state = json.loads(state)
+    return Code.from_dict(state)
+
+
+def mean_code(model: FaceModel) -> Code:
+    """The code of the 'average' training face: every dimension at its training mean."""
+    return Code({a: model.code_range(a)[0] for a in model.attributes})
+
+
+# --------------------------------------------------------------------------------------------
+# Sliders
+
+
+class SliderSpec(NamedTuple):
+    attribute: str
+    dim: int
+    minimum: float
+    maximum: float
+    default: float
+
+    @property
+    def name(self) -> str:
+        """An identifier, e.g. ``expression_dim_5`` (the API parameter name)."""
+        return f"{self.attribute}_dim_{self.dim}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.attribute} · dim {self.dim}"
+
+
+def slider_attributes(model: FaceModel) -> list[str]:
+    """Attributes in slider order: expression first (the interesting one), then the rest."""
+    return sorted(model.attributes, key=lambda a: a != "expression")
+
+
+def slider_specs(model: FaceModel, k: int = 8, attributes: Sequence[str] | None = None) -> list[SliderSpec]:
+    """One slider per leading (highest-variance) dimension of each attribute, mean ± 3 std."""
+    specs = []
+    for attribute in attributes or slider_attributes(model):
+        mean, std = model.code_range(attribute)
+        for dim in model.top_dimensions(attribute, k=min(k, len(mean))):
+            m, s = float(mean[dim]), float(std[dim])
+            specs.append(SliderSpec(attribute, dim, m - SLIDER_STD * s, m + SLIDER_STD * s, m))
+    return specs
+
+
+def slider_values(code: Code | None, specs: Sequence[SliderSpec]) -> list[float]:
+    """The slider positions that show ``code`` (clipped to each slider's range); defaults if None."""
+    if code is None:
+        return [s.default for s in specs]
+    return [float(np.clip(getattr(code, s.attribute)[s.dim], s.minimum, s.maximum)) for s in specs]
+
+
+def apply_sliders(code: Code, specs: Sequence[SliderSpec], values: Sequence[float | None]) -> Code:
+    """``code`` with each slider's dimension set to its value (clipped to range; None keeps the code's)."""
+    if len(values) != len(specs):
+        raise ValueError(f"expected {len(specs)} slider values, got {len(values)}")
+    parts = {a: v.copy() for a, v in code.parts.items()}
+    for spec, value in zip(specs, values):
+        if value is None:
+            continue
+        value = float(value)
+        if not math.isfinite(value):
+            value = spec.default
+        parts[spec.attribute][spec.dim] = min(max(value, spec.minimum), spec.maximum)
+    return Code(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# Pictures
+
+
+def strip(images: Sequence[Image.Image], gap: int = 0, background=(255, 255, 255)) -> Image.Image:
+    """Images side by side in one RGB image (heights aligned at the top)."""
+    images = [im.convert("RGB") for im in images]
+    if not images:
+        raise ValueError("strip needs at least one image")
+    width = sum(im.width for im in images) + gap * (len(images) - 1)
+    out = Image.new("RGB", (width, max(im.height for im in images)), background)
+    x = 0
+    for im in images:
+        out.paste(im, (x, 0))
+        x += im.width + gap
+    return out
+
+
+def example_factors(n: int = 6, seed: int = 0):
+    """Generator factors of ``n`` example faces: distinct people, one expression each (happiness first).
+
+    Pose, light and background vary mildly; people come from an identity range no model trains on.
+    """
+    from .synthetic import N_EXPRESSIONS, sample_factors
+
+    rng = np.random.default_rng(seed)
+    nuisance = sample_factors(n, [EXAMPLE_IDENTITIES], rng)  # pose, light, background, noise draws
+    people = EXAMPLE_IDENTITIES + rng.permutation(1000)[:n]
+    out = []
+    for j, (f, person) in enumerate(zip(nuisance, people)):
+        expression = (j + 1) % N_EXPRESSIONS  # 0 (neutral) comes last in each cycle
+        out.append(f.replace(identity=int(person), expression=expression,
+                             intensity=0.0 if expression == 0 else float(rng.uniform(0.8, 1.0)),
+                             yaw=f.yaw * 0.5, pitch=f.pitch * 0.5, noise=min(f.noise, 0.01)))
+    return out
+
+
+def example_faces(n: int = 6, seed: int = 0, size: int = 128) -> list[tuple[Image.Image, str]]:
+    """``n`` generator faces for the app's examples, with captions like ``"person 30012 · happiness"``."""
+    from .synthetic import render_batch
+
+    factors = example_factors(n, seed)
+    pixels = render_batch(factors, size=size)
+    return [(Image.fromarray(p), f"person {f.identity} · {f.expression_name}") for p, f in zip(pixels, factors)]
+
+
+def save_examples(directory: str | os.PathLike | None = None, n: int = 6, seed: int = 0,
+                  size: int = 128) -> list[Path]:
+    """Render :func:`example_faces` into PNGs (a fresh temp dir by default); returns their paths."""
+    directory = Path(directory or tempfile.mkdtemp(prefix="facelab-examples-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k, (image, caption) in enumerate(example_faces(n, seed, size)):
+        path = directory / f"{k:02d}-{caption.split(' · ')[-1]}.png"
+        image.save(path)
+        paths.append(path)
+    return paths
+
+
+def swap_faces(model: FaceModel, a: Code, b: Code, attribute: str = "expression") -> list[Image.Image]:
+    """[A's reconstruction, B's reconstruction, A with B's ``attribute``, B with A's ``attribute``].
+
+    All four are decoded as one batch. With ``attribute="expression"`` the last two are A's
+    identity with B's expression and B's identity with A's expression.
+    """
+    if attribute not in model.attributes:
+        raise ValueError(f"unknown attribute {attribute!r}; choose from {', '.join(model.attributes)}")
+    return model.decode([a, b, model.swap(a, b, attribute), model.swap(b, a, attribute)])
+
+
+def interpolation_strip(model: FaceModel, a: Code, b: Code, steps: int = 8,
+                        attribute: str | None = "expression") -> Image.Image:
+    """A → B in ``steps`` decoded frames (only ``attribute`` moves; None moves everything) as one strip."""
+    steps = int(steps)
+    if attribute is not None and attribute not in model.attributes:
+        raise ValueError(f"unknown attribute {attribute!r}; choose from {', '.join(model.attributes)}")
+    if not 2 <= steps <= 64:
+        raise ValueError(f"steps must be between 2 and 64, got {steps}")
+    return strip(model.decode(model.interpolate(a, b, steps=steps, attribute=attribute)))
+
+
+# --------------------------------------------------------------------------------------------
+# Topology and retrieval
+
+
+def load_topology(model: FaceModel):
+    """The checkpoint's ``topology.npz`` as a Topology, or ``(None, reason)`` when absent or stale."""
+    from .topology import FILENAME, Topology
+
+    path = Path(model.directory or ".") / FILENAME
+    if not path.is_file():
+        return None, f"this checkpoint has no {FILENAME} (build it with `python -m train.topology --checkpoint DIR`)"
+    try:
+        topology = Topology.load(path)
+    except Exception as e:  # a corrupt file must not stop the app
+        return None, f"cannot read {path.name}: {e}"
+    for attribute, size in model.config.latents.items():
+        codes = topology.codes.get(attribute)
+        if codes is None or codes.shape[1] != size:
+            return None, f"{path.name} was built for another model ({attribute} codes do not match)"
+    return topology, ""
+
+
+def topology_figure(topology, attribute: str = "expression", color_by: str = "expression",
+                    code: Code | None = None):
+    """Plotly scatter of the gallery's ``attribute`` UMAP, the given face starred at its approximate place."""
+    from .synthetic import EXPRESSION_NAMES
+    from .topology import figure
+
+    if attribute not in topology.attributes:
+        raise ValueError(f"unknown attribute {attribute!r}; choose from {', '.join(topology.attributes)}")
+    if color_by not in topology.labels or topology.labels[color_by].ndim != 1:
+        raise ValueError(f"cannot colour by {color_by!r}; choose from {', '.join(COLOR_BY)}")
+    marks = []
+    if code is not None:
+        marks.append((topology.place(attribute, getattr(code, attribute)), YOUR_FACE))
+    return figure(topology, attribute, color_by, marks=marks, class_names=EXPRESSION_NAMES)
+
+
+def retrieve(topology, code: Code, attribute: str, k: int = 8, size: int = 96) -> list[tuple[Image.Image, str]]:
+    """The ``k`` gallery faces nearest to ``code`` by its ``attribute`` sub-vector, re-rendered."""
+    from .synthetic import EXPRESSION_NAMES, render_batch
+    from .topology import gallery_factors
+
+    k = max(1, min(int(k), len(topology)))
+    idx, dist = topology.neighbours(attribute, getattr(code, attribute), k=k)
+    pixels = render_batch(gallery_factors(topology, idx), size=size)
+    labels = topology.labels
+    return [
+        (Image.fromarray(p), f"person {int(labels['identity'][i])} · {EXPRESSION_NAMES[int(labels['expression'][i])]}"
+                             f" · d={d:.2f}")
+        for p, i, d in zip(pixels, idx, dist)
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# Header
+
+
+def model_name(model: FaceModel) -> str:
+    return Path(model.directory).name if model.directory else model.config.method
+
+
+def model_summary(model: FaceModel) -> str:
+    """One or two markdown lines: the model, its latents and the headline figures of its card."""
+    from .card import ROWS
+
+    cfg = model.config
+    latents = ", ".join(f"z_{'id' if k == 'identity' else 'exp' if k == 'expression' else k} {v}"
+                        for k, v in cfg.latents.items())
+    text = (f"**Model:** `{model_name(model)}` — {cfg.method.upper()}, {cfg.image_size}×{cfg.image_size}, "
+            f"{latents}; expressions: {', '.join(cfg.expressions)}.")
+    figures = {}
+    if model.directory and (Path(model.directory) / "evaluation.json").is_file():
+        try:
+            figures = json.loads((Path(model.directory) / "evaluation.json").read_text())
+        except (OSError, ValueError):
+            figures = {}
+    figures = figures.get("figures", figures) if isinstance(figures, dict) else {}
+    headline = ("expression_accuracy", "leakage_accuracy", "identity_auc", "psnr")
+    shown = [f"{label.strip()}: {fmt.format(figures[key])}" for key, label, fmt in ROWS
+             if key in headline and isinstance(figures.get(key), (int, float))]
+    if shown:
+        text += "  \n**Card figures:** " + "; ".join(shown) + "."
+    elif not model_card(model):
+        text += "  \n*No model card in this checkpoint (an unevaluated development model).*"
+    return text
+
+
+def model_card(model: FaceModel) -> str:
+    """The checkpoint's README.md (model card) text, or '' when it has none."""
+    path = Path(model.directory or ".") / "README.md"
+    try:
+        return path.read_text() if model.directory and path.is_file() else ""
+    except OSError:
+        return ""

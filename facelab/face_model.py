@@ -1,0 +1,185 @@
+"""The public model object returned by :func:`facelab.load`.
+
+It hides tensors and devices: images in are PIL images, uint8 arrays, paths or bytes of any
+size; images out are PIL images; codes are :class:`Code` objects of named numpy sub-vectors.
+Editing operations return codes, so they compose (``model.decode(model.swap(a, b, "expression"))``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from . import imageio
+from .checkpoint import load_checkpoint
+from .config import ModelConfig, TrainConfig
+
+
+class Code:
+    """Named latent sub-vectors of one face (``code.identity``, ``code.expression``, later pose/style)."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: dict[str, np.ndarray] | None = None, **kwargs: np.ndarray):
+        merged = dict(parts or {}, **kwargs)
+        object.__setattr__(self, "parts", {k: np.asarray(v, dtype=np.float32).copy() for k, v in merged.items()})
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        try:
+            return self.parts[name]
+        except KeyError:
+            raise AttributeError(f"code has no attribute {name!r}; it has {', '.join(self.parts)}") from None
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Code is immutable; use code.replace(name=vector)")
+
+    def replace(self, **kwargs: np.ndarray) -> "Code":
+        for name in kwargs:
+            if name not in self.parts:
+                raise KeyError(f"code has no attribute {name!r}; it has {', '.join(self.parts)}")
+        return Code({**self.parts, **kwargs})
+
+    def vector(self) -> np.ndarray:
+        return np.concatenate(list(self.parts.values()))
+
+    def to_dict(self) -> dict[str, list[float]]:
+        """JSON-friendly form (used for per-session state in the app)."""
+        return {k: v.tolist() for k, v in self.parts.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Sequence[float]]) -> "Code":
+        return cls({k: np.asarray(v, dtype=np.float32) for k, v in data.items()})
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Code) and self.parts.keys() == other.parts.keys() and all(
+            np.array_equal(self.parts[k], other.parts[k]) for k in self.parts
+        )
+
+    def __repr__(self) -> str:
+        return "Code(" + ", ".join(f"{k}=<{v.shape[0]} dims>" for k, v in self.parts.items()) + ")"
+
+
+@dataclass
+class FaceModel:
+    """A loaded checkpoint with image-level operations."""
+
+    network: torch.nn.Module
+    config: ModelConfig
+    training: TrainConfig | None = None
+    directory: os.PathLike | None = None
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def attributes(self) -> tuple[str, ...]:
+        return tuple(self.config.latents)
+
+    @property
+    def expressions(self) -> tuple[str, ...]:
+        return self.config.expressions
+
+    # ---- images ↔ tensors -------------------------------------------------------------------
+    def prepare(self, image: Any, align: bool = True) -> Image.Image:
+        """The model's view of ``image``: the aligned face (or centre crop) at the model's resolution.
+
+        ``align=False`` takes an already aligned crop (FER2013-style) and only resizes it.
+        """
+        img = imageio.read_image(image)
+        size = self.config.image_size
+        if align and self.config.alignment == "mtcnn":
+            from .align import AlignConfig, align_largest
+
+            cfg = AlignConfig.from_dict({**(self.config.align or {}), "size": size})
+            return align_largest(img, cfg).crop
+        return imageio.center_crop(img, size)
+
+    def images_to_tensor(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        return torch.stack([imageio.to_tensor(im) for im in images]).to(self.device)
+
+    # ---- codes ------------------------------------------------------------------------------
+    @torch.no_grad()
+    def encode_tensor(self, x: torch.Tensor) -> dict[str, np.ndarray]:
+        """(B,3,S,S) in [0,1] → {attribute: (B, d) posterior means}."""
+        mu, _ = self.network.encode(x.to(self.device))
+        return {k: v.cpu().numpy() for k, v in mu.items()}
+
+    def encode(self, image: Any, align: bool = True) -> Code:
+        """One face image (any size; path, bytes, PIL or array) → its :class:`Code`."""
+        parts = self.encode_tensor(self.images_to_tensor([self.prepare(image, align=align)]))
+        return Code({k: v[0] for k, v in parts.items()})
+
+    @torch.no_grad()
+    def decode_tensor(self, z: np.ndarray | torch.Tensor) -> torch.Tensor:
+        z = torch.as_tensor(np.asarray(z, dtype=np.float32)).to(self.device)
+        return self.network.decode(z.reshape(-1, self.config.latent_dim)).cpu()
+
+    def _vector(self, code: Code) -> np.ndarray:
+        return np.concatenate([getattr(code, name) for name in self.config.latents])
+
+    def decode(self, code: Code | Sequence[Code]) -> Image.Image | list[Image.Image]:
+        """A code → a PIL image; a list of codes → a list of images (decoded as one batch)."""
+        many = not isinstance(code, Code)
+        codes = list(code) if many else [code]
+        x = self.decode_tensor(np.stack([self._vector(c) for c in codes]))
+        images = [imageio.to_pil(t) for t in x]
+        return images if many else images[0]
+
+    @torch.no_grad()
+    def classify(self, code: Code) -> dict[str, float]:
+        """Expression probabilities from the expression code alone, most likely first."""
+        logits = self.network.classify(torch.as_tensor(code.expression[None]).to(self.device))
+        probs = torch.softmax(logits, dim=1)[0].cpu().numpy()
+        order = np.argsort(-probs)
+        return {self.expressions[i]: float(probs[i]) for i in order}
+
+    # ---- editing ----------------------------------------------------------------------------
+    def _as_code(self, x: Any) -> Code:
+        return x if isinstance(x, Code) else self.encode(x)
+
+    def swap(self, a: Any, b: Any, attribute: str = "expression") -> Code:
+        """``a`` with ``b``'s ``attribute`` sub-vector (faces or codes)."""
+        a, b = self._as_code(a), self._as_code(b)
+        return a.replace(**{attribute: getattr(b, attribute)})
+
+    def traverse(self, code: Any, attribute: str, dim: int, values: Sequence[float]) -> list[Code]:
+        """Codes that set one dimension of one sub-vector to each of ``values`` (in code units)."""
+        code = self._as_code(code)
+        out = []
+        for v in values:
+            part = getattr(code, attribute).copy()
+            part[dim] = v
+            out.append(code.replace(**{attribute: part}))
+        return out
+
+    def interpolate(self, a: Any, b: Any, steps: int = 8, attribute: str | None = None) -> list[Code]:
+        """``steps`` codes from a to b (inclusive); with ``attribute`` only that sub-vector moves."""
+        a, b = self._as_code(a), self._as_code(b)
+        names = [attribute] if attribute else list(a.parts)
+        return [
+            a.replace(**{n: (1 - t) * getattr(a, n) + t * getattr(b, n) for n in names})
+            for t in np.linspace(0.0, 1.0, steps)
+        ]
+
+    # ---- statistics -------------------------------------------------------------------------
+    def code_range(self, attribute: str) -> tuple[np.ndarray, np.ndarray]:
+        """Per-dimension (mean, std) of the training codes for one attribute."""
+        s = self.config.slices()[attribute]
+        return self.network.code_mean[s].cpu().numpy(), self.network.code_std[s].cpu().numpy()
+
+    def top_dimensions(self, attribute: str, k: int = 8) -> list[int]:
+        """The ``k`` dimensions of ``attribute`` with the largest variance over the training data."""
+        _, std = self.code_range(attribute)
+        return [int(i) for i in np.argsort(-std)[:k]]
+
+
+def load(name_or_dir: str | os.PathLike = "synthetic-disvae", device: str = "auto") -> FaceModel:
+    """Load a bundled checkpoint by name (e.g. ``"synthetic-disvae"``) or a checkpoint directory."""
+    from .training import resolve_device
+
+    dev = resolve_device(device)
+    network, config, training, directory = load_checkpoint(name_or_dir, device=dev)
+    return FaceModel(network, config, training, directory, dev)

@@ -1,0 +1,58 @@
+"""Convolutional encoder and decoder shared by every model.
+
+Shapes: images are (B, 3, S, S) in [0, 1] with S = 4·2^k; each conv stage halves (encoder) or
+doubles (decoder) the resolution, so ``len(channels)`` stages map S×S to 4×4.
+GroupNorm rather than BatchNorm keeps single-image inference identical to batch inference.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def _norm(channels: int) -> nn.GroupNorm:
+    return nn.GroupNorm(min(8, channels), channels)
+
+
+class Encoder(nn.Module):
+    """(B, 3, S, S) → (B, 2·latent): a Gaussian posterior's mean and log-variance."""
+
+    def __init__(self, channels: tuple[int, ...], latent: int):
+        super().__init__()
+        layers, c_in = [], 3
+        for c_out in channels:
+            layers += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), _norm(c_out), nn.SiLU()]
+            c_in = c_out
+        self.conv = nn.Sequential(*layers)
+        self.head = nn.Linear(c_in * 4 * 4, 2 * latent)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.conv(x).flatten(1)
+        mu, logvar = self.head(h).chunk(2, dim=1)
+        return mu, logvar.clamp(-10, 10)
+
+
+class Decoder(nn.Module):
+    """(B, in_dim) → (B, 3, S, S) in [0, 1]; mirrors :class:`Encoder`."""
+
+    def __init__(self, channels: tuple[int, ...], in_dim: int):
+        super().__init__()
+        rev = tuple(reversed(channels))
+        self.start = rev[0]
+        self.fc = nn.Sequential(nn.Linear(in_dim, rev[0] * 4 * 4), nn.SiLU())
+        layers = []
+        for c_in, c_out in zip(rev, rev[1:] + (rev[-1],)):
+            layers += [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), _norm(c_out), nn.SiLU()]
+        layers += [nn.Conv2d(rev[-1], 3, 3, padding=1), nn.Sigmoid()]
+        self.deconv = nn.Sequential(*layers)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.deconv(self.fc(h).view(-1, self.start, 4, 4))
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Sample z ~ N(mu, exp(logvar)) in training; the mean at evaluation, so inference is deterministic."""
+    if not torch.is_grad_enabled():
+        return mu
+    return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)

@@ -1,0 +1,109 @@
+"""Training, checkpoint round-trip and the public model API on a tiny synthetic set."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import facelab
+from facelab.checkpoint import CheckpointError, load_checkpoint
+from facelab.config import ConfigError, ModelConfig, TrainConfig
+from facelab.training import train_disvae
+
+
+def test_two_step_training_changes_weights_and_freezes_identity(tiny_synthetic):
+    model_config = ModelConfig(channels=(8, 16, 16, 16), latents={"identity": 6, "expression": 4}, fusion_dim=32)
+    train_config = TrainConfig(batch_size=8, identity_epochs=1, disvae_epochs=1, max_steps=2, seed=0)
+    model, history = train_disvae(tiny_synthetic, model_config, train_config, progress=False)
+    assert np.isfinite(history["disvae"]["loss"]) and np.isfinite(history["identity_vae"]["loss"])
+    assert set(history["disvae"]) >= {"reconstruction", "kl_expression", "cross_entropy"}
+    assert not any(p.requires_grad for p in model.identity_encoder.parameters())
+    assert all(p.requires_grad for p in model.expression_encoder.parameters())
+    # the same seed gives the same weights: training is reproducible
+    again, _ = train_disvae(tiny_synthetic, model_config, train_config, progress=False)
+    for (k, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items()):
+        assert torch.equal(a, b), k
+
+
+def test_stage_two_does_not_move_the_frozen_identity_encoder(tiny_synthetic):
+    from facelab.losses import DisVAELoss
+    from facelab.models import DisVAE, IdentityVAE
+    from facelab.training import fit, label_remap
+
+    cfg = ModelConfig(channels=(8, 16, 16, 16), latents={"identity": 6, "expression": 4}, fusion_dim=32)
+    model = DisVAE.from_identity_vae(IdentityVAE(cfg), cfg)
+    before = {k: v.clone() for k, v in model.identity_encoder.state_dict().items()}
+    loader = torch.utils.data.DataLoader(tiny_synthetic, batch_size=8)
+    fit(model, DisVAELoss(), loader, 1, lr=1e-2, device=torch.device("cpu"),
+        remap=label_remap(cfg.expressions), max_steps=2, progress=False)
+    for k, v in model.identity_encoder.state_dict().items():
+        assert torch.equal(v, before[k]), k
+
+
+def test_checkpoint_round_trip_is_bit_equal(tiny_checkpoint, tiny_synthetic):
+    a = facelab.load(tiny_checkpoint, device="cpu")
+    b = facelab.load(str(tiny_checkpoint), device="cpu")
+    image = (tiny_synthetic[0]["image"].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    ca, cb = a.encode(image), b.encode(image)
+    assert ca == cb
+    assert np.array_equal(np.asarray(a.decode(ca)), np.asarray(b.decode(cb)))
+    assert json.loads((tiny_checkpoint / "config.json").read_text())["model"]["latents"] == {"identity": 6, "expression": 4}
+
+
+def test_checkpoint_holds_no_pickle(tiny_checkpoint):
+    raw = (tiny_checkpoint / "model.safetensors").read_bytes()
+    assert not raw.startswith(b"\x80") and b"pickle" not in raw[:4096]
+    header_len = int.from_bytes(raw[:8], "little")
+    assert json.loads(raw[8 : 8 + header_len])  # safetensors: a JSON header, then raw tensors
+
+
+def test_mismatched_weights_are_refused_with_the_key_names(tiny_checkpoint, tmp_path):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny_checkpoint, bad)
+    cfg = json.loads((bad / "config.json").read_text())
+    cfg["model"]["latents"]["expression"] = 5
+    (bad / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="does not match"):
+        load_checkpoint(bad)
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        facelab.load("no-such-checkpoint")
+
+
+def test_configs_round_trip_and_reject_nonsense():
+    cfg = ModelConfig(latents={"identity": 10, "expression": 3})
+    assert ModelConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    assert cfg.slices() == {"identity": slice(0, 10), "expression": slice(10, 13)}
+    assert TrainConfig.from_dict(TrainConfig(seed=3).to_dict()).seed == 3
+    with pytest.raises(ConfigError):
+        ModelConfig(image_size=100)
+    with pytest.raises(ConfigError):
+        ModelConfig.from_dict({"latentz": {}})
+    with pytest.raises(ConfigError):
+        ModelConfig(expressions=("joy",))
+
+
+def test_api_shapes_and_editing(tiny_checkpoint, tiny_synthetic):
+    model = facelab.load(tiny_checkpoint, device="cpu")
+    big = np.zeros((300, 200, 3), np.uint8) + 128  # any size in
+    code = model.encode(big)
+    assert code.identity.shape == (6,) and code.expression.shape == (4,)
+    img = model.decode(code)
+    assert img.size == (64, 64) and img.mode == "RGB"
+    probs = model.classify(code)
+    assert list(probs) and abs(sum(probs.values()) - 1) < 1e-5 and set(probs) == set(model.expressions)
+    other = model.encode((tiny_synthetic[5]["image"].permute(1, 2, 0).numpy() * 255).astype(np.uint8))
+    swapped = model.swap(code, other, "expression")
+    assert np.array_equal(swapped.identity, code.identity) and np.array_equal(swapped.expression, other.expression)
+    path = model.interpolate(code, other, steps=5, attribute="expression")
+    assert len(path) == 5 and path[0] == code.replace() and np.allclose(path[-1].expression, other.expression)
+    assert all(np.array_equal(c.identity, code.identity) for c in path)
+    strip = model.traverse(code, "identity", 2, [-1.0, 0.0, 1.0])
+    assert [c.identity[2] for c in strip] == [-1.0, 0.0, 1.0]
+    images = model.decode(strip)
+    assert len(images) == 3 and all(im.size == (64, 64) for im in images)
+    assert len(model.top_dimensions("identity", 3)) == 3

@@ -1,0 +1,76 @@
+"""Train a DisVAE checkpoint.
+
+    python -m train.disvae --name synthetic-disvae --data synthetic:identities=160,per_identity=42
+
+Writes ``checkpoints/<name>/`` (weights, config, a provisional card) and TensorBoard logs under
+``runs/<name>/``; run ``python -m train.evaluate --checkpoint checkpoints/<name> --card`` next to
+fill the card with measured figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from facelab import datasets
+from facelab.checkpoint import save_checkpoint
+from facelab.config import ModelConfig, TrainConfig
+from facelab.training import RECIPES
+
+from .cli import add_dataclass_args, dataclass_from_args
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--name", default="synthetic-disvae", help="checkpoint name (directory under --out)")
+    p.add_argument("--out", default="checkpoints", help="parent directory of the checkpoint")
+    p.add_argument("--logs", default="runs", help="TensorBoard log directory ('' to disable)")
+    p.add_argument("--image-size", type=int, default=64, choices=(64, 128))
+    p.add_argument("--identity-dim", type=int, default=16, help="size of z_id")
+    p.add_argument("--expression-dim", type=int, default=8, help="size of z_exp")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    add_dataclass_args(p, TrainConfig)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> Path:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    train_config = dataclass_from_args(TrainConfig, args)
+    channels = (32, 64, 128, 256) if args.image_size == 64 else (32, 64, 128, 256, 256)
+    model_config = ModelConfig(
+        image_size=args.image_size,
+        channels=channels,
+        latents={"identity": args.identity_dim, "expression": args.expression_dim},
+    )
+    dataset = datasets.load(list(train_config.data), size=args.image_size)
+    print(f"training on {len(dataset)} images from {', '.join(train_config.data)}")
+    log_dir = Path(args.logs) / args.name if args.logs else None
+    started = time.strftime("%Y-%m-%d %H:%M")
+    model, history = RECIPES[model_config.method](dataset, model_config, train_config, log_dir=log_dir)
+    directory = save_checkpoint(Path(args.out) / args.name, model, model_config, train_config)
+    run = {
+        "command": "python -m train.disvae " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
+        "started": started,
+        "wall_time_s": round(history["wall_time_s"], 1),
+        "device": history["device"],
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, {platform.processor() or platform.system()}",
+        "images": len(dataset),
+        "final_losses": {k: v for k, v in history.items() if isinstance(v, dict)},
+    }
+    (directory / "training_run.json").write_text(json.dumps(run, indent=2) + "\n")
+    print(json.dumps(run, indent=2))
+    print(f"saved {directory}; next: python -m train.evaluate --checkpoint {directory} --card")
+    return directory
+
+
+if __name__ == "__main__":
+    main()
