@@ -16,6 +16,7 @@ import functools
 import inspect
 import os
 import sys
+import tempfile
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
@@ -24,12 +25,15 @@ import gradio as gr  # noqa: E402
 
 import facelab  # noqa: E402
 from facelab import demo as D  # noqa: E402
+from facelab.checkpoint import CheckpointError  # noqa: E402
+from facelab.config import ConfigError  # noqa: E402
 from facelab.imageio import ImageError  # noqa: E402
 
 MODEL_QUEUE = "model"  # concurrency_id shared by every event that runs the network
 MODEL_CONCURRENCY = 2  # at most this many model calls at once (CPU: more only thrashes)
 MAX_UPLOAD = "20mb"
 N_EXAMPLES = 6
+MAX_NEIGHBOURS = 32  # retrieval re-renders this many faces at most per attribute
 IMAGE_HEIGHT = 240
 
 THEME = gr.themes.Soft(
@@ -37,7 +41,7 @@ THEME = gr.themes.Soft(
     font_mono=[gr.themes.Font("ui-monospace"), "Consolas", "monospace"],
 )
 CSS = """
-.face img { image-rendering: auto; }
+.face img { width: 100% !important; height: 100% !important; object-fit: contain; }
 .howto { opacity: 0.8; }
 """
 HEADER = "# facelab · disentangled face codes"
@@ -76,6 +80,10 @@ def build_app(checkpoint: str | None = None, model=None, examples_dir=None) -> g
     specs = D.slider_specs(model, k=8)
     topology, topology_note = D.load_topology(model)
     base_code = D.mean_code(model)
+    scratch = None
+    if examples_dir is None:  # rendered at start-up, removed at exit
+        scratch = tempfile.TemporaryDirectory(prefix="facelab-examples-")
+        examples_dir = scratch.name
     examples = [str(p) for p in D.save_examples(examples_dir, n=N_EXAMPLES, size=max(128, model.config.image_size))]
     card = D.model_card(model)
     edit_attributes = [a for a in model.attributes if a != "identity"] or list(model.attributes)
@@ -149,9 +157,9 @@ def build_app(checkpoint: str | None = None, model=None, examples_dir=None) -> g
         code = face_code(state, face)
         if code is None:
             return "Encode a face on the **Encode** tab first.", [], []
-        size = max(96, model.config.image_size)
-        by_identity = D.retrieve(topology, code, "identity", k=int(k or 8), size=size)
-        by_expression = D.retrieve(topology, code, "expression", k=int(k or 8), size=size)
+        size, k = max(128, model.config.image_size), min(max(int(k or 8), 1), MAX_NEIGHBOURS)
+        by_identity = D.retrieve(topology, code, "identity", k=k, size=size)
+        by_expression = D.retrieve(topology, code, "expression", k=k, size=size)
         return (f"The {len(by_identity)} nearest of {len(topology)} gallery faces, re-rendered from their "
                 "generator factors (d = distance in code space)."), by_identity, by_expression
 
@@ -167,7 +175,7 @@ def build_app(checkpoint: str | None = None, model=None, examples_dir=None) -> g
     def upload_image(label):
         return gr.Image(label=label, sources=["upload", "webcam"], height=IMAGE_HEIGHT, elem_classes="face")
 
-    with gr.Blocks(title="facelab demo", delete_cache=(3600, 3600)) as demo:
+    with gr.Blocks(title="facelab demo") as demo:
         gr.Markdown(HEADER)
         gr.Markdown(D.model_summary(model))
         if card:
@@ -208,7 +216,7 @@ def build_app(checkpoint: str | None = None, model=None, examples_dir=None) -> g
                                 if spec.attribute == attribute:
                                     slider_boxes.append(gr.Slider(
                                         minimum=spec.minimum, maximum=spec.maximum, value=spec.default,
-                                        step=(spec.maximum - spec.minimum) / 200, label=spec.label,
+                                        step=spec.step, label=spec.label,
                                     ))
 
             with gr.Tab("Swap", id="swap"):
@@ -249,7 +257,8 @@ def build_app(checkpoint: str | None = None, model=None, examples_dir=None) -> g
                                     + [("everything (A → B)", "everything")], value=edit_attributes[0],
                                     label="What moves")
                 interp_button = gr.Button("Interpolate", variant="primary")
-                interp_strip = gr.Image(label="A → B", format="png", interactive=False, elem_classes="face")
+                interp_strip = gr.Image(label="A → B", format="png", type="filepath", interactive=False,
+                                        height=160, elem_classes="face")
 
             with gr.Tab("Topology", id="topology") as topology_tab:
                 gr.Markdown("UMAP maps of the gallery's codes (precomputed with the checkpoint). Each point is a "
@@ -265,12 +274,13 @@ def build_app(checkpoint: str | None = None, model=None, examples_dir=None) -> g
                 gr.Markdown("The gallery faces nearest to your encoded face, by identity code and, separately, by "
                             "expression code.", elem_classes="howto")
                 with gr.Row():
-                    k = gr.Slider(1, 16, value=8, step=1, label="Neighbours")
+                    k = gr.Slider(1, 16, value=8, step=1, label="Neighbours")  # the API may ask up to MAX_NEIGHBOURS
                     retrieve_button = gr.Button("Find nearest", variant="primary")
                 retrieve_note = gr.Markdown(label="note")
-                by_identity = gr.Gallery(label="Nearest by identity (z_id)", columns=8, height="auto", format="png")
-                by_expression = gr.Gallery(label="Nearest by expression (z_exp)", columns=8, height="auto",
-                                           format="png")
+                by_identity = gr.Gallery(label="Nearest by identity (z_id)", columns=8, height=200, format="png",
+                                         object_fit="contain")
+                by_expression = gr.Gallery(label="Nearest by expression (z_exp)", columns=8, height=200,
+                                           format="png", object_fit="contain")
 
         # ---- events ----------------------------------------------------------------------------
         # preprocess=False: uploads reach facelab.imageio.read_image untouched, so a bad file gets
@@ -298,10 +308,11 @@ def build_app(checkpoint: str | None = None, model=None, examples_dir=None) -> g
         gr.api(ping, api_name="ping")
 
     demo.queue(default_concurrency_limit=MODEL_CONCURRENCY, max_size=64)
+    demo.facelab_examples = scratch  # keeps the temporary example folder alive as long as the app
     return demo
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="facelab Gradio demo (offline, local).")
     p.add_argument("--checkpoint", default=None,
                    help=f"bundled name or directory (default: ${D.CHECKPOINT_ENV} or {D.DEFAULT_CHECKPOINT!r})")
@@ -310,7 +321,11 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     checkpoint = D.checkpoint_argument(args.checkpoint)
     print(f"loading {checkpoint} ...", flush=True)
-    demo = build_app(checkpoint)
+    try:
+        demo = build_app(checkpoint)
+    except (CheckpointError, ConfigError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     _, url, _ = demo.launch(**launch_options(server_name=args.host, server_port=args.port, quiet=True,
                                              prevent_thread_lock=True))
     print(f"facelab demo running at {url}  (Ctrl+C to stop)", flush=True)
@@ -320,6 +335,7 @@ def main(argv=None) -> None:
         pass
     finally:
         demo.close()
+    return 0
 
 
 if __name__ == "__main__":

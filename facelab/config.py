@@ -49,7 +49,7 @@ class ModelConfig:
 
     method: str = "disvae"
     image_size: int = 64
-    channels: tuple[int, ...] = (32, 64, 128, 256)
+    channels: tuple[int, ...] = (16, 32, 64, 128)
     latents: dict[str, int] = field(default_factory=lambda: {"identity": 16, "expression": 8})
     fusion_dim: int = 256
     expressions: tuple[str, ...] = EXPRESSIONS[:7]
@@ -115,6 +115,8 @@ class TrainConfig:
     beta_expression: float = 1.0  # KL weight of z_exp in stage 2
     classifier_weight: float = 100.0  # cross-entropy weight (reconstruction is summed over pixels)
     identity_target: str = "neutral"  # "neutral" | "input"
+    holdout: float = 0.0  # fraction of identities held out for evaluation (datasets with an official split keep it)
+    hflip: bool = False  # mirror a random half of each batch (real photos; the generator is symmetric enough)
     seed: int = 0
     num_workers: int = 0
     max_steps: int | None = None  # per stage; for smoke tests

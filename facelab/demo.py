@@ -26,6 +26,12 @@ CHECKPOINT_ENV = "FACELAB_CHECKPOINT"
 SLIDER_STD = 3.0  # sliders span mean ± 3 std of the training codes
 COLOR_BY = ("expression", "identity", "intensity")
 YOUR_FACE = "your face (approx.)"
+HEADLINE = (  # evaluation.json keys shown in the app's header: (key, label, format)
+    ("expression_accuracy", "expression accuracy", "{:.1%}"),
+    ("leakage_accuracy", "leakage (expression from z_id)", "{:.1%}"),
+    ("identity_auc", "identity AUC", "{:.3f}"),
+    ("psnr", "PSNR", "{:.1f} dB"),
+)
 EXAMPLE_IDENTITIES = 30_000  # first identity of the example faces (disjoint from training ids)
 
 
@@ -111,6 +117,11 @@ class SliderSpec(NamedTuple):
         return f"{self.attribute}_dim_{self.dim}"
 
     @property
+    def step(self) -> float:
+        """The UI's step: about a thousandth of the span, a round number."""
+        return 10.0 ** -_decimals(self.maximum - self.minimum)
+
+    @property
     def label(self) -> str:
         return f"{self.attribute} · dim {self.dim}"
 
@@ -120,22 +131,34 @@ def slider_attributes(model: FaceModel) -> list[str]:
     return sorted(model.attributes, key=lambda a: a != "expression")
 
 
+def _decimals(span: float) -> int:
+    """Decimals that resolve about a thousandth of ``span`` (3 for a span of 1, at least 2)."""
+    return max(2, 3 - math.floor(math.log10(span))) if span > 0 else 6
+
+
 def slider_specs(model: FaceModel, k: int = 8, attributes: Sequence[str] | None = None) -> list[SliderSpec]:
-    """One slider per leading (highest-variance) dimension of each attribute, mean ± 3 std."""
+    """One slider per leading (highest-variance) dimension of each attribute, mean ± 3 std.
+
+    Bounds and defaults are rounded to about a thousandth of the slider's span so they read
+    well in the UI and the API.
+    """
     specs = []
     for attribute in attributes or slider_attributes(model):
         mean, std = model.code_range(attribute)
         for dim in model.top_dimensions(attribute, k=min(k, len(mean))):
             m, s = float(mean[dim]), float(std[dim])
-            specs.append(SliderSpec(attribute, dim, m - SLIDER_STD * s, m + SLIDER_STD * s, m))
+            n = _decimals(2 * SLIDER_STD * s)
+            specs.append(SliderSpec(attribute, dim, round(m - SLIDER_STD * s, n), round(m + SLIDER_STD * s, n),
+                                    round(m, n)))
     return specs
 
 
 def slider_values(code: Code | None, specs: Sequence[SliderSpec]) -> list[float]:
-    """The slider positions that show ``code`` (clipped to each slider's range); defaults if None."""
+    """The slider positions that show ``code`` (clipped to each slider's range, rounded like it); defaults if None."""
     if code is None:
         return [s.default for s in specs]
-    return [float(np.clip(getattr(code, s.attribute)[s.dim], s.minimum, s.maximum)) for s in specs]
+    return [round(float(np.clip(getattr(code, s.attribute)[s.dim], s.minimum, s.maximum)),
+                  _decimals(s.maximum - s.minimum)) for s in specs]
 
 
 def apply_sliders(code: Code, specs: Sequence[SliderSpec], values: Sequence[float | None]) -> Code:
@@ -273,7 +296,10 @@ def topology_figure(topology, attribute: str = "expression", color_by: str = "ex
 
 
 def retrieve(topology, code: Code, attribute: str, k: int = 8, size: int = 96) -> list[tuple[Image.Image, str]]:
-    """The ``k`` gallery faces nearest to ``code`` by its ``attribute`` sub-vector, re-rendered."""
+    """The ``k`` gallery faces nearest to ``code`` by its ``attribute`` sub-vector, re-rendered.
+
+    Captions read ``"#20009 sadness d=0.11"``: the generator's person, expression and the code distance.
+    """
     from .synthetic import EXPRESSION_NAMES, render_batch
     from .topology import gallery_factors
 
@@ -282,8 +308,8 @@ def retrieve(topology, code: Code, attribute: str, k: int = 8, size: int = 96) -
     pixels = render_batch(gallery_factors(topology, idx), size=size)
     labels = topology.labels
     return [
-        (Image.fromarray(p), f"person {int(labels['identity'][i])} · {EXPRESSION_NAMES[int(labels['expression'][i])]}"
-                             f" · d={d:.2f}")
+        (Image.fromarray(p),
+         f"#{int(labels['identity'][i])} {EXPRESSION_NAMES[int(labels['expression'][i])]} d={d:.2f}")
         for p, i, d in zip(pixels, idx, dist)
     ]
 
@@ -298,28 +324,33 @@ def model_name(model: FaceModel) -> str:
 
 def model_summary(model: FaceModel) -> str:
     """One or two markdown lines: the model, its latents and the headline figures of its card."""
-    from .card import ROWS
-
     cfg = model.config
     latents = ", ".join(f"z_{'id' if k == 'identity' else 'exp' if k == 'expression' else k} {v}"
                         for k, v in cfg.latents.items())
     text = (f"**Model:** `{model_name(model)}` — {cfg.method.upper()}, {cfg.image_size}×{cfg.image_size}, "
             f"{latents}; expressions: {', '.join(cfg.expressions)}.")
-    figures = {}
-    if model.directory and (Path(model.directory) / "evaluation.json").is_file():
-        try:
-            figures = json.loads((Path(model.directory) / "evaluation.json").read_text())
-        except (OSError, ValueError):
-            figures = {}
-    figures = figures.get("figures", figures) if isinstance(figures, dict) else {}
-    headline = ("expression_accuracy", "leakage_accuracy", "identity_auc", "psnr")
-    shown = [f"{label.strip()}: {fmt.format(figures[key])}" for key, label, fmt in ROWS
-             if key in headline and isinstance(figures.get(key), (int, float))]
+    figures = _evaluation(model)
+    shown = [f"{label} {fmt.format(figures[key])}" for key, label, fmt in HEADLINE if key in figures]
+    if "leakage_accuracy" in figures and "majority_rate" in figures:
+        shown = [f"{x} (chance {figures['majority_rate']:.1%})" if x.startswith("leakage") else x for x in shown]
+    card = model_card(model)
     if shown:
-        text += "  \n**Card figures:** " + "; ".join(shown) + "."
-    elif not model_card(model):
+        text += "  \n**Card figures:** " + " · ".join(shown) + (" (details: the model card below)." if card else ".")
+    elif not card:
         text += "  \n*No model card in this checkpoint (an unevaluated development model).*"
     return text
+
+
+def _evaluation(model: FaceModel) -> dict[str, float]:
+    """The numeric figures of the checkpoint's ``evaluation.json`` ({} when absent or unreadable)."""
+    path = Path(model.directory or ".") / "evaluation.json"
+    try:
+        figures = json.loads(path.read_text()) if model.directory and path.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(figures, dict):
+        return {}
+    return {k: float(v) for k, v in figures.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 def model_card(model: FaceModel) -> str:

@@ -2,10 +2,13 @@
 
 Everything here encodes data once (:func:`encode_dataset`) and hands plain arrays to the pure
 functions in :mod:`facelab.metrics`, so a figure can be recomputed from saved codes.
+:func:`cross_validate` runs the subject-independent K-fold protocol (train per fold, score the
+held-out people) and reports every figure as a per-fold list plus mean and std.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,6 +80,7 @@ def representation_scores(model, enc: EncodedSet, seed: int = 0) -> dict[str, fl
             out[f"leakage_{kind}_accuracy" if kind == "mlp" else "leakage_accuracy"] = leak["accuracy"]
         out["majority_rate"] = leak["majority_rate"]
         out["confusion"] = report["confusion"]
+        out["confusion_counts"] = report["confusion_counts"]
     if groups is not None and len(np.unique(groups)) > 1:
         out["identity_auc"] = metrics.verification_auc(enc.codes["identity"], groups, seed=seed)["auc"]
         out["identity_auc_expression_code"] = metrics.verification_auc(enc.codes["expression"], groups, seed=seed)["auc"]
@@ -121,7 +125,11 @@ def swap_fidelity(model, dataset, n_pairs: int = 256, seed: int = 0) -> dict[str
 
 
 def disentanglement_scores(enc: EncodedSet, seed: int = 0) -> dict[str, float]:
-    """MIG, SAP and DCI of the full code against the generator's factors."""
+    """MIG, SAP and DCI of the full code against the generator's factors.
+
+    Also ``dci_importance``, the (code dimensions × factors) DCI importance matrix (each column
+    sums to 1), with ``dimensions`` (row labels such as ``expression[3]``) and ``factors``
+    (column labels), for :func:`facelab.plots.importance_figure`."""
     names = [k for k in ("identity", "expression", "intensity", "yaw", "pitch") if k in enc.labels]
     factors, names = metrics.factor_table(enc.labels, names)
     # constant factors (nuisance switched off) carry no information; drop them
@@ -137,4 +145,135 @@ def disentanglement_scores(enc: EncodedSet, seed: int = 0) -> dict[str, float]:
         "dci_completeness": dci["completeness"],
         "dci_informativeness": dci["informativeness"],
         "factors": names,
+        "dci_importance": dci["importance"],
+        "dimensions": dimension_labels({k: v.shape[1] for k, v in enc.codes.items()}),
     }
+
+
+def dimension_labels(latents) -> list[str]:
+    """``{"identity": 2, "expression": 1}`` → ``["identity[0]", "identity[1]", "expression[0]"]``:
+    one label per dimension of the concatenated code, in code order."""
+    return [f"{name}[{i}]" for name, size in dict(latents).items() for i in range(int(size))]
+
+
+class SyntheticView:
+    """The generator factors of some samples of a ``SyntheticFaces`` set (``.factors`` and
+    ``len``): what :func:`swap_fidelity` needs, for a subset or a cross-validation fold."""
+
+    def __init__(self, factors):
+        self.factors = list(factors)
+
+    def __len__(self) -> int:
+        return len(self.factors)
+
+
+def synthetic_view(dataset, indices=None) -> SyntheticView | None:
+    """Factors of ``dataset`` (a ``SyntheticFaces`` or a ``Subset`` of one, optionally only at
+    ``indices``), or ``None`` when it is not the synthetic generator (no ground truth)."""
+    idx = np.arange(len(dataset)) if indices is None else np.asarray(indices, dtype=np.int64)
+    while isinstance(dataset, torch.utils.data.Subset):
+        idx = np.asarray(dataset.indices, dtype=np.int64)[idx]
+        dataset = dataset.dataset
+    factors = getattr(dataset, "factors", None)
+    if factors is None:
+        return None
+    return SyntheticView(factors[int(i)] for i in idx)
+
+
+# Per-fold keys that are counts, not figures: reported per fold but not averaged.
+_COUNT_KEYS = {"n_images", "swap_pairs"}
+
+
+def _is_figure(key: str, value) -> bool:
+    return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+            and key not in _COUNT_KEYS)
+
+
+def cross_validate(model_config, train_config, dataset, k: int = 10, seed: int = 0, init=None,
+                   progress: bool = True, synthetic_figures: bool = True, swap_pairs: int = 256) -> dict:
+    """Subject-independent K-fold cross-validation: no person is in both train and test.
+
+    Folds come from :func:`facelab.datasets.identity_folds` (``GroupKFold`` by identity, shuffled
+    with ``seed``). For each fold the recipe ``RECIPES[model_config.method]`` trains a model with
+    ``train_config`` on the other folds — from scratch, or fine-tuned from ``init`` (a
+    :class:`~facelab.face_model.FaceModel`, network or state dict of ``model_config``'s
+    architecture; see :func:`facelab.training.train_disvae`) — and :func:`representation_scores`
+    scores it on the held-out people. On the synthetic generator (``synthetic_figures``) each fold
+    also gets :func:`swap_fidelity` (``swap_pairs`` pairs of its test people) and
+    :func:`disentanglement_scores`.
+
+    Returns a dict with, for every figure ``F`` of the folds (expression_accuracy, leakage_accuracy,
+    majority_rate, identity_auc, psnr, ...): ``F_mean`` and ``F_std`` (sample std, ddof=1, over the
+    folds where ``F`` is finite); ``folds`` (one dict per fold: ``fold``, ``n_train``, ``n_test``,
+    ``train_identities``, ``test_identities`` (the held-out people), ``train_time_s``,
+    ``eval_time_s`` and its figures); ``confusion_counts`` summed over folds and ``confusion``
+    (its row-normalised form: every image is tested exactly once); on synthetic data
+    ``dci_importance`` with ``dimensions`` and ``factors`` — of the first fold's model only
+    (``dci_importance_fold``), as separately trained models' dimensions do not correspond; and ``k``,
+    ``fold_seed``, ``n_images``, ``n_identities``, ``init``, ``fold_time_s_mean``,
+    ``wall_time_s``. Prints one line per fold (and a bar over folds with ``progress``).
+    """
+    from .datasets import identity_folds, sample_groups
+    from .face_model import FaceModel
+    from .training import RECIPES
+
+    t_start = time.perf_counter()
+    recipe = RECIPES[model_config.method]
+    ids, _ = sample_groups(dataset)
+    ids = np.asarray([str(i) if i is not None else f"<sample {n}>" for n, i in enumerate(ids)], dtype=object)
+    folds = identity_folds(dataset, k=k, seed=seed)
+    extra = {} if init is None else {"init": init}
+    per_fold, confusion_counts, importance = [], None, None
+    bar = tqdm(folds, desc=f"{k}-fold cross-validation", unit="fold", disable=not progress, dynamic_ncols=True)
+    for n, (tr, te) in enumerate(bar, start=1):
+        t0 = time.perf_counter()
+        network, _ = recipe(torch.utils.data.Subset(dataset, tr), model_config, train_config, progress=progress, **extra)
+        t1 = time.perf_counter()
+        model = FaceModel(network, model_config, train_config)
+        test = torch.utils.data.Subset(dataset, te)
+        enc = encode_dataset(model, test, progress=False)
+        scores = representation_scores(model, enc, seed=seed)
+        view = synthetic_view(dataset, te) if synthetic_figures else None
+        if view is not None:
+            scores.update(swap_fidelity(model, view, n_pairs=swap_pairs, seed=seed))
+            scores.update(disentanglement_scores(enc, seed=seed))
+        t2 = time.perf_counter()
+        if "confusion_counts" in scores:
+            c = np.asarray(scores["confusion_counts"])
+            confusion_counts = c if confusion_counts is None else confusion_counts + c
+        if "dci_importance" in scores and importance is None:
+            importance = (n, np.asarray(scores["dci_importance"]), scores["dimensions"], scores["factors"])
+        row = {"fold": n, "n_train": len(tr), "n_test": len(te),
+               "train_identities": int(len(set(ids[tr]))), "test_identities": sorted(set(ids[te])),
+               "train_time_s": round(t1 - t0, 2), "eval_time_s": round(t2 - t1, 2)}
+        row.update({key: float(v) if _is_figure(key, v) else int(v)
+                    for key, v in scores.items() if _is_figure(key, v) or key in _COUNT_KEYS})
+        per_fold.append(row)
+        shown = ", ".join(f"{key} {row[key]:.3f}" for key in ("expression_accuracy", "leakage_accuracy", "identity_auc", "psnr")
+                          if key in row)
+        tqdm.write(f"fold {n}/{k}: train {len(tr)} images ({row['train_identities']} people) {t1 - t0:.1f} s, "
+                   f"test {len(te)} images ({len(row['test_identities'])} people) {t2 - t1:.1f} s; {shown}")
+    bar.close()
+
+    out: dict = {"k": k, "fold_seed": seed, "n_images": len(dataset), "n_identities": int(len(set(ids))),
+                 "init": init is not None}
+    keys = [key for key in per_fold[0] if _is_figure(key, per_fold[0][key])
+            and key not in ("fold", "n_train", "n_test", "train_identities", "train_time_s", "eval_time_s")]
+    for key in keys:
+        values = np.asarray([f.get(key, np.nan) for f in per_fold], dtype=np.float64)
+        finite = values[np.isfinite(values)]
+        out[f"{key}_mean"] = float(finite.mean()) if len(finite) else float("nan")
+        out[f"{key}_std"] = float(finite.std(ddof=1)) if len(finite) > 1 else (0.0 if len(finite) else float("nan"))
+    if confusion_counts is not None:
+        support = confusion_counts.sum(1, keepdims=True)
+        out["confusion_counts"] = confusion_counts
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["confusion"] = np.where(support > 0, confusion_counts / np.maximum(support, 1), 0.0)
+    if importance is not None:  # per-fold models' dimensions do not correspond: one fold's, not a mean
+        out["dci_importance_fold"], out["dci_importance"], out["dimensions"], out["factors"] = importance
+    out["folds"] = per_fold
+    out["fold_time_s_mean"] = round(float(np.mean([f["train_time_s"] + f["eval_time_s"] for f in per_fold])), 2)
+    out["wall_time_s"] = round(time.perf_counter() - t_start, 1)
+    tqdm.write(f"{k}-fold cross-validation: {len(dataset)} images, {out['n_identities']} people, "
+               f"wall time {out['wall_time_s']} s ({out['fold_time_s_mean']} s per fold)")
+    return out

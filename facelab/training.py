@@ -54,6 +54,15 @@ def _to_device(batch: dict, device: torch.device, remap: torch.Tensor) -> dict:
     return out
 
 
+def mirror_half(batch: dict) -> dict:
+    """Horizontally flip a random half of the batch's images (and their targets) in place of new data."""
+    flip = torch.rand(batch["image"].shape[0], device=batch["image"].device) < 0.5
+    for key in ("image", "target"):
+        if key in batch:
+            batch[key] = torch.where(flip[:, None, None, None], batch[key].flip(-1), batch[key])
+    return batch
+
+
 def fit(
     model: torch.nn.Module,
     loss_fn: Callable,
@@ -68,6 +77,7 @@ def fit(
     writer=None,
     tag: str = "train",
     progress: bool = True,
+    hflip: bool = False,
 ) -> dict[str, float]:
     """Optimise the trainable parameters of ``model`` on ``loss_fn``; returns the last epoch's mean terms."""
     params = [p for p in model.parameters() if p.requires_grad]
@@ -79,7 +89,8 @@ def fit(
     for epoch in range(epochs):
         sums, count = {}, 0
         for batch in loader:
-            terms = loss_fn(model, _to_device(batch, device, remap))
+            batch = _to_device(batch, device, remap)
+            terms = loss_fn(model, mirror_half(batch) if hflip else batch)
             opt.zero_grad(set_to_none=True)
             terms["loss"].backward()
             opt.step()
@@ -121,8 +132,15 @@ def train_disvae(
     *,
     log_dir: str | Path | None = None,
     progress: bool = True,
+    init=None,
 ) -> tuple[DisVAE, dict]:
-    """The DisVAE recipe: identity VAE pre-training, then the expression branch with z_id frozen."""
+    """The DisVAE recipe: identity VAE pre-training, then the expression branch with z_id frozen.
+
+    ``init`` (a :class:`~facelab.face_model.FaceModel`, a ``DisVAE`` or its state dict, of the same
+    architecture) fine-tunes instead of training from scratch: stage 1 is skipped, the DisVAE starts
+    from ``init``'s weights (identity encoder frozen, as always) and stage 2 runs for
+    ``train_config.disvae_epochs``; ``identity_epochs`` is ignored. ``init`` itself is not modified.
+    """
     gen = seed_everything(train_config.seed)
     device = resolve_device(train_config.device)
     loader = DataLoader(
@@ -147,20 +165,29 @@ def train_disvae(
         max_steps=train_config.max_steps,
         writer=writer,
         progress=progress,
+        hflip=train_config.hflip,
     )
     t0 = time.perf_counter()
-    stage1 = IdentityVAE(model_config)
-    history = {
-        "identity_vae": fit(
-            stage1,
-            IdentityVAELoss(train_config.beta_identity, train_config.identity_target),
-            loader,
-            train_config.identity_epochs,
-            tag="identity_vae",
-            **common,
-        )
-    }
-    model = DisVAE.from_identity_vae(stage1, model_config)
+    if init is None:
+        stage1 = IdentityVAE(model_config)
+        history = {
+            "identity_vae": fit(
+                stage1,
+                IdentityVAELoss(train_config.beta_identity, train_config.identity_target),
+                loader,
+                train_config.identity_epochs,
+                tag="identity_vae",
+                **common,
+            )
+        }
+        model = DisVAE.from_identity_vae(stage1, model_config)
+    else:  # fine-tune a pre-trained model: no stage 1, stage 2 from its weights
+        state = getattr(init, "network", init)
+        state = state.state_dict() if isinstance(state, torch.nn.Module) else state
+        model = DisVAE(model_config)
+        model.load_state_dict({k: torch.as_tensor(v).detach().cpu() for k, v in state.items()})
+        model.identity_encoder.requires_grad_(False)
+        history = {"init": True}
     history["disvae"] = fit(
         model,
         DisVAELoss(train_config.beta_expression, train_config.classifier_weight),

@@ -19,6 +19,8 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls, skip: tuple[str, ..
         origin = typing.get_origin(hint)
         if origin is tuple:
             parser.add_argument(flag, nargs="+", default=None, help=f"default: {' '.join(map(str, default))}")
+        elif hint is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f"default: {default}")
         elif hint in (int, float, str):
             parser.add_argument(flag, type=hint, default=None, help=f"default: {default}")
         elif typing.get_args(hint) and set(typing.get_args(hint)) <= {int, type(None)}:

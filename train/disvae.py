@@ -35,6 +35,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--image-size", type=int, default=64, choices=(64, 128))
     p.add_argument("--identity-dim", type=int, default=16, help="size of z_id")
     p.add_argument("--expression-dim", type=int, default=8, help="size of z_exp")
+    p.add_argument("--channels", type=int, nargs="+", default=None,
+                   help="conv channels per stage (default 16 32 64 128 at 64 px, plus 128 at 128 px)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     add_dataclass_args(p, TrainConfig)
     return p.parse_args(argv)
@@ -45,13 +47,17 @@ def main(argv=None) -> Path:
     if args.threads:
         torch.set_num_threads(args.threads)
     train_config = dataclass_from_args(TrainConfig, args)
-    channels = (32, 64, 128, 256) if args.image_size == 64 else (32, 64, 128, 256, 256)
+    channels = tuple(args.channels) if args.channels else (16, 32, 64, 128) + ((128,) if args.image_size == 128 else ())
     model_config = ModelConfig(
         image_size=args.image_size,
         channels=channels,
         latents={"identity": args.identity_dim, "expression": args.expression_dim},
     )
     dataset = datasets.load(list(train_config.data), size=args.image_size)
+    if train_config.holdout > 0:
+        train_idx, test_idx = datasets.identity_split(dataset, test_size=train_config.holdout, seed=train_config.seed)
+        print(f"holding out {len(test_idx)} images (identity-disjoint) for evaluation")
+        dataset = torch.utils.data.Subset(dataset, train_idx)
     print(f"training on {len(dataset)} images from {', '.join(train_config.data)}")
     log_dir = Path(args.logs) / args.name if args.logs else None
     started = time.strftime("%Y-%m-%d %H:%M")

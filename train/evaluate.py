@@ -1,29 +1,93 @@
-"""Evaluate a checkpoint on a labelled dataset; print a table, write JSON, optionally the card.
+"""Evaluate a checkpoint on a labelled dataset; print a table, write JSON and plots, optionally the card.
 
-    python -m train.evaluate --checkpoint checkpoints/synthetic-disvae \
-        --data synthetic:identities=10000+48,per_identity=28 --out checkpoints/synthetic-disvae/evaluation.json --card
+    python -m train.evaluate --checkpoint checkpoints/synthetic-disvae --card
+    python -m train.evaluate --checkpoint checkpoints/synthetic-disvae --data ckplus:../shared/data/ckplus \\
+        --folds 10 --out ckplus-10fold.json
 
-Keys of the JSON (flat): expression_accuracy, expression_balanced_accuracy,
-expression_probe_accuracy, leakage_accuracy, leakage_mlp_accuracy, majority_rate, identity_auc,
-identity_auc_expression_code, rmse, psnr, ssim; on the synthetic generator also swap_psnr,
-swap_rmse, noswap_psnr, recon_psnr, mig, sap, dci_*; plus confusion (a matrix) and metadata.
+Without ``--folds`` the checkpoint itself is scored on people it has not seen (the held-out part of
+its training data, or the default held-out synthetic people). With ``--folds K`` the
+subject-independent K-fold protocol runs on the whole ``--data`` set (GroupKFold by identity: no
+person in both train and test of a fold): the checkpoint's method is trained from scratch per fold
+with the checkpoint's training settings (``--fold-epochs``/``--max-steps`` override them), or
+fine-tuned from ``--init CHECKPOINT`` (stage 1 skipped), and every figure is reported as mean ± std
+over the folds, with per-fold progress and the wall time printed. This is how published tables
+(e.g. 10-fold CK+) are matched.
+
+JSON keys (flat; rates in [0, 1]):
+  expression_accuracy            the model's own classifier on z_exp (accuracy)
+  expression_balanced_accuracy   same, mean per-class recall
+  expression_probe_accuracy      fresh linear probe on z_exp, identity-disjoint split
+  leakage_accuracy               expression read off z_id by a linear probe (identity-disjoint split)
+  leakage_mlp_accuracy           same with a small MLP probe (one hidden layer of 64)
+  majority_rate                  share of the majority class in the probes' test part (chance level)
+  identity_auc                   identity verification ROC AUC, cosine similarity of z_id
+  identity_auc_expression_code   same from z_exp (ideally about 0.5)
+  rmse, psnr, ssim               reconstruction of the inputs (psnr in dB)
+  confusion                      row-normalised confusion matrix (rows: true, columns: predicted
+                                 class, in the checkpoint's expression order)
+  confusion_counts               the same as raw counts
+  n_images                       images evaluated
+  on the synthetic generator also:
+  swap_rmse, swap_psnr           decode(A's identity + B's expression) vs the true render
+  noswap_rmse, noswap_psnr       A unchanged vs that target (the swap should beat it)
+  recon_rmse, recon_psnr         the model's own reconstruction error on A; swap_pairs (count)
+  mig, sap                       MIG and SAP of the full code against the generator factors
+  dci_disentanglement, dci_completeness, dci_informativeness
+  dci_importance                 the DCI importance matrix (code dimensions × factors)
+  dimensions, factors            its row labels (identity[0], ...) and column labels
+with --folds, every figure F above becomes:
+  F_mean, F_std                  mean and sample std (ddof=1) over the folds
+  (confusion/confusion_counts are pooled over all folds' test images; dci_importance is fold
+  dci_importance_fold's (the first), as separately trained models' dimensions do not correspond)
+  folds                          one object per fold: fold, n_train, n_test, train_identities,
+                                 test_identities (the held-out people), train_time_s, eval_time_s
+                                 and that fold's figures
+  k, fold_seed, n_identities, init (bool), fold_time_s_mean
+  fold_training                  the per-fold training settings (epochs, max_steps, init checkpoint)
+metadata: data, checkpoint, command, title, description, wall_time_s, and plots (name →
+{html, png, caption}; paths relative to the JSON file's folder).
+
+Plots (--plots DIR; default <checkpoint>/plots with --card, file names prefixed by --name or
+"<K>fold-"): confusion (confusion matrix), traversal-<attribute> (a traversal grid per
+sub-vector: its top 6 dimensions by variance × 7 values from mean − 2.5 std to mean + 2.5 std,
+for one evaluated face — held out unless --folds — decoded by the checkpoint), dci-importance
+(DCI heatmap, synthetic data only); each as .html (loading plotly.min.js from the same folder)
+and .png (kaleido + Chrome/Chromium; skipped with a note when missing; traversal grids are
+written with PIL).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import shlex
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 import facelab
 from facelab import datasets
-from facelab.card import ROWS, write_card
-from facelab.evaluate import disentanglement_scores, encode_dataset, representation_scores, swap_fidelity
+from facelab.card import ROWS, format_value, write_card
+from facelab.config import TrainConfig
+from facelab.face_model import Code
+from facelab.evaluate import (
+    cross_validate,
+    disentanglement_scores,
+    encode_dataset,
+    representation_scores,
+    swap_fidelity,
+    synthetic_view,
+)
+
+
+# New people: identity seed space 1 never appears in training (which uses space 0).
+HELD_OUT_SYNTHETIC = "synthetic:identities=48,per_identity=28,identity_seed=1,seed=1,min_intensity=0.25"
+TRAVERSAL_DIMS, TRAVERSAL_STEPS, TRAVERSAL_SPAN = 6, 7, 2.5
 
 
 def parse_args(argv=None):
@@ -32,8 +96,32 @@ def parse_args(argv=None):
     p.add_argument("--data", action="append", default=None,
                    help="NAME[:PATH][?options]; repeat to mix (default: held-out synthetic identities)")
     p.add_argument("--out", default=None, help="JSON file (default: <checkpoint>/evaluation.json with --card)")
-    p.add_argument("--card", action="store_true", help="rewrite the checkpoint's README.md model card")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--card", action="store_true",
+                   help="save as <checkpoint>/evaluation[-NAME].json and regenerate the README.md model card")
+    p.add_argument("--name", default=None,
+                   help="section name for --card (e.g. fer2013-test; default with --folds: <K>fold)")
+    p.add_argument("--split", choices=("test", "train", "all"), default="test",
+                   help="which part of an identity-disjoint split to evaluate (default: test; ignored with --folds)")
+    p.add_argument("--holdout", type=float, default=None,
+                   help="held-out identity fraction (default: the checkpoint's training holdout; 0 = all data; "
+                        "ignored with --folds)")
+    p.add_argument("--folds", type=int, default=None, metavar="K",
+                   help="subject-independent K-fold cross-validation on the whole --data set, training per fold")
+    p.add_argument("--init", default=None, metavar="CHECKPOINT",
+                   help="with --folds: fine-tune every fold from this pre-trained checkpoint (stage 1 skipped)")
+    p.add_argument("--fold-epochs", type=int, default=None, metavar="N",
+                   help="with --folds: N training epochs per fold in all, split between the two stages in the "
+                        "checkpoint's ratio (all N to stage 2 with --init); default: the checkpoint's epochs")
+    p.add_argument("--max-steps", type=int, default=None,
+                   help="with --folds: at most this many steps per stage and fold (smoke tests)")
+    p.add_argument("--swap-pairs", type=int, default=256,
+                   help="(A, B) pairs for the swap figures on synthetic data (per fold with --folds)")
+    p.add_argument("--plots", default=None, metavar="DIR",
+                   help="write plots (HTML + PNG) here (default: <checkpoint>/plots with --card)")
+    p.add_argument("--no-png", action="store_true", help="write the plots as HTML only")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the probes, pair sampling and fold assignment")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p.parse_args(argv)
 
 
@@ -42,41 +130,183 @@ def _jsonable(v):
         return v.tolist()
     if isinstance(v, (np.floating, np.integer)):
         return v.item()
+    if isinstance(v, Path):
+        return str(v)
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
     return v
 
 
 def print_table(figures: dict) -> None:
     width = max(len(label) for _, label, _ in ROWS)
+    if "folds" in figures:
+        print(f"{'':<{width}}  mean ± std over {figures['k']} folds")
     for key, label, fmt in ROWS:
-        if isinstance(figures.get(key), (int, float)):
-            print(f"{label:<{width}}  {fmt.format(figures[key])}")
+        text = format_value(figures, key, fmt)
+        if text is not None:
+            print(f"{label:<{width}}  {text}")
+
+
+def fold_train_config(training: TrainConfig | None, specs, fold_epochs: int | None, max_steps: int | None,
+                      init: bool) -> TrainConfig:
+    """The checkpoint's training settings for one fold: its data specs, no holdout, epochs scaled."""
+    config = dataclasses.replace(training or TrainConfig(), data=tuple(specs), holdout=0.0)
+    if fold_epochs is not None:
+        if fold_epochs < 1:
+            raise SystemExit("--fold-epochs must be at least 1")
+        if init:
+            config = dataclasses.replace(config, disvae_epochs=fold_epochs)
+        else:
+            total = max(1, config.identity_epochs + config.disvae_epochs)
+            ident = max(1, round(fold_epochs * config.identity_epochs / total))
+            config = dataclasses.replace(config, identity_epochs=ident, disvae_epochs=max(1, fold_epochs - ident))
+    if max_steps is not None:
+        config = dataclasses.replace(config, max_steps=max_steps)
+    return config
+
+
+def make_plots(model, figures: dict, dataset, directory: Path, prefix: str, png: bool = True) -> dict:
+    """Confusion matrix, a traversal grid per sub-vector (one face of ``dataset``, decoded by
+    ``model``) and, with DCI figures, the importance heatmap; → {name: {html, png, caption}}."""
+    from facelab import plots
+
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = lambda name: directory / f"{prefix}{name}"  # noqa: E731
+    made, figs = {}, []
+    if figures.get("confusion") is not None:
+        pooled = f"pooled over {figures['k']} folds, " if "folds" in figures else ""
+        n = int(np.asarray(figures.get("confusion_counts", 0)).sum())
+        caption = f"Expression confusion matrix, the model's classifier on z_exp ({pooled}{n} images)"
+        figs.append(("confusion", caption, plots.confusion_figure(
+            figures["confusion"], model.expressions, title=caption, counts=figures.get("confusion_counts"))))
+    if figures.get("dci_importance") is not None:
+        caption = "DCI importance of each code dimension for each generator factor" + (
+            f" (fold {figures['dci_importance_fold']}'s model on its held-out people)" if "folds" in figures else "")
+        figs.append(("dci-importance", caption, plots.importance_figure(
+            figures["dci_importance"], figures["dimensions"], figures["factors"], title=caption)))
+    for (name, caption, _), saved in zip(figs, plots.save_figures([(f, stem(n)) for n, _, f in figs], png=png)):
+        made[name] = {**saved, "caption": caption}
+
+    image = torch.as_tensor(dataset[0]["image"])[None]  # the first evaluated (held-out) face
+    code = Code({k: v[0] for k, v in model.encode_tensor(image).items()})
+    offsets = np.linspace(-TRAVERSAL_SPAN, TRAVERSAL_SPAN, TRAVERSAL_STEPS)
+    columns = [f"{o:+.1f}σ" if o else "mean" for o in offsets]
+    for attribute in model.attributes:
+        dims = model.top_dimensions(attribute, TRAVERSAL_DIMS)
+        mean, std = model.code_range(attribute)
+        values = np.stack([mean[d] + std[d] * offsets for d in dims])
+        grid = plots.traversal_grid(model, code, attribute, dims, values)
+        rows = [f"{attribute}[{d}]" for d in dims]
+        caption = (f"{attribute} traversals of one evaluated face by this checkpoint: rows {', '.join(rows)} (top {len(dims)} by variance); "
+                   f"columns mean {TRAVERSAL_SPAN:g} std below → mean → {TRAVERSAL_SPAN:g} std above")
+        name = f"traversal-{attribute}"
+        html = plots.save_figures([(plots.traversal_figure(grid, rows, columns, title=f"{attribute} traversals"),
+                                    stem(name))], png=False)[0]["html"]
+        made[name] = {"html": html, "png": plots.save_image(grid, stem(name)), "caption": caption}
+    return made
+
+
+def _relative(plots: dict, base: Path | None) -> dict:
+    def rel(p):
+        if p is None:
+            return None
+        return os.path.relpath(p, base) if base is not None else str(p)
+
+    return {name: {"html": rel(v["html"]), "png": rel(v["png"]), "caption": v["caption"]} for name, v in plots.items()}
 
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.init and not args.folds:
+        raise SystemExit("--init needs --folds (it sets where each fold's training starts)")
     t0 = time.perf_counter()
     model = facelab.load(args.checkpoint)
-    specs = args.data or ["synthetic:identities=10000+48,per_identity=28"]
-    dataset = datasets.load(specs, size=model.config.image_size)
-    print(f"evaluating {model.directory} on {len(dataset)} images from {', '.join(specs)}")
-    enc = encode_dataset(model, dataset)
-    figures = representation_scores(model, enc, seed=args.seed)
-    if hasattr(dataset, "factors"):  # the synthetic generator: ground truth for swaps and factors
-        figures.update(swap_fidelity(model, dataset, seed=args.seed))
-        figures.update(disentanglement_scores(enc, seed=args.seed))
+    training = model.training
+    if args.folds:
+        specs = args.data or [HELD_OUT_SYNTHETIC]
+        holdout = 0.0
+    else:
+        specs = args.data or (list(training.data) if training and training.holdout > 0 else [HELD_OUT_SYNTHETIC])
+        holdout = args.holdout if args.holdout is not None else (training.holdout if training else 0.0)
+    split_seed = training.seed if training else 0
+    dataset = datasets.load(specs, size=model.config.image_size, progress=not args.quiet)
+    name = args.name or (f"{args.folds}fold" if args.folds else None)
+
+    if args.folds:
+        init = facelab.load(args.init) if args.init else None
+        model_config = init.config if init is not None else model.config
+        if model_config.method != model.config.method:
+            raise SystemExit(f"--init is a {model_config.method} checkpoint, --checkpoint a {model.config.method} one")
+        config = fold_train_config(training, specs, args.fold_epochs, args.max_steps, init is not None)
+        print(f"{args.folds}-fold subject-independent cross-validation of {model.config.method} "
+              f"({'fine-tuned from ' + str(init.directory) if init is not None else 'from scratch'}; "
+              f"{'' if init is not None else f'{config.identity_epochs} + '}{config.disvae_epochs} epochs"
+              f"{f', max {config.max_steps} steps per stage' if config.max_steps else ''}) "
+              f"on {len(dataset)} images from {', '.join(specs)}")
+        figures = cross_validate(model_config, config, dataset, k=args.folds, seed=args.seed, init=init,
+                                 progress=not args.quiet, swap_pairs=args.swap_pairs)
+        figures["fold_training"] = {
+            "identity_epochs": None if init is not None else config.identity_epochs,
+            "disvae_epochs": config.disvae_epochs, "batch_size": config.batch_size,
+            "max_steps": config.max_steps, "init": str(init.directory) if init is not None else None,
+        }
+        eval_set = dataset
+        how = (f"fine-tuned from `{Path(str(init.directory)).name}` (stage 1 skipped) for {config.disvae_epochs} epochs"
+               if init is not None else
+               f"trained from scratch for {config.identity_epochs} + {config.disvae_epochs} epochs")
+        description = (
+            f"Subject-independent {args.folds}-fold cross-validation on {len(dataset)} images "
+            f"({figures['n_identities']} people) from `{'`, `'.join(specs)}`: folds are grouped by identity "
+            f"(GroupKFold), so nobody is in both the training and the test part of a fold. Per fold the "
+            f"{model.config.method.upper()} recipe was {how}"
+            f"{f' (at most {config.max_steps} steps per stage)' if config.max_steps else ''}. "
+            f"Figures are mean ± std over the folds; the confusion matrix pools every fold's test images. "
+            f"The traversal plots show this checkpoint's own weights, not a fold's.")
+    else:
+        if holdout > 0 and args.split != "all":
+            train_idx, test_idx = datasets.identity_split(dataset, test_size=holdout, seed=split_seed)
+            dataset = torch.utils.data.Subset(dataset, test_idx if args.split == "test" else train_idx)
+            specs = [f"{s} ({args.split} split, holdout {holdout})" for s in specs]
+        print(f"evaluating {model.directory} on {len(dataset)} images from {', '.join(specs)}")
+        enc = encode_dataset(model, dataset, progress=not args.quiet)
+        figures = representation_scores(model, enc, seed=args.seed)
+        view = synthetic_view(dataset)
+        if view is not None:  # the synthetic generator: ground truth for swaps and factors
+            figures.update(swap_fidelity(model, view, n_pairs=args.swap_pairs, seed=args.seed))
+            figures.update(disentanglement_scores(enc, seed=args.seed))
+        eval_set = dataset
+        description = f"On {len(dataset)} images from `{'`, `'.join(specs)}` (people not seen in training)."
     figures["data"] = specs
     figures["checkpoint"] = str(model.directory)
+
+    out = Path(args.out) if args.out else None
+    if args.card and out is None:
+        out = Path(model.directory) / (f"evaluation-{name}.json" if name else "evaluation.json")
+    plots_dir = Path(args.plots) if args.plots else (Path(model.directory) / "plots" if args.card else None)
+    if plots_dir is not None:
+        made = make_plots(model, figures, eval_set, plots_dir, f"{name}-" if name else "", png=not args.no_png)
+        for v in made.values():
+            print(f"wrote {v['html']}" + (f" and {v['png'].name}" if v["png"] else ""))
+        figures["plots"] = _relative(made, out.parent if out else None)
+
     figures["wall_time_s"] = round(time.perf_counter() - t0, 1)
     print_table(figures)
     print(f"wall time {figures['wall_time_s']} s")
-    out = Path(args.out) if args.out else (Path(model.directory) / "evaluation.json" if args.card else None)
+    command = "python -m train.evaluate " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    figures["command"] = command
+    figures["title"] = args.name or (f"{args.folds}-fold subject-independent cross-validation" if args.folds
+                                     else "held-out evaluation")
+    figures["description"] = description
     if out:
-        out.write_text(json.dumps({k: _jsonable(v) for k, v in figures.items()}, indent=2) + "\n")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(_jsonable(figures), indent=2) + "\n")
         print(f"wrote {out}")
     if args.card:
-        command = "python -m train.evaluate " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
-        description = f"On {len(dataset)} images from `{'`, `'.join(specs)}` (identities not seen in training)."
-        print(f"wrote {write_card(model.directory, figures, command, description)}")
+        print(f"wrote {write_card(model.directory)}")
     return figures
 
 

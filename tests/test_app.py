@@ -1,0 +1,450 @@
+"""The Gradio demo: facelab.demo's functions, then the real app served on 127.0.0.1 and driven
+endpoint by endpoint through gradio_client (which is how the UI talks to it too)."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import socket
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import facelab  # noqa: E402
+from facelab import demo as D  # noqa: E402
+from facelab.imageio import ImageError  # noqa: E402
+from facelab.topology import FACTOR_FIELDS, FILENAME, Topology  # noqa: E402
+
+ENDPOINTS = {"/encode", "/sliders", "/reset", "/swap", "/interpolate", "/topology", "/retrieve", "/ping"}
+
+
+# --------------------------------------------------------------------------------------------
+# Fixtures: a tiny checkpoint with a tiny topology (random 2-D "embedding", no umap)
+
+
+def _gallery(model, n=24, seed=0):
+    """Encode ``n`` rendered generator faces; factors labelled as build_topology would."""
+    from facelab.synthetic import render_batch, sample_factors
+
+    factors = sample_factors(n, range(20_000, 20_004), seed)
+    pixels = render_batch(factors, size=model.config.image_size)
+    codes = model.encode_tensor(model.images_to_tensor([Image.fromarray(p) for p in pixels]))
+    labels = {f: np.array([getattr(fac, f) for fac in factors]) for f in FACTOR_FIELDS}
+    labels["background"] = np.array([fac.background for fac in factors], dtype=np.float32)
+    return codes, labels, factors
+
+
+@pytest.fixture(scope="module")
+def app_checkpoint(tiny_checkpoint, tmp_path_factory):
+    """A copy of the session's tiny checkpoint with a topology.npz beside it."""
+    directory = tmp_path_factory.mktemp("app") / "tiny-app"
+    shutil.copytree(tiny_checkpoint, directory)
+    model = facelab.load(directory)
+    codes, labels, _ = _gallery(model)
+    rng = np.random.default_rng(0)
+    embedding = {a: rng.normal(size=(len(labels["identity"]), 2)).astype(np.float32) for a in codes}
+    Topology(codes, embedding, labels, {"n": len(labels["identity"]), "umap": "none (test)"}).save(
+        directory / FILENAME)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def model(app_checkpoint):
+    return facelab.load(app_checkpoint)
+
+
+@pytest.fixture(scope="module")
+def topology(model):
+    topo, note = D.load_topology(model)
+    assert topo is not None, note
+    return topo
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory):
+    return D.save_examples(tmp_path_factory.mktemp("examples"), n=4, seed=0, size=96)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(app_checkpoint, tmp_path_factory):
+    """The app on a free local port (server in a background thread); yields (url, demo)."""
+    import app
+
+    demo = app.build_app(str(app_checkpoint), examples_dir=tmp_path_factory.mktemp("app-examples"))
+    port = _free_port()
+    _, url, _ = demo.launch(**app.launch_options(prevent_thread_lock=True, server_name="127.0.0.1",
+                                                 server_port=port, quiet=True))
+    try:
+        yield url, demo
+    finally:
+        demo.close()
+
+
+@pytest.fixture
+def client(served):
+    """A fresh gradio_client session (its own gr.State) per test."""
+    from gradio_client import Client
+
+    return Client(served[0], verbose=False)
+
+
+def _image(path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def _png_bytes(size=64, seed=0) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(seed).integers(0, 255, (size, size, 3), dtype=np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _huge_png_header() -> bytes:
+    """A tiny PNG file that claims to be 30000×30000 (900 MP): a decompression-bomb shape."""
+    def chunk(kind, payload):
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+
+
+# --------------------------------------------------------------------------------------------
+# facelab.demo, without Gradio
+
+
+def test_checkpoint_argument(monkeypatch):
+    monkeypatch.delenv(D.CHECKPOINT_ENV, raising=False)
+    assert D.checkpoint_argument(None) == "synthetic-disvae"
+    monkeypatch.setenv(D.CHECKPOINT_ENV, "/some/dir")
+    assert D.checkpoint_argument(None) == "/some/dir"
+    assert D.checkpoint_argument("other") == "other"
+
+
+def test_slider_specs_follow_code_statistics(model):
+    specs = D.slider_specs(model, k=3)
+    assert [s.attribute for s in specs] == ["expression"] * 3 + ["identity"] * 3  # expression first
+    for attribute in ("expression", "identity"):
+        mean, std = model.code_range(attribute)
+        mine = [s for s in specs if s.attribute == attribute]
+        assert [s.dim for s in mine] == model.top_dimensions(attribute, 3)
+        for s in mine:  # rounded to about a thousandth of the span
+            tol = 1e-3 * (s.maximum - s.minimum)
+            assert s.default == pytest.approx(mean[s.dim], abs=tol)
+            assert s.minimum == pytest.approx(mean[s.dim] - 3 * std[s.dim], abs=tol)
+            assert s.maximum == pytest.approx(mean[s.dim] + 3 * std[s.dim], abs=tol)
+        assert [std[s.dim] for s in mine] == sorted((std[s.dim] for s in mine), reverse=True)
+    # k larger than an attribute: every dimension once
+    full = D.slider_specs(model, k=100)
+    assert len(full) == model.config.latent_dim
+    assert len({s.name for s in full}) == len(full) and full[0].name.startswith("expression_dim_")
+
+
+def test_apply_sliders_and_slider_values(model):
+    specs = D.slider_specs(model, k=2)
+    code = D.mean_code(model)
+    assert D.slider_values(None, specs) == [s.default for s in specs]
+    code = D.apply_sliders(code, specs, D.slider_values(code, specs))  # the rounded defaults
+    assert D.apply_sliders(code, specs, D.slider_values(code, specs)) == code
+    values = [s.maximum for s in specs]
+    values[0] = s0 = specs[0].minimum + 1e9  # out of range: clipped
+    values[1] = None  # None keeps the code's value
+    values[2] = float("nan")  # not finite: the slider's default
+    edited = D.apply_sliders(code, specs, values)
+    assert getattr(edited, specs[0].attribute)[specs[0].dim] == pytest.approx(specs[0].maximum)
+    assert getattr(edited, specs[1].attribute)[specs[1].dim] == getattr(code, specs[1].attribute)[specs[1].dim]
+    assert getattr(edited, specs[2].attribute)[specs[2].dim] == pytest.approx(specs[2].default)
+    assert D.slider_values(edited, specs)[3] == pytest.approx(specs[3].maximum)
+    assert s0 > specs[0].maximum
+    # other dimensions untouched, input code not modified
+    touched = {(s.attribute, s.dim) for s in specs}
+    for attribute in model.attributes:
+        for d in range(len(getattr(code, attribute))):
+            if (attribute, d) not in touched:
+                assert getattr(edited, attribute)[d] == getattr(code, attribute)[d]
+    assert code == D.apply_sliders(D.mean_code(model), specs, [s.default for s in specs])
+    with pytest.raises(ValueError, match="slider values"):
+        D.apply_sliders(code, specs, [0.0])
+
+
+def test_strip_and_example_faces():
+    faces = D.example_faces(3, seed=1, size=48)
+    assert [im.size for im, _ in faces] == [(48, 48)] * 3
+    assert all(" · " in caption and caption.startswith("person ") for _, caption in faces)
+    again = D.example_faces(3, seed=1, size=48)
+    assert all(np.array_equal(np.asarray(a), np.asarray(b)) for (a, _), (b, _) in zip(faces, again))
+    assert len({c for _, c in faces}) == 3
+    s = D.strip([im for im, _ in faces])
+    assert s.size == (144, 48)
+    assert np.array_equal(np.asarray(s)[:, 48:96], np.asarray(faces[1][0]))
+    assert D.strip([im for im, _ in faces], gap=2).size == (148, 48)
+    with pytest.raises(ValueError):
+        D.strip([])
+
+
+def test_read_upload_payloads(tmp_path):
+    good = tmp_path / "upload-123.png"
+    good.write_bytes(_png_bytes(40))
+    assert D.read_upload(None) is None
+    assert D.read_upload({"path": None, "url": None}) is None
+    assert D.read_upload(str(good)).size == (40, 40)
+    assert D.read_upload({"path": str(good), "orig_name": "me.png"}).size == (40, 40)
+    bad = tmp_path / "abc123.png"
+    bad.write_bytes(_png_bytes(40)[:200])
+    with pytest.raises(ImageError, match=r"^holiday\.png: .*truncated"):
+        D.read_upload({"path": str(bad), "orig_name": "holiday.png"})
+    with pytest.raises(ImageError, match=r"^abc123\.png: "):  # never the server's temp directory
+        D.read_upload(str(bad))
+    import base64
+
+    url = "data:image/png;base64," + base64.b64encode(_png_bytes(16)).decode()
+    assert D.read_upload({"path": None, "url": url}).size == (16, 16)
+
+
+def test_model_operations(model, examples):
+    view, code = D.encode_face(model, D.read_upload(str(examples[0])))
+    assert view.size == (64, 64) and code == model.encode(examples[0])
+    _, other = D.encode_face(model, D.read_upload(str(examples[1])))
+    recon_a, recon_b, ab, ba = D.swap_faces(model, code, other)
+    assert np.array_equal(np.asarray(recon_a), np.asarray(model.decode(code)))
+    assert np.array_equal(np.asarray(ab), np.asarray(model.decode(model.swap(code, other, "expression"))))
+    with pytest.raises(ValueError, match="unknown attribute"):
+        D.swap_faces(model, code, other, "hair")
+    s = D.interpolation_strip(model, code, other, steps=5)
+    assert s.size == (5 * 64, 64)
+    assert np.array_equal(np.asarray(s)[:, :64], np.asarray(recon_a))
+    with pytest.raises(ValueError):
+        D.interpolation_strip(model, code, other, steps=1)
+    assert D.code_from_state(code.to_dict()) == code and D.code_from_state(None) is None
+
+
+def test_topology_figure_and_retrieval(model, topology, examples):
+    code = model.encode(examples[0])
+    fig = D.topology_figure(topology, "identity", "identity")
+    assert not [t for t in fig.data if t.name == D.YOUR_FACE]
+    fig = D.topology_figure(topology, "expression", "expression", code)
+    star = [t for t in fig.data if t.name == D.YOUR_FACE]
+    assert len(star) == 1
+    assert np.allclose([star[0].x[0], star[0].y[0]], topology.place("expression", code.expression))
+    with pytest.raises(ValueError):
+        D.topology_figure(topology, "expression", "background")
+    found = D.retrieve(topology, code, "identity", k=5, size=32)
+    assert len(found) == 5 and all(im.size == (32, 32) for im, _ in found)
+    idx, dist = topology.neighbours("identity", code.identity, 5)
+    assert found[0][1].endswith(f"d={dist[0]:.2f}")
+    assert len(D.retrieve(topology, code, "expression", k=10_000, size=16)) == len(topology)
+
+
+def test_load_topology_reports_missing_and_mismatched(model, tiny_checkpoint, tmp_path):
+    bare = facelab.load(tiny_checkpoint)
+    directory = tmp_path / "bare"
+    shutil.copytree(tiny_checkpoint, directory)
+    bare.directory = directory
+    topo, note = D.load_topology(bare)
+    assert topo is None and "topology.npz" in note
+    codes = {"identity": np.zeros((3, 2), np.float32), "expression": np.zeros((3, 2), np.float32)}
+    Topology(codes, codes, {"identity": np.arange(3)}).save(directory / FILENAME)
+    topo, note = D.load_topology(bare)
+    assert topo is None and "another model" in note
+
+
+def test_model_summary(model, tmp_path):
+    text = D.model_summary(model)
+    assert "tiny-app" in text and "z_id" in text and "z_exp" in text and "No model card" in text
+    assert D.model_card(model) == ""
+    import json
+
+    directory = tmp_path / "carded"
+    shutil.copytree(model.directory, directory)
+    (directory / "evaluation.json").write_text(json.dumps(
+        {"expression_accuracy": 0.5, "leakage_accuracy": 0.2, "majority_rate": 0.143, "psnr": 25.04, "note": "x"}))
+    (directory / "README.md").write_text("# carded\n\nA card.\n")
+    carded = facelab.load(directory)
+    text = D.model_summary(carded)
+    assert "expression accuracy 50.0%" in text and "leakage (expression from z_id) 20.0% (chance 14.3%)" in text
+    assert "PSNR 25.0 dB" in text and "identity AUC" not in text and "model card below" in text
+    assert D.model_card(carded).startswith("# carded")
+
+
+# --------------------------------------------------------------------------------------------
+# The served app, through gradio_client
+
+
+def test_every_endpoint_is_named(client):
+    info = client.view_api(print_info=False, return_format="dict")
+    assert set(info["named_endpoints"]) == ENDPOINTS
+    names = [p["parameter_name"] for p in info["named_endpoints"]["/sliders"]["parameters"]]
+    assert names[0] == "face" and names[1].startswith("expression_dim_")
+
+
+def test_ping(client):
+    assert client.predict(api_name="/ping") == "pong"
+
+
+def test_encode(client, model, examples):
+    from gradio_client import handle_file
+
+    view, recon, label = client.predict(handle_file(str(examples[0])), api_name="/encode")
+    assert _image(view).shape == _image(recon).shape == (64, 64, 3)
+    code = model.encode(examples[0])
+    assert np.array_equal(_image(recon), np.asarray(model.decode(code)))  # PNG: lossless
+    confidences = {c["label"]: c["confidence"] for c in label["confidences"]}
+    assert set(confidences) == set(model.expressions)
+    assert sum(confidences.values()) == pytest.approx(1.0, abs=1e-4)
+    expected = model.classify(code)
+    assert label["label"] == next(iter(expected))
+    assert all(confidences[k] == pytest.approx(v, abs=1e-5) for k, v in expected.items())
+
+
+def test_sliders_stateless(client, model):
+    specs = D.slider_specs(model)
+    out = client.predict(api_name="/sliders")  # every slider at its default: the average face
+    average = D.apply_sliders(D.mean_code(model), specs, [s.default for s in specs])
+    assert np.array_equal(_image(out), np.asarray(model.decode(average)))
+    values = [s.maximum if i == 0 else s.default for i, s in enumerate(specs)]
+    moved = client.predict(None, *values, api_name="/sliders")
+    expected = model.decode(D.apply_sliders(D.mean_code(model), specs, values))
+    assert np.array_equal(_image(moved), np.asarray(expected))
+    assert _image(moved).shape == (64, 64, 3)
+
+
+def test_sliders_with_face_and_session(client, model, examples):
+    from gradio_client import handle_file
+
+    specs = D.slider_specs(model)
+    code = model.encode(examples[1])
+    # stateless with a face passed to the API
+    values = D.slider_values(code, specs)
+    values[0] = specs[0].minimum
+    out = client.predict(handle_file(str(examples[1])), *values, api_name="/sliders")
+    assert np.array_equal(_image(out), np.asarray(model.decode(D.apply_sliders(code, specs, values))))
+    # the session: before encoding, reset gives the defaults; after, the face's code
+    before = client.predict(api_name="/reset")
+    assert list(before[1:]) == pytest.approx([s.default for s in specs], abs=1e-5)
+    client.predict(handle_file(str(examples[1])), api_name="/encode")
+    after = client.predict(api_name="/reset")
+    assert list(after[1:]) == pytest.approx(D.slider_values(code, specs), abs=1e-5)
+    assert np.array_equal(_image(after[0]), np.asarray(model.decode(code)))
+    # a slider event now starts from the session's face
+    out = client.predict(None, *after[1:], api_name="/sliders")
+    assert np.array_equal(_image(out), np.asarray(model.decode(D.apply_sliders(code, specs, after[1:]))))
+
+
+def test_swap(client, model, examples):
+    from gradio_client import handle_file
+
+    a, b = handle_file(str(examples[0])), handle_file(str(examples[2]))
+    view_a, view_b, recon_a, recon_b, ab, ba = map(_image, client.predict(a, b, "expression", api_name="/swap"))
+    assert all(x.shape == (64, 64, 3) for x in (view_a, view_b, recon_a, recon_b, ab, ba))
+    code_a, code_b = model.encode(examples[0]), model.encode(examples[2])
+    assert np.array_equal(ab, np.asarray(model.decode(model.swap(code_a, code_b, "expression"))))
+    assert np.array_equal(ba, np.asarray(model.decode(model.swap(code_b, code_a, "expression"))))
+    assert not np.array_equal(ab, recon_a) and not np.array_equal(ba, recon_b)
+    assert not np.array_equal(ab, view_a)
+
+
+def test_interpolate(client, model, examples):
+    from gradio_client import handle_file
+
+    a, b = handle_file(str(examples[0])), handle_file(str(examples[3]))
+    strip = _image(client.predict(a, b, 4, "expression", api_name="/interpolate"))
+    assert strip.shape == (64, 4 * 64, 3)
+    code_a, code_b = model.encode(examples[0]), model.encode(examples[3])
+    assert np.array_equal(strip[:, :64], np.asarray(model.decode(code_a)))  # t=0 is A itself
+    everything = _image(client.predict(a, b, 12, "everything", api_name="/interpolate"))
+    assert everything.shape == (64, 12 * 64, 3)
+    assert np.array_equal(everything[:, -64:], np.asarray(model.decode(code_b)))  # t=1 is B itself
+
+
+def test_topology(client, topology, examples):
+    import json
+
+    from gradio_client import handle_file
+
+    from facelab.synthetic import EXPRESSION_NAMES
+
+    def traces(result):
+        plot, note = result
+        assert plot["type"] == "plotly"
+        return [t.get("name") for t in json.loads(plot["plot"])["data"]], note
+
+    names, note = traces(client.predict("identity", "intensity", api_name="/topology"))
+    assert D.YOUR_FACE not in names and "Encode a face" in note
+    names, _ = traces(client.predict("expression", "expression", handle_file(str(examples[0])), api_name="/topology"))
+    assert D.YOUR_FACE in names and set(names) - {D.YOUR_FACE} <= set(EXPRESSION_NAMES)
+    client.predict(handle_file(str(examples[1])), api_name="/encode")  # the session's face is starred too
+    names, note = traces(client.predict("identity", "identity", api_name="/topology"))
+    assert D.YOUR_FACE in names and "★" in note
+
+
+def test_retrieve(client, model, topology, examples):
+    from gradio_client import handle_file
+
+    note, by_id, by_exp = client.predict(5, api_name="/retrieve")
+    assert "Encode a face" in note and by_id == [] and by_exp == []
+    note, by_id, by_exp = client.predict(5, handle_file(str(examples[0])), api_name="/retrieve")
+    assert len(by_id) == len(by_exp) == 5
+    code = model.encode(examples[0])
+    idx, _ = topology.neighbours("identity", code.identity, 5)
+    assert [item["caption"].split(" ")[0] for item in by_id] == [f"#{int(topology.labels['identity'][i])}" for i in idx]
+    assert _image(by_id[0]["image"]).shape == (128, 128, 3)
+
+
+def test_bad_uploads_give_clear_errors_and_keep_state(client, model, examples, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    client.predict(handle_file(str(examples[2])), api_name="/encode")
+    before = client.predict(api_name="/reset")
+
+    text = tmp_path / "notes.txt"
+    text.write_text("this is not a face\n")
+    truncated = tmp_path / "cut.png"
+    truncated.write_bytes(_png_bytes(64)[:300])
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(_huge_png_header())
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    cases = [(text, "notes.txt: not an image"), (truncated, "cut.png: image file is truncated"),
+             (huge, "huge.png: image is 900 MP, over the 150 MP limit"), (empty, "empty")]
+    for path, message in cases:
+        with pytest.raises(AppError, match=message):
+            client.predict(handle_file(str(path)), api_name="/encode")
+    with pytest.raises(AppError, match="cut.png: image file is truncated"):
+        client.predict(handle_file(str(examples[0])), handle_file(str(truncated)), "expression", api_name="/swap")
+    with pytest.raises(AppError, match="notes.txt: not an image"):
+        client.predict(handle_file(str(text)), handle_file(str(examples[0])), 5, "expression",
+                       api_name="/interpolate")
+    with pytest.raises(AppError, match="Choose face B first"):
+        client.predict(handle_file(str(examples[0])), None, "expression", api_name="/swap")
+    with pytest.raises(AppError, match="unknown attribute"):
+        client.predict(handle_file(str(examples[0])), handle_file(str(examples[1])), "hair", api_name="/swap")
+    # the server keeps serving, and the session's face survived the failed uploads
+    after = client.predict(api_name="/reset")
+    assert list(after[1:]) == pytest.approx(list(before[1:]))
+    view, _, _ = client.predict(handle_file(str(examples[3])), api_name="/encode")
+    assert _image(view).shape == (64, 64, 3)
+    assert client.predict(api_name="/ping") == "pong"
+
+
+def test_app_page_is_offline(served):
+    """The page is served locally and asks for no Google fonts or CDN assets."""
+    import httpx
+
+    url, demo = served
+    html = httpx.get(url, timeout=10).text
+    assert "fonts.googleapis.com" not in html and "cdn.jsdelivr" not in html
+    config = httpx.get(url.rstrip("/") + "/config", timeout=10).text
+    assert "fonts.googleapis.com" not in config
+    assert demo.share is False or demo.share is None

@@ -1,0 +1,79 @@
+"""The command-line path end to end on a tiny synthetic set: train → evaluate → card → topology."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import facelab
+from facelab.topology import Topology
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, cache_dir):
+    from train import disvae
+
+    out = tmp_path_factory.mktemp("cli")
+    directory = disvae.main([
+        "--name", "cli-tiny", "--out", str(out), "--logs", str(out / "runs"),
+        "--data", "synthetic:identities=4,per_identity=7", "--channels", "8", "16", "16", "16",
+        "--identity-dim", "4", "--expression-dim", "3",
+        "--identity-epochs", "1", "--disvae-epochs", "1", "--max-steps", "2", "--batch-size", "8",
+    ])
+    return directory
+
+
+def test_train_cli_writes_a_loadable_checkpoint_and_logs(trained):
+    assert {p.name for p in trained.iterdir()} >= {"model.safetensors", "config.json", "training_run.json"}
+    run = json.loads((trained / "training_run.json").read_text())
+    assert run["command"].startswith("python -m train.disvae") and run["wall_time_s"] > 0
+    assert list((trained.parent / "runs" / "cli-tiny").glob("events.out.tfevents.*")), "no TensorBoard log"
+    model = facelab.load(trained)
+    assert model.config.latents == {"identity": 4, "expression": 3}
+    assert model.training.data == ("synthetic:identities=4,per_identity=7",)
+
+
+def test_evaluate_cli_writes_figures_and_card(trained, capsys):
+    from train import evaluate
+
+    figures = evaluate.main([
+        "--checkpoint", str(trained), "--data", "synthetic:identities=4,per_identity=7,identity_seed=1", "--card",
+    ])
+    printed = capsys.readouterr().out
+    assert "Expression accuracy" in printed
+    saved = json.loads((trained / "evaluation.json").read_text())
+    for key in ("expression_accuracy", "leakage_accuracy", "majority_rate", "psnr", "swap_psnr", "mig", "dci_disentanglement"):
+        assert np.isfinite(saved[key]), key
+        assert saved[key] == pytest.approx(figures[key])
+    card = (trained / "README.md").read_text()
+    assert saved["command"] in card and f"{saved['psnr']:.2f}" in card
+
+
+def test_topology_round_trip_and_placement(tmp_path):
+    rng = np.random.default_rng(0)
+    codes = {"expression": rng.normal(size=(50, 3)).astype(np.float32)}
+    emb = {"expression": rng.normal(size=(50, 2)).astype(np.float32)}
+    labels = {"expression": rng.integers(0, 7, 50), "identity": np.arange(50)}
+    topo = Topology(codes, emb, labels, {"n_neighbors": 5})
+    topo.save(tmp_path / "t.npz")
+    back = Topology.load(tmp_path / "t.npz")
+    assert back.params == {"n_neighbors": 5} and np.array_equal(back.codes["expression"], codes["expression"])
+    # a gallery code is placed on (almost exactly) its own embedded position
+    assert np.allclose(back.place("expression", codes["expression"][7]), emb["expression"][7], atol=1e-3)
+    idx, dist = back.neighbours("expression", codes["expression"][7], k=3)
+    assert idx[0] == 7 and dist[0] == 0 and (np.diff(dist) >= 0).all()
+
+
+def test_build_topology_fits_umap(trained):
+    """The real umap-learn fit (slow first JIT, so one small run)."""
+    from facelab.synthetic import SyntheticFaces
+    from facelab.topology import build_topology
+
+    model = facelab.load(trained)
+    gallery = SyntheticFaces(identities=range(500, 506), per_identity=10, with_neutral=False, progress=False)
+    topo = build_topology(model, gallery, n_neighbors=5, progress=False)
+    assert topo.embedding["identity"].shape == (60, 2) and topo.codes["expression"].shape == (60, 3)
+    assert np.isfinite(topo.embedding["expression"]).all()
+    assert set(np.unique(topo.labels["identity"])) == set(range(500, 506))
