@@ -64,8 +64,9 @@ def plots_section(figures: dict) -> str:
     parts = []
     for name, plot in (figures.get("plots") or {}).items():
         caption = plot.get("caption") or name
-        links = [f"[interactive]({plot['html']})"] if plot.get("html") else []
-        parts.append(f"**{caption}** {' · '.join(links)}".rstrip())
+        # The HTML pages (and their shared plotly.js) are rebuilt by the command, not committed.
+        note = f" (interactive: `{plot['html']}`, written by the evaluation command)" if plot.get("html") else ""
+        parts.append(f"**{caption}**{note}")
         if plot.get("png"):
             parts.append(f"![{name}]({plot['png']})")
     return "\n\n".join(parts)

@@ -182,6 +182,7 @@ def synthetic_view(dataset, indices=None) -> SyntheticView | None:
 
 # Per-fold keys that are counts, not figures: reported per fold but not averaged.
 _COUNT_KEYS = {"n_images", "swap_pairs"}
+_SHOWN = ("expression_accuracy", "leakage_accuracy", "identity_auc", "psnr")  # in the per-fold line
 
 
 def _is_figure(key: str, value) -> bool:
@@ -205,7 +206,8 @@ def cross_validate(model_config, train_config, dataset, k: int = 10, seed: int =
     Returns a dict with, for every figure ``F`` of the folds (expression_accuracy, leakage_accuracy,
     majority_rate, identity_auc, psnr, ...): ``F_mean`` and ``F_std`` (sample std, ddof=1, over the
     folds where ``F`` is finite); ``folds`` (one dict per fold: ``fold``, ``n_train``, ``n_test``,
-    ``train_identities``, ``test_identities`` (the held-out people), ``train_time_s``,
+    ``n_train_identities``, ``n_test_identities``, ``test_identities`` (the held-out people's
+    identity strings), ``train_time_s``,
     ``eval_time_s`` and its figures); ``confusion_counts`` summed over folds and ``confusion``
     (its row-normalised form: every image is tested exactly once); on synthetic data
     ``dci_importance`` with ``dimensions`` and ``factors`` — of the first fold's model only
@@ -244,21 +246,22 @@ def cross_validate(model_config, train_config, dataset, k: int = 10, seed: int =
         if "dci_importance" in scores and importance is None:
             importance = (n, np.asarray(scores["dci_importance"]), scores["dimensions"], scores["factors"])
         row = {"fold": n, "n_train": len(tr), "n_test": len(te),
-               "train_identities": int(len(set(ids[tr]))), "test_identities": sorted(set(ids[te])),
+               "n_train_identities": int(len(set(ids[tr]))), "n_test_identities": int(len(set(ids[te]))),
+               "test_identities": sorted(set(ids[te])),
                "train_time_s": round(t1 - t0, 2), "eval_time_s": round(t2 - t1, 2)}
         row.update({key: float(v) if _is_figure(key, v) else int(v)
                     for key, v in scores.items() if _is_figure(key, v) or key in _COUNT_KEYS})
         per_fold.append(row)
-        shown = ", ".join(f"{key} {row[key]:.3f}" for key in ("expression_accuracy", "leakage_accuracy", "identity_auc", "psnr")
-                          if key in row)
-        tqdm.write(f"fold {n}/{k}: train {len(tr)} images ({row['train_identities']} people) {t1 - t0:.1f} s, "
-                   f"test {len(te)} images ({len(row['test_identities'])} people) {t2 - t1:.1f} s; {shown}")
+        shown = ", ".join(f"{key} {row[key]:.3f}" for key in _SHOWN if key in row)
+        tqdm.write(f"fold {n}/{k}: train {len(tr)} images ({row['n_train_identities']} people) {t1 - t0:.1f} s, "
+                   f"test {len(te)} images ({row['n_test_identities']} people) {t2 - t1:.1f} s; {shown}")
     bar.close()
 
     out: dict = {"k": k, "fold_seed": seed, "n_images": len(dataset), "n_identities": int(len(set(ids))),
                  "init": init is not None}
-    keys = [key for key in per_fold[0] if _is_figure(key, per_fold[0][key])
-            and key not in ("fold", "n_train", "n_test", "train_identities", "train_time_s", "eval_time_s")]
+    bookkeeping = {"fold", "n_train", "n_test", "n_train_identities", "n_test_identities", "train_time_s", "eval_time_s"}
+    keys = list(dict.fromkeys(key for f in per_fold for key, v in f.items()
+                              if key not in bookkeeping and _is_figure(key, v)))
     for key in keys:
         values = np.asarray([f.get(key, np.nan) for f in per_fold], dtype=np.float64)
         finite = values[np.isfinite(values)]

@@ -44,6 +44,7 @@ def test_cross_validate_reports_per_fold_and_mean_std(cv, tiny_synthetic):
 def test_folds_are_identity_disjoint(cv, tiny_synthetic):
     tested = [set(f["test_identities"]) for f in cv["folds"]]
     assert tested[0].isdisjoint(tested[1]) and len(tested[0] | tested[1]) == 4
+    assert all(f["n_train_identities"] + f["n_test_identities"] == 4 for f in cv["folds"])
     ids = np.asarray(sample_groups(tiny_synthetic)[0])
     for train, test in identity_folds(tiny_synthetic, k=2, seed=0):
         assert set(ids[train]).isdisjoint(ids[test]) and len(train) + len(test) == 32

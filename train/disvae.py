@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from facelab import datasets
+from facelab.align import AlignConfig
 from facelab.checkpoint import save_checkpoint
 from facelab.config import ModelConfig, TrainConfig
 from facelab.training import RECIPES
@@ -48,12 +49,17 @@ def main(argv=None) -> Path:
         torch.set_num_threads(args.threads)
     train_config = dataclass_from_args(TrainConfig, args)
     channels = tuple(args.channels) if args.channels else (16, 32, 64, 128) + ((128,) if args.image_size == 128 else ())
+    photos = any(datasets.parse_data_arg(spec).name != "synthetic" for spec in train_config.data)
+    align_config = AlignConfig(size=args.image_size) if photos else None
     model_config = ModelConfig(
         image_size=args.image_size,
         channels=channels,
         latents={"identity": args.identity_dim, "expression": args.expression_dim},
+        # photos are aligned by MTCNN in training, so the app must align uploads the same way
+        alignment="mtcnn" if photos else "center",
+        align=align_config.to_dict() if photos else None,
     )
-    dataset = datasets.load(list(train_config.data), size=args.image_size)
+    dataset = datasets.load(list(train_config.data), size=args.image_size, align_config=align_config)
     if train_config.holdout > 0:
         train_idx, test_idx = datasets.identity_split(dataset, test_size=train_config.holdout, seed=train_config.seed)
         print(f"holding out {len(test_idx)} images (identity-disjoint) for evaluation")

@@ -39,9 +39,9 @@ with --folds, every figure F above becomes:
   F_mean, F_std                  mean and sample std (ddof=1) over the folds
   (confusion/confusion_counts are pooled over all folds' test images; dci_importance is fold
   dci_importance_fold's (the first), as separately trained models' dimensions do not correspond)
-  folds                          one object per fold: fold, n_train, n_test, train_identities,
-                                 test_identities (the held-out people), train_time_s, eval_time_s
-                                 and that fold's figures
+  folds                          one object per fold: fold, n_train, n_test, n_train_identities,
+                                 n_test_identities, test_identities (the held-out people),
+                                 train_time_s, eval_time_s and that fold's figures
   k, fold_seed, n_identities, init (bool), fold_time_s_mean
   fold_training                  the per-fold training settings (epochs, max_steps, init checkpoint)
 metadata: data, checkpoint, command, title, description, wall_time_s, and plots (name →
@@ -199,8 +199,8 @@ def make_plots(model, figures: dict, dataset, directory: Path, prefix: str, png:
         values = np.stack([mean[d] + std[d] * offsets for d in dims])
         grid = plots.traversal_grid(model, code, attribute, dims, values)
         rows = [f"{attribute}[{d}]" for d in dims]
-        caption = (f"{attribute} traversals of one evaluated face by this checkpoint: rows {', '.join(rows)} (top {len(dims)} by variance); "
-                   f"columns mean {TRAVERSAL_SPAN:g} std below → mean → {TRAVERSAL_SPAN:g} std above")
+        caption = (f"{attribute} traversals of one evaluated face by this checkpoint: rows {', '.join(rows)} "
+                   f"(top {len(dims)} by variance); columns mean {TRAVERSAL_SPAN:g} std below → mean → {TRAVERSAL_SPAN:g} std above")
         name = f"traversal-{attribute}"
         html = plots.save_figures([(plots.traversal_figure(grid, rows, columns, title=f"{attribute} traversals"),
                                     stem(name))], png=False)[0]["html"]

@@ -1,0 +1,50 @@
+"""The bundled checkpoints and README: what a new user runs first must work as written."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+import facelab
+from facelab.checkpoint import bundled_names
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_synthetic_checkpoint_is_bundled():
+    assert "synthetic-disvae" in bundled_names()
+
+
+@pytest.mark.parametrize("name", bundled_names())
+def test_bundled_checkpoint_loads_and_its_card_shows_its_measured_figures(name):
+    model = facelab.load(name, device="cpu")
+    directory = Path(model.directory)
+    card = (directory / "README.md").read_text()
+    evaluations = sorted(directory.glob("evaluation*.json"))
+    assert evaluations, "no evaluation JSON: run python -m train.evaluate --checkpoint ... --card"
+    for path in evaluations:
+        figures = json.loads(path.read_text())
+        assert figures["command"] in card
+        assert f"{figures['expression_accuracy']:.1%}" in card
+    assert (directory / "topology.npz").is_file() or model.config.alignment == "mtcnn"
+    assert not list(directory.glob("*.pt")) and not list(directory.glob("*.pkl"))
+
+
+def test_readme_starts_with_the_two_commands_and_ci_runs_the_test_one():
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"```bash\n(.*?)```", readme, re.S).group(1)
+    install, test = [line.split("#")[0].strip() for line in block.strip().splitlines()[:2]]
+    assert install.startswith("pip install -r requirements.txt") and "python app.py" in install
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert test in ci
+
+
+def test_readme_python_example_runs(tmp_path, monkeypatch):
+    readme = (ROOT / "README.md").read_text()
+    code = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    assert (tmp_path / "a_with_b_expression.png").is_file()
