@@ -17,6 +17,7 @@ import inspect
 import os
 import sys
 import tempfile
+from typing import Sequence
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
@@ -49,8 +50,10 @@ HEADER = "# facelab · disentangled face codes"
 
 def launch_options(**overrides) -> dict:
     """Keyword arguments for ``Blocks.launch``: offline theme/CSS, no SSR, upload limit, no share."""
+    # The data folder is served only so its London photos can be shown as examples.
+    allowed = [str(D.data_root() / "london")] if D.photo_examples(1) else []
     return dict(theme=THEME, css=CSS, ssr_mode=False, share=False, max_file_size=MAX_UPLOAD,
-                footer_links=["api", "settings"], mcp_server=False, **overrides)
+                footer_links=["api", "settings"], mcp_server=False, allowed_paths=allowed, **overrides)
 
 
 def _user_errors(fn):
@@ -74,17 +77,17 @@ def _required_image(payload, what: str):
     return image
 
 
-def build_app(checkpoint: str | None = None, model=None, examples_dir=None) -> gr.Blocks:
-    """The Blocks app for ``checkpoint`` (a bundled name or a directory) or an already loaded ``model``."""
-    model = model or facelab.load(D.checkpoint_argument(checkpoint))
+def _examples(paths: list[str], target, label: str, examples_per_page: int = N_EXAMPLES):
+    """Clickable example images for ``target`` (none when there are none, e.g. no data folder)."""
+    if paths:
+        gr.Examples([[p] for p in paths], inputs=[target], label=label, examples_per_page=examples_per_page)
+
+
+def _model_page(model, examples: list[str], prefix: str = "") -> None:
+    """One model's tabs and events, inside the current Blocks page; API names get ``prefix``."""
     specs = D.slider_specs(model, k=8)
     topology, topology_note = D.load_topology(model)
     base_code = D.mean_code(model)
-    scratch = None
-    if examples_dir is None:  # rendered at start-up, removed at exit
-        scratch = tempfile.TemporaryDirectory(prefix="facelab-examples-")
-        examples_dir = scratch.name
-    examples = [str(p) for p in D.save_examples(examples_dir, n=N_EXAMPLES, size=max(128, model.config.image_size))]
     card = D.model_card(model)
     edit_attributes = [a for a in model.attributes if a != "identity"] or list(model.attributes)
 
@@ -97,11 +100,12 @@ def build_app(checkpoint: str | None = None, model=None, examples_dir=None) -> g
 
     # ---- handlers (glue only: parse inputs, call facelab.demo / the model, format outputs) ----
     @_user_errors
-    def encode(image, state):
+    def encode(image, state, face_number=1, center_fallback=False):
         picture = D.read_upload(image)
         if picture is None:  # the image was cleared: keep everything as it is
             return gr.skip(), gr.skip(), gr.skip(), state
-        view, code = D.encode_face(model, picture)
+        view, code = D.encode_face(model, picture, face=max(int(face_number or 1), 1) - 1,
+                                   center_fallback=bool(center_fallback))
         return view, model.decode(code), model.classify(code), code.to_dict()
 
     def sync_sliders(reconstruction, state):
@@ -150,6 +154,15 @@ def build_app(checkpoint: str | None = None, model=None, examples_dir=None) -> g
                     "nearest gallery codes.")
         return figure, note
 
+    debug_sets = functools.lru_cache(maxsize=4)(lambda source: D.debug_dataset(model, source))
+
+    @_user_errors
+    def label_debug(source, k, progress=gr.Progress()):
+        if source not in D.debug_sources(model):
+            raise ValueError(f"no labelled set {source!r} here; choose from {', '.join(D.debug_sources(model))}")
+        progress(0, desc=f"preparing {source}")
+        return D.label_disagreements(model, debug_sets(source), k=min(max(int(k or 12), 1), 64))
+
     @_user_errors
     def retrieve(k, state, face=None):
         if topology is None:
@@ -163,10 +176,6 @@ def build_app(checkpoint: str | None = None, model=None, examples_dir=None) -> g
         return (f"The {len(by_identity)} nearest of {len(topology)} gallery faces, re-rendered from their "
                 "generator factors (d = distance in code space)."), by_identity, by_expression
 
-    def ping() -> str:
-        """No-op endpoint: measures the server's own overhead (bench/app_latency.py)."""
-        return "pong"
-
     model_event = dict(concurrency_id=MODEL_QUEUE, concurrency_limit=MODEL_CONCURRENCY)
 
     def face_image(label, **kw):
@@ -175,8 +184,7 @@ def build_app(checkpoint: str | None = None, model=None, examples_dir=None) -> g
     def upload_image(label):
         return gr.Image(label=label, sources=["upload", "webcam"], height=IMAGE_HEIGHT, elem_classes="face")
 
-    with gr.Blocks(title="facelab demo") as demo:
-        gr.Markdown(HEADER)
+    if True:  # the caller holds the Blocks/route context
         gr.Markdown(D.model_summary(model))
         if card:
             with gr.Accordion("Model card", open=False):
@@ -195,7 +203,11 @@ def build_app(checkpoint: str | None = None, model=None, examples_dir=None) -> g
                     view = face_image("Model's view", interactive=False)
                     reconstruction = face_image("Reconstruction", interactive=False)
                     probabilities = gr.Label(label="Expression (from z_exp)", num_top_classes=len(model.expressions))
-                gr.Examples([[p] for p in examples], inputs=[image], label="Generator faces (click one)",
+                photo_model = model.config.alignment == "mtcnn"
+                with gr.Row(visible=photo_model):  # face detection options: photo models only
+                    face_number = gr.Number(1, precision=0, minimum=1, label="Face (1 = largest; for group photos)")
+                    center_fallback = gr.Checkbox(False, label="No face found? Use the centre crop anyway")
+                _examples(examples, image, "Example faces (click one)",
                             examples_per_page=N_EXAMPLES)
 
             with gr.Tab("Sliders", id="sliders"):
@@ -225,9 +237,9 @@ def build_app(checkpoint: str | None = None, model=None, examples_dir=None) -> g
                 with gr.Row():
                     swap_a, swap_b = upload_image("Face A"), upload_image("Face B")
                 with gr.Row():
-                    gr.Examples([[p] for p in examples], inputs=[swap_a], label="Examples for A",
+                    _examples(examples, swap_a, "Examples for A",
                                 examples_per_page=N_EXAMPLES)
-                    gr.Examples([[p] for p in examples[1:] + examples[:1]], inputs=[swap_b], label="Examples for B",
+                    _examples(examples[1:] + examples[:1], swap_b, "Examples for B",
                                 examples_per_page=N_EXAMPLES)
                 swap_attribute = gr.Dropdown(edit_attributes, value=edit_attributes[0], label="Swap which code",
                                              visible=len(edit_attributes) > 1)
@@ -247,7 +259,7 @@ def build_app(checkpoint: str | None = None, model=None, examples_dir=None) -> g
                 with gr.Row():
                     interp_a, interp_b = upload_image("Face A"), upload_image("Face B")
                 with gr.Row():
-                    gr.Examples([[p] for p in examples], inputs=[interp_a], label="Examples for A",
+                    _examples(examples, interp_a, "Examples for A",
                                 examples_per_page=N_EXAMPLES)
                     gr.Examples([[p] for p in examples[2:] + examples[:2]], inputs=[interp_b],
                                 label="Examples for B", examples_per_page=N_EXAMPLES)
@@ -282,31 +294,89 @@ def build_app(checkpoint: str | None = None, model=None, examples_dir=None) -> g
                 by_expression = gr.Gallery(label="Nearest by expression (z_exp)", columns=8, height=200,
                                            format="png", object_fit="contain")
 
+            with gr.Tab("Evaluation", id="evaluation"):
+                gr.Markdown("This checkpoint's card figures, each with the committed command that measured them, "
+                            "and a label-debugging view.", elem_classes="howto")
+                sections = D.evaluation_sections(model)
+                for text, plots in sections:
+                    with gr.Accordion(text.splitlines()[0].lstrip("# "), open=len(sections) == 1):
+                        gr.Markdown(text)
+                        if plots:
+                            gr.Gallery(value=plots, columns=2, height=420, object_fit="contain", label="plots")
+                if not sections:
+                    gr.Markdown("*Not evaluated yet:* `python -m train.evaluate --checkpoint DIR --card`.")
+                gr.Markdown("### Label debugging\nThe samples whose label the model finds least likely, as "
+                            "input | reconstruction with label and prediction: judge whether the label or the "
+                            "model is wrong.")
+                sources = D.debug_sources(model)
+                with gr.Row():
+                    debug_source = gr.Dropdown(sources, value=sources[0] if sources else None, label="Labelled set")
+                    debug_k = gr.Slider(4, 32, value=12, step=1, label="Samples")
+                    debug_button = gr.Button("Find disagreements", variant="primary", interactive=bool(sources))
+                debug_gallery = gr.Gallery(label="least likely labels first", columns=6, height=360,
+                                           format="png", object_fit="contain")
+
         # ---- events ----------------------------------------------------------------------------
         # preprocess=False: uploads reach facelab.imageio.read_image untouched, so a bad file gets
         # facelab's plain message (and slider values are range-checked by apply_sliders, not Gradio).
-        image.change(encode, [image, state], [view, reconstruction, probabilities, state], api_name="encode",
-                     preprocess=False, **model_event).success(
+        gr.on([image.change, face_number.change, center_fallback.change], encode,
+              [image, state, face_number, center_fallback], [view, reconstruction, probabilities, state],
+              api_name=prefix + "encode", preprocess=False, **model_event).success(
             sync_sliders, [reconstruction, state], [slider_source, edited, *slider_boxes],
-            api_name="sync_sliders", api_visibility="private", queue=False)
+            api_name=prefix + "sync_sliders", api_visibility="private", queue=False)
         gr.on([s.input for s in slider_boxes], sliders, [state, api_face, *slider_boxes], edited,
-              api_name="sliders", preprocess=False, trigger_mode="always_last", show_progress="hidden",
+              api_name=prefix + "sliders", preprocess=False, trigger_mode="always_last", show_progress="hidden",
               **model_event)
-        reset_button.click(reset, [state], [edited, *slider_boxes], api_name="reset", show_progress="hidden",
+        reset_button.click(reset, [state], [edited, *slider_boxes], api_name=prefix + "reset", show_progress="hidden",
                            **model_event)
         swap_button.click(swap, [swap_a, swap_b, swap_attribute],
                           [swap_view_a, swap_view_b, swap_recon_a, swap_recon_b, swap_ab, swap_ba],
-                          api_name="swap", preprocess=False, **model_event)
-        interp_button.click(interpolate, [interp_a, interp_b, steps, what], interp_strip, api_name="interpolate",
+                          api_name=prefix + "swap", preprocess=False, **model_event)
+        interp_button.click(interpolate, [interp_a, interp_b, steps, what], interp_strip, api_name=prefix + "interpolate",
                             preprocess=False, **model_event)
         gr.on([topology_tab.select, topo_attribute.change, topo_color.change], show_topology,
-              [topo_attribute, topo_color, state, api_face], [topo_plot, topo_note], api_name="topology",
+              [topo_attribute, topo_color, state, api_face], [topo_plot, topo_note], api_name=prefix + "topology",
               preprocess=False, trigger_mode="always_last", **model_event)
+        debug_button.click(label_debug, [debug_source, debug_k], debug_gallery, api_name=prefix + "label_debug",
+                           **model_event)
         gr.on([retrieval_tab.select, retrieve_button.click, k.release], retrieve, [k, state, api_face],
-              [retrieve_note, by_identity, by_expression], api_name="retrieve", preprocess=False,
+              [retrieve_note, by_identity, by_expression], api_name=prefix + "retrieve", preprocess=False,
               trigger_mode="always_last", **model_event)
-        gr.api(ping, api_name="ping")
 
+
+def build_app(checkpoints: str | Sequence[str] | None = None, examples_dir=None) -> gr.Blocks:
+    """The app: the first checkpoint on the main page, each further one on its own page (navbar).
+
+    ``checkpoints``: a bundled name or directory, a list of them, or None for the defaults
+    (``$FACELAB_CHECKPOINT``, else every bundled checkpoint, photo models first).
+    """
+    names = [checkpoints] if isinstance(checkpoints, (str, os.PathLike)) else list(checkpoints or D.default_checkpoints())
+    models = [facelab.load(name) for name in names]
+    scratch = None
+    if examples_dir is None:  # rendered at start-up, removed at exit
+        scratch = tempfile.TemporaryDirectory(prefix="facelab-examples-")
+        examples_dir = scratch.name
+    size = max(128, models[0].config.image_size)
+    generated = [str(p) for p in D.save_examples(examples_dir, n=N_EXAMPLES, size=size)]
+
+    def ping() -> str:
+        """No-op endpoint: measures the server's own overhead (bench/app_latency.py)."""
+        return "pong"
+
+    def page(model, prefix):
+        gr.Markdown(HEADER)
+        if len(models) > 1:
+            gr.Markdown("Models: " + " · ".join(
+                f"[{D.model_name(m)}](/{'' if i == 0 else D.model_name(m)})" for i, m in enumerate(models)))
+        _model_page(model, D.photo_examples(N_EXAMPLES) if model.config.alignment == "mtcnn" else generated, prefix)
+
+    with gr.Blocks(title="facelab demo") as demo:
+        page(models[0], "")
+        gr.api(ping, api_name="ping")
+    for model in models[1:]:
+        name = D.model_name(model)
+        with demo.route(name, f"/{name}"):
+            page(model, name.replace("-", "_") + "_")
     demo.queue(default_concurrency_limit=MODEL_CONCURRENCY, max_size=64)
     demo.facelab_examples = scratch  # keeps the temporary example folder alive as long as the app
     return demo
@@ -314,15 +384,16 @@ def build_app(checkpoint: str | None = None, model=None, examples_dir=None) -> g
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="facelab Gradio demo (offline, local).")
-    p.add_argument("--checkpoint", default=None,
-                   help=f"bundled name or directory (default: ${D.CHECKPOINT_ENV} or {D.DEFAULT_CHECKPOINT!r})")
+    p.add_argument("--checkpoint", action="append", default=None,
+                   help=f"bundled name or directory; repeat for several pages (default: ${D.CHECKPOINT_ENV} "
+                        "or every bundled checkpoint, photo models first)")
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default: 7860 or the next free one)")
     args = p.parse_args(argv)
-    checkpoint = D.checkpoint_argument(args.checkpoint)
-    print(f"loading {checkpoint} ...", flush=True)
+    checkpoints = args.checkpoint or D.default_checkpoints()
+    print(f"loading {', '.join(map(str, checkpoints))} ...", flush=True)
     try:
-        demo = build_app(checkpoint)
+        demo = build_app(checkpoints)
     except (CheckpointError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

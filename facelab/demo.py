@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from .face_model import Code, FaceModel
-from .imageio import ImageError, read_image
+from .imageio import ImageError, read_image, to_pil
 
 DEFAULT_CHECKPOINT = "synthetic-disvae"
 CHECKPOINT_ENV = "FACELAB_CHECKPOINT"
@@ -33,6 +33,30 @@ HEADLINE = (  # evaluation.json keys shown in the app's header: (key, label, for
     ("psnr", "PSNR", "{:.1f} dB"),
 )
 EXAMPLE_IDENTITIES = 30_000  # first identity of the example faces (disjoint from training ids)
+
+
+def default_checkpoints() -> list[str]:
+    """``$FACELAB_CHECKPOINT``, else every bundled checkpoint — photo (MTCNN-aligned) models first,
+    since uploads are usually photos — else the synthetic default."""
+    from .checkpoint import BUNDLED, bundled_names
+    from .config import load_config
+
+    if os.environ.get(CHECKPOINT_ENV):
+        return [os.environ[CHECKPOINT_ENV]]
+    root = Path(os.environ.get("FACELAB_CHECKPOINTS", BUNDLED))
+    names = bundled_names()
+    photo = [n for n in names if load_config(root / n / "config.json")[0].alignment == "mtcnn"]
+    return photo + [n for n in names if n not in photo] or [DEFAULT_CHECKPOINT]
+
+
+def photo_examples(n: int = 6) -> list[str]:
+    """London Face Research Lab photos (CC-BY 4.0) from the data folder, when it is present — the
+    repository never holds them; alternating neutral and smiling, different people."""
+    root = data_root() / "london"
+    neutral = sorted((root / "neutral_front").glob("*.jpg"))
+    smiling = sorted((root / "smiling_front").glob("*.jpg"))
+    picks = [p for pair in zip(neutral[::7], smiling[3::7]) for p in pair]
+    return [str(p) for p in picks[:n]]
 
 
 def checkpoint_argument(value: str | None = None) -> str:
@@ -78,9 +102,13 @@ def read_upload(payload: Any) -> Image.Image | None:
         raise
 
 
-def encode_face(model: FaceModel, image: Image.Image) -> tuple[Image.Image, Code]:
-    """The model's view of ``image`` (aligned / cropped, model resolution) and its code."""
-    view = model.prepare(image)
+def encode_face(model: FaceModel, image: Image.Image, face: int = 0, center_fallback: bool = False
+                ) -> tuple[Image.Image, Code]:
+    """The model's view of ``image`` (aligned / cropped, model resolution) and its code.
+
+    ``face`` picks among several detected faces (0 = largest); ``center_fallback`` uses the
+    centre crop when a photo model finds no face."""
+    view = model.prepare(image, face=face, fallback="center" if center_fallback else "error")
     return view, model.encode(view, align=False)
 
 
@@ -360,3 +388,98 @@ def model_card(model: FaceModel) -> str:
         return path.read_text() if model.directory and path.is_file() else ""
     except OSError:
         return ""
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation tab: card figures, plots, and label debugging
+
+DATA_ENV = "FACELAB_DATA"
+
+
+def data_root() -> Path:
+    """Where real datasets live: $FACELAB_DATA, else ``../shared/data`` beside the repository."""
+    return Path(os.environ.get(DATA_ENV, Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def evaluation_sections(model: FaceModel) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Per evaluation JSON of the checkpoint: (markdown with its command and figures, [(png path, caption)])."""
+    from .card import figures_table
+
+    sections = []
+    directory = Path(model.directory or ".")
+    for path in sorted(directory.glob("evaluation*.json")) if model.directory else []:
+        try:
+            figures = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        text = (f"### {figures.get('title', path.stem)}\n{figures.get('description', '')}\n\n"
+                f"`{figures.get('command', '')}`\n\n{figures_table(figures)}")
+        plots = [(str(directory / p["png"]), p.get("caption", name))
+                 for name, p in (figures.get("plots") or {}).items()
+                 if p.get("png") and (directory / p["png"]).is_file()]
+        sections.append((text, plots))
+    return sections
+
+
+def debug_sources(model: FaceModel) -> list[str]:
+    """Labelled sets the label-debugging view can use with this model (real ones only when present)."""
+    trained_on = model.training.data if model.training else ("synthetic",)
+    if all(spec.startswith("synthetic") for spec in trained_on):
+        return ["synthetic (held-out people)"]
+    root, sources = data_root(), []
+    if (root / "fer2013" / "test").is_dir():
+        sources.append("fer2013 (test split)")
+    if (root / "london" / "neutral_front").is_dir():
+        sources.append("london")
+    return sources
+
+
+def debug_dataset(model: FaceModel, source: str, limit: int = 600):
+    """The first ``limit`` items of a labelled set, prepared at the model's resolution."""
+    import torch
+
+    from . import datasets
+    from .synthetic import SyntheticFaces
+
+    size = model.config.image_size
+    if source.startswith("synthetic"):
+        return SyntheticFaces(identities=24, per_identity=limit // 24, size=size, seed=2, identity_seed=1,
+                              with_neutral=False, min_intensity=0.25, progress=False)
+    root = data_root()
+    if source.startswith("fer2013"):
+        ds = datasets.load(f"fer2013:{root / 'fer2013'}", size=size, progress=False)
+        _, test = datasets.identity_split(ds, seed=0)
+        return torch.utils.data.Subset(ds, test[:limit])
+    if source == "london":
+        from .align import AlignConfig
+
+        cfg = AlignConfig.from_dict({**(model.config.align or {}), "size": size})
+        ds = datasets.load(f"london:{root / 'london'}", size=size, align_config=cfg, progress=False)
+        return torch.utils.data.Subset(ds, list(range(min(limit, len(ds)))))
+    raise ValueError(f"unknown source {source!r}; choose from {', '.join(debug_sources(model))}")
+
+
+def label_disagreements(model: FaceModel, dataset, k: int = 12) -> list[tuple[Image.Image, str]]:
+    """The ``k`` samples whose label the model finds least likely, as (input | reconstruction, caption).
+
+    Sorted by the classifier's negative log-likelihood of the given label, so the top of the list
+    is where either the label or the model is most likely wrong — a person can judge which.
+    """
+    from .evaluate import encode_dataset
+    from .labels import MISSING
+
+    enc = encode_dataset(model, dataset, progress=False)
+    labels = enc.labels.get("expression")
+    if labels is None or not (labels != MISSING).any():
+        raise ValueError("this set has no expression labels to compare with")
+    logits = enc.logits - enc.logits.max(1, keepdims=True)
+    log_probs = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+    known = np.flatnonzero(labels != MISSING)
+    surprise = -log_probs[known, labels[known]]
+    out = []
+    for i in known[np.argsort(-surprise, kind="stable")[:k]]:
+        label, predicted = model.expressions[labels[i]], model.expressions[int(log_probs[i].argmax())]
+        pair = strip([to_pil(enc.images[i]), to_pil(enc.recon[i])], gap=2)
+        out.append((pair, f"label {label} · predicted {predicted} "
+                          f"({np.exp(log_probs[i].max()):.0%}; label {np.exp(log_probs[i, labels[i]]):.0%})"))
+    return out

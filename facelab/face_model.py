@@ -83,18 +83,25 @@ class FaceModel:
         return self.config.expressions
 
     # ---- images ↔ tensors -------------------------------------------------------------------
-    def prepare(self, image: Any, align: bool = True) -> Image.Image:
+    def prepare(self, image: Any, align: bool = True, face: int = 0, fallback: str = "error") -> Image.Image:
         """The model's view of ``image``: the aligned face (or centre crop) at the model's resolution.
 
-        ``align=False`` takes an already aligned crop (FER2013-style) and only resizes it.
+        ``align=False`` takes an already aligned crop (FER2013-style) and only resizes it. For
+        photo models, ``face`` picks among the detected faces (0 = largest) and
+        ``fallback="center"`` uses the centre crop when no face is found instead of raising.
         """
         img = imageio.read_image(image)
         size = self.config.image_size
         if align and self.config.alignment == "mtcnn":
-            from .align import AlignConfig, align_largest
+            from .align import AlignConfig, align_largest, faces
 
             cfg = AlignConfig.from_dict({**(self.config.align or {}), "size": size})
-            return align_largest(img, cfg).crop
+            if face == 0:
+                return align_largest(img, cfg, fallback=fallback).crop
+            found = faces(img, cfg)
+            if not 0 <= face < len(found):
+                raise ValueError(f"face {face + 1} asked for, but the photo has {len(found)} detected face(s)")
+            return found[face].crop
         return imageio.center_crop(img, size)
 
     def images_to_tensor(self, images: Sequence[Image.Image]) -> torch.Tensor:

@@ -21,7 +21,7 @@ from facelab import demo as D  # noqa: E402
 from facelab.imageio import ImageError  # noqa: E402
 from facelab.topology import FACTOR_FIELDS, FILENAME, Topology  # noqa: E402
 
-ENDPOINTS = {"/encode", "/sliders", "/reset", "/swap", "/interpolate", "/topology", "/retrieve", "/ping"}
+ENDPOINTS = {"/encode", "/sliders", "/reset", "/swap", "/interpolate", "/topology", "/retrieve", "/label_debug", "/ping"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -212,13 +212,18 @@ def test_read_upload_payloads(tmp_path):
     assert D.read_upload({"path": None, "url": url}).size == (16, 16)
 
 
+def _close(a, b, levels: int = 1) -> bool:
+    return np.abs(np.asarray(a, dtype=int) - np.asarray(b, dtype=int)).max() <= levels
+
+
 def test_model_operations(model, examples):
     view, code = D.encode_face(model, D.read_upload(str(examples[0])))
     assert view.size == (64, 64) and code == model.encode(examples[0])
     _, other = D.encode_face(model, D.read_upload(str(examples[1])))
     recon_a, recon_b, ab, ba = D.swap_faces(model, code, other)
-    assert np.array_equal(np.asarray(recon_a), np.asarray(model.decode(code)))
-    assert np.array_equal(np.asarray(ab), np.asarray(model.decode(model.swap(code, other, "expression"))))
+    # batched vs single decoding may differ by one grey level (CPU kernels depend on batch size)
+    assert _close(recon_a, model.decode(code))
+    assert _close(ab, model.decode(model.swap(code, other, "expression")))
     with pytest.raises(ValueError, match="unknown attribute"):
         D.swap_faces(model, code, other, "hair")
     s = D.interpolation_strip(model, code, other, steps=5)
@@ -348,8 +353,8 @@ def test_swap(client, model, examples):
     view_a, view_b, recon_a, recon_b, ab, ba = map(_image, client.predict(a, b, "expression", api_name="/swap"))
     assert all(x.shape == (64, 64, 3) for x in (view_a, view_b, recon_a, recon_b, ab, ba))
     code_a, code_b = model.encode(examples[0]), model.encode(examples[2])
-    assert np.array_equal(ab, np.asarray(model.decode(model.swap(code_a, code_b, "expression"))))
-    assert np.array_equal(ba, np.asarray(model.decode(model.swap(code_b, code_a, "expression"))))
+    assert _close(ab, np.asarray(model.decode(model.swap(code_a, code_b, "expression"))))
+    assert _close(ba, np.asarray(model.decode(model.swap(code_b, code_a, "expression"))))
     assert not np.array_equal(ab, recon_a) and not np.array_equal(ba, recon_b)
     assert not np.array_equal(ab, view_a)
 
@@ -361,10 +366,10 @@ def test_interpolate(client, model, examples):
     strip = _image(client.predict(a, b, 4, "expression", api_name="/interpolate"))
     assert strip.shape == (64, 4 * 64, 3)
     code_a, code_b = model.encode(examples[0]), model.encode(examples[3])
-    assert np.array_equal(strip[:, :64], np.asarray(model.decode(code_a)))  # t=0 is A itself
+    assert _close(strip[:, :64], np.asarray(model.decode(code_a)))  # t=0 is A itself
     everything = _image(client.predict(a, b, 12, "everything", api_name="/interpolate"))
     assert everything.shape == (64, 12 * 64, 3)
-    assert np.array_equal(everything[:, -64:], np.asarray(model.decode(code_b)))  # t=1 is B itself
+    assert _close(everything[:, -64:], np.asarray(model.decode(code_b)))  # t=1 is B itself
 
 
 def test_topology(client, topology, examples):
@@ -448,3 +453,14 @@ def test_app_page_is_offline(served):
     config = httpx.get(url.rstrip("/") + "/config", timeout=10).text
     assert "fonts.googleapis.com" not in config
     assert demo.share is False or demo.share is None
+
+
+def test_label_debug_endpoint_sorts_by_disagreement(client, model):
+    gallery = client.predict("synthetic (held-out people)", 4, api_name="/label_debug")
+    assert len(gallery) == 4
+    captions = [item["caption"] for item in gallery]
+    assert all(c.startswith("label ") and " predicted " in c for c in captions)
+    label_probs = [float(c.rsplit("label ", 1)[1].rstrip("%)")) for c in captions]
+    assert label_probs == sorted(label_probs)  # least likely label first
+    with pytest.raises(Exception, match="not in the list of choices|no labelled set"):
+        client.predict("imagenet", 4, api_name="/label_debug")

@@ -1,0 +1,36 @@
+"""A photo model (alignment="mtcnn") detects before encoding, and says so clearly when it cannot."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+import facelab
+from facelab.align import AlignConfig, NoFaceError
+
+pytest.importorskip("facenet_pytorch")
+
+
+@pytest.fixture(scope="module")
+def photo_model(tiny_checkpoint, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("photo") / "tiny-photo"
+    shutil.copytree(tiny_checkpoint, directory)
+    cfg = json.loads((directory / "config.json").read_text())
+    cfg["model"].update(alignment="mtcnn", align=AlignConfig(size=64).to_dict())
+    (directory / "config.json").write_text(json.dumps(cfg))
+    return facelab.load(directory)
+
+
+def test_no_face_is_a_clear_error_unless_the_centre_crop_is_asked_for(photo_model):
+    grey = np.full((200, 240, 3), 128, np.uint8)
+    with pytest.raises(NoFaceError, match="no face"):
+        photo_model.encode(grey)
+    view = photo_model.prepare(grey, fallback="center")
+    assert view.size == (64, 64)
+    with pytest.raises(ValueError, match="face 2 asked for"):
+        photo_model.prepare(grey, face=1)
+    # an already aligned crop skips detection
+    assert photo_model.encode(grey, align=False).expression.shape == (4,)
