@@ -24,6 +24,8 @@ ROWS = [
     ("identity_auc_expression_code", "  same from z_exp (ideal ≈ 0.5)", "{:.3f}"),
     ("psnr", "Reconstruction PSNR (dB)", "{:.2f}"),
     ("ssim", "Reconstruction SSIM", "{:.3f}"),
+    ("swap_expression_accuracy", "Expression swap: re-encoded swap classified as B's expression", "{:.1%}"),
+    ("noswap_expression_accuracy", "  same for A's unchanged reconstruction (baseline)", "{:.1%}"),
     ("swap_psnr", "Expression swap vs true render, PSNR (dB)", "{:.2f}"),
     ("noswap_psnr", "  no swap vs the same target, PSNR (dB)", "{:.2f}"),
     ("mig", "MIG (generator factors)", "{:.3f}"),

@@ -116,7 +116,22 @@ def swap_fidelity(model, dataset, n_pairs: int = 256, seed: int = 0) -> dict[str
     s = metrics.reconstruction_scores(truth[changed], out_swap[changed])
     n = metrics.reconstruction_scores(truth[changed], out_a[changed])
     r = metrics.reconstruction_scores(xa.numpy(), out_a)
+    # Does the swapped face *read* as B's expression? Re-encode it and ask the model's classifier.
+    from .training import label_remap
+
+    remap = label_remap(model.expressions).numpy()
+    target = remap[np.array([b.expression for b in fb])]
+    different = changed & (np.array([a.expression for a in fa]) != np.array([b.expression for b in fb]))
+
+    def reads_as_target(images: np.ndarray) -> float:
+        z_exp = model.encode_tensor(torch.as_tensor(images[different]))["expression"]
+        with torch.no_grad():
+            predicted = model.network.classify(torch.as_tensor(z_exp)).argmax(1).numpy()
+        return float((predicted == target[different]).mean())
+
     return {
+        "swap_expression_accuracy": reads_as_target(out_swap),
+        "noswap_expression_accuracy": reads_as_target(out_a),
         "swap_rmse": s["rmse"], "swap_psnr": s["psnr"],
         "noswap_rmse": n["rmse"], "noswap_psnr": n["psnr"],
         "recon_rmse": r["rmse"], "recon_psnr": r["psnr"],

@@ -28,6 +28,9 @@ JSON keys (flat; rates in [0, 1]):
   confusion_counts               the same as raw counts
   n_images                       images evaluated
   on the synthetic generator also:
+  swap_expression_accuracy       share of swaps (A's identity + B's expression, B's class ≠ A's) whose
+                                 re-encoded expression code the model classifies as B's expression
+  noswap_expression_accuracy     the same for A's unchanged reconstruction (the baseline)
   swap_rmse, swap_psnr           decode(A's identity + B's expression) vs the true render
   noswap_rmse, noswap_psnr       A unchanged vs that target (the swap should beat it)
   recon_rmse, recon_psnr         the model's own reconstruction error on A; swap_pairs (count)
