@@ -155,6 +155,7 @@ def _model_page(model, examples: list[str], prefix: str = "") -> None:
         return figure, note
 
     debug_sets = functools.lru_cache(maxsize=4)(lambda source: D.debug_dataset(model, source))
+    photo_gallery = functools.lru_cache(maxsize=1)(lambda: D.photo_gallery(model))
 
     @_user_errors
     def label_debug(source, k, progress=gr.Progress()):
@@ -164,10 +165,21 @@ def _model_page(model, examples: list[str], prefix: str = "") -> None:
         return D.label_disagreements(model, debug_sets(source), k=min(max(int(k or 12), 1), 64))
 
     @_user_errors
-    def retrieve(k, state, face=None):
+    def retrieve(k, state, face=None, progress=gr.Progress()):
+        code = face_code(state, face)
+        if topology is None and model.config.alignment == "mtcnn":
+            if code is None:
+                return "Encode a face on the **Encode** tab first.", [], []
+            progress(0, desc="aligning the gallery photos (first time only)")
+            gallery = photo_gallery()
+            if gallery is None:
+                return f"Retrieval needs the London photos in {D.data_root()} (not in the repository).", [], []
+            k = min(max(int(k or 8), 1), MAX_NEIGHBOURS)
+            return (f"The nearest of {len(gallery.images)} London Face Research Lab photos (CC-BY 4.0, read from "
+                    "the data folder; d = distance in code space)."), \
+                D.retrieve_photos(gallery, code, "identity", k), D.retrieve_photos(gallery, code, "expression", k)
         if topology is None:
             return f"Retrieval unavailable: {topology_note}.", [], []
-        code = face_code(state, face)
         if code is None:
             return "Encode a face on the **Encode** tab first.", [], []
         size, k = max(128, model.config.image_size), min(max(int(k or 8), 1), MAX_NEIGHBOURS)

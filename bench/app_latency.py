@@ -81,7 +81,7 @@ def main(argv=None) -> dict:
     checkpoint = D.checkpoint_argument(args.checkpoint)
     t0 = time.perf_counter()
     model = facelab.load(checkpoint)
-    demo = app.build_app(model=model)
+    demo = app.build_app(checkpoint)
     port = _free_port()
     _, url, _ = demo.launch(**app.launch_options(prevent_thread_lock=True, server_name="127.0.0.1",
                                                  server_port=port, quiet=True))

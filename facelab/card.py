@@ -94,6 +94,8 @@ def write_card(directory: str | Path, limits: str | None = None) -> Path:
             + (" (per-fold figures under `folds`)" if "folds" in figures else "") + ".\n"
         )
     neutral = training is not None and training.identity_target == "neutral"
+    if limits is None and (directory / "LIMITS.md").is_file():
+        limits = (directory / "LIMITS.md").read_text().strip()
     if limits is None:
         synthetic_only = training is not None and all(d.startswith("synthetic") for d in training.data)
         limits = ("Trained on synthetic renders only: it knows the generator's faces, not photographs."

@@ -483,3 +483,42 @@ def label_disagreements(model: FaceModel, dataset, k: int = 12) -> list[tuple[Im
         out.append((pair, f"label {label} · predicted {predicted} "
                           f"({np.exp(log_probs[i].max()):.0%}; label {np.exp(log_probs[i, labels[i]]):.0%})"))
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Retrieval from a dataset folder (photo models: the repository holds no photos to render)
+
+
+class PhotoGallery(NamedTuple):
+    codes: dict[str, np.ndarray]  # attribute → (N, d)
+    images: list[np.ndarray]  # aligned crops, uint8 (S, S, 3)
+    captions: list[str]
+
+
+def photo_gallery(model: FaceModel, source: str = "london") -> PhotoGallery | None:
+    """Every face of a dataset folder, aligned as the model aligns and encoded; None when absent.
+
+    The first call aligns and caches the photos (about a minute for London on a CPU); later
+    calls read the crop cache."""
+    from . import datasets
+    from .align import AlignConfig
+
+    root = data_root() / source
+    if not root.is_dir():
+        return None
+    size = model.config.image_size
+    cfg = AlignConfig.from_dict({**(model.config.align or {}), "size": size})
+    ds = datasets.load(f"{source}:{root}", size=size, align_config=cfg, progress=False)
+    images = [ds.image_array(i) for i in range(len(ds))]
+    codes = model.encode_tensor(model.images_to_tensor([Image.fromarray(im) for im in images]))
+    from .labels import EXPRESSIONS
+
+    captions = [f"{r.identity} · {EXPRESSIONS[r.expression] if r.expression >= 0 else '?'}" for r in ds.records]
+    return PhotoGallery(codes, images, captions)
+
+
+def retrieve_photos(gallery: PhotoGallery, code: Code, attribute: str, k: int = 8) -> list[tuple[Image.Image, str]]:
+    """The ``k`` gallery photos nearest to ``code`` by its ``attribute`` sub-vector."""
+    d = np.linalg.norm(gallery.codes[attribute] - getattr(code, attribute)[None], axis=1)
+    order = np.argsort(d, kind="stable")[:k]
+    return [(Image.fromarray(gallery.images[i]), f"{gallery.captions[i]} · d={d[i]:.2f}") for i in order]

@@ -83,7 +83,7 @@ def test_evaluate_cli_folds_with_init_writes_mean_std_plots_and_card(tiny_checkp
     assert grid.size == (7 * 64, 4 * 64)  # 7 values × min(6, 4 expression dims)
     card = (ckpt / "README.md").read_text()
     assert "mean ± std over 2 folds" in card and f"{saved['psnr_mean']:.2f} ± " in card
-    assert "](plots/2fold-traversal-expression.png)" in card and "(plots/2fold-confusion.html)" in card
+    assert "](plots/2fold-traversal-expression.png)" in card and "`plots/2fold-confusion.html`" in card
 
 
 def test_confusion_figure_shows_the_matrix_as_given():

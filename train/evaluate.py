@@ -192,8 +192,13 @@ def make_plots(model, figures: dict, dataset, directory: Path, prefix: str, png:
     for (name, caption, _), saved in zip(figs, plots.save_figures([(f, stem(n)) for n, _, f in figs], png=png)):
         made[name] = {**saved, "caption": caption}
 
-    image = torch.as_tensor(dataset[0]["image"])[None]  # the first evaluated (held-out) face
-    code = Code({k: v[0] for k, v in model.encode_tensor(image).items()})
+    if synthetic_view(dataset) is not None:  # a rendered, held-out generator face
+        image = torch.as_tensor(dataset[0]["image"])[None]
+        code = Code({k: v[0] for k, v in model.encode_tensor(image).items()})
+        source = "one evaluated face"
+    else:  # photos: traverse the mean code, so no real person's face is decoded into the repository
+        code = Code({name: model.code_range(name)[0] for name in model.attributes})
+        source = "the mean training code"
     offsets = np.linspace(-TRAVERSAL_SPAN, TRAVERSAL_SPAN, TRAVERSAL_STEPS)
     columns = [f"{o:+.1f}σ" if o else "mean" for o in offsets]
     for attribute in model.attributes:
@@ -202,7 +207,7 @@ def make_plots(model, figures: dict, dataset, directory: Path, prefix: str, png:
         values = np.stack([mean[d] + std[d] * offsets for d in dims])
         grid = plots.traversal_grid(model, code, attribute, dims, values)
         rows = [f"{attribute}[{d}]" for d in dims]
-        caption = (f"{attribute} traversals of one evaluated face by this checkpoint: rows {', '.join(rows)} "
+        caption = (f"{attribute} traversals of {source} by this checkpoint: rows {', '.join(rows)} "
                    f"(top {len(dims)} by variance); columns mean {TRAVERSAL_SPAN:g} std below → mean → {TRAVERSAL_SPAN:g} std above")
         name = f"traversal-{attribute}"
         html = plots.save_figures([(plots.traversal_figure(grid, rows, columns, title=f"{attribute} traversals"),
@@ -282,7 +287,10 @@ def main(argv=None) -> dict:
             figures.update(swap_fidelity(model, view, n_pairs=args.swap_pairs, seed=args.seed))
             figures.update(disentanglement_scores(enc, seed=args.seed))
         eval_set = dataset
-        description = f"On {len(dataset)} images from `{'`, `'.join(specs)}` (people not seen in training)."
+        held_out = ("held out from training: identity-disjoint split, or the dataset's own test split"
+                    if holdout > 0 and args.split == "test" else
+                    "new generator people" if specs == [HELD_OUT_SYNTHETIC] else "as given")
+        description = f"On {len(dataset)} images from `{'`, `'.join(specs)}` ({held_out})."
     figures["data"] = specs
     figures["checkpoint"] = str(model.directory)
 
