@@ -35,6 +35,22 @@ def test_train_cli_writes_a_loadable_checkpoint_and_logs(trained):
     assert model.training.data == ("synthetic:identities=4,per_identity=7",)
 
 
+def test_train_cli_fine_tunes_from_a_checkpoint(trained, tmp_path):
+    from train import disvae
+
+    start = facelab.load(trained)
+    tuned_dir = disvae.main([
+        "--name", "tuned", "--out", str(tmp_path), "--logs", "", "--init", str(trained),
+        "--data", "synthetic:identities=4,per_identity=7", "--disvae-epochs", "1", "--max-steps", "2",
+        "--batch-size", "8",
+    ])
+    tuned = facelab.load(tuned_dir)
+    assert tuned.config == start.config
+    a, b = start.network.state_dict(), tuned.network.state_dict()
+    assert all(np.array_equal(a[k], b[k]) for k in a if k.startswith("identity_encoder."))  # still frozen
+    assert any(not np.array_equal(a[k], b[k]) for k in a if k.startswith("expression_encoder."))
+
+
 def test_evaluate_cli_writes_figures_and_card(trained, capsys):
     from train import evaluate
 

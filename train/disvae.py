@@ -38,6 +38,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--expression-dim", type=int, default=8, help="size of z_exp")
     p.add_argument("--channels", type=int, nargs="+", default=None,
                    help="conv channels per stage (default 16 32 64 128 at 64 px, plus 128 at 128 px)")
+    p.add_argument("--init", default=None,
+                   help="checkpoint to fine-tune from (same architecture): skips stage 1, continues stage 2")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     add_dataclass_args(p, TrainConfig)
     return p.parse_args(argv)
@@ -67,7 +69,13 @@ def main(argv=None) -> Path:
     print(f"training on {len(dataset)} images from {', '.join(train_config.data)}")
     log_dir = Path(args.logs) / args.name if args.logs else None
     started = time.strftime("%Y-%m-%d %H:%M")
-    model, history = RECIPES[model_config.method](dataset, model_config, train_config, log_dir=log_dir)
+    init = None
+    if args.init:
+        import facelab
+
+        init = facelab.load(args.init, device="cpu")
+        model_config = init.config  # fine-tuning keeps the architecture (and alignment) of the start point
+    model, history = RECIPES[model_config.method](dataset, model_config, train_config, log_dir=log_dir, init=init)
     directory = save_checkpoint(Path(args.out) / args.name, model, model_config, train_config)
     run = {
         "command": "python -m train.disvae " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
