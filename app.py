@@ -196,6 +196,15 @@ def _model_page(model, examples: list[str], prefix: str = "") -> None:
     def upload_image(label):
         return gr.Image(label=label, sources=["upload", "webcam"], height=IMAGE_HEIGHT, elem_classes="face")
 
+    def face_pair(shift: int):
+        """Two upload boxes (A, B), each with the examples; B's list starts ``shift`` later."""
+        with gr.Row():
+            a, b = upload_image("Face A"), upload_image("Face B")
+        with gr.Row():
+            _examples(examples, a, "Examples for A")
+            _examples(examples[shift:] + examples[:shift], b, "Examples for B")
+        return a, b
+
     if True:  # the caller holds the Blocks/route context
         gr.Markdown(D.model_summary(model))
         if card:
@@ -219,8 +228,7 @@ def _model_page(model, examples: list[str], prefix: str = "") -> None:
                 with gr.Row(visible=photo_model):  # face detection options: photo models only
                     face_number = gr.Number(1, precision=0, minimum=1, label="Face (1 = largest; for group photos)")
                     center_fallback = gr.Checkbox(False, label="No face found? Use the centre crop anyway")
-                _examples(examples, image, "Example faces (click one)",
-                            examples_per_page=N_EXAMPLES)
+                _examples(examples, image, "Example faces (click one)")
 
             with gr.Tab("Sliders", id="sliders"):
                 gr.Markdown("Move a slider to change one leading dimension of the expression (z_exp) or identity "
@@ -246,13 +254,7 @@ def _model_page(model, examples: list[str], prefix: str = "") -> None:
             with gr.Tab("Swap", id="swap"):
                 gr.Markdown("Pick two faces and press **Swap**: A's identity with B's expression, and B's identity "
                             "with A's expression.", elem_classes="howto")
-                with gr.Row():
-                    swap_a, swap_b = upload_image("Face A"), upload_image("Face B")
-                with gr.Row():
-                    _examples(examples, swap_a, "Examples for A",
-                                examples_per_page=N_EXAMPLES)
-                    _examples(examples[1:] + examples[:1], swap_b, "Examples for B",
-                                examples_per_page=N_EXAMPLES)
+                swap_a, swap_b = face_pair(shift=1)
                 swap_attribute = gr.Dropdown(edit_attributes, value=edit_attributes[0], label="Swap which code",
                                              visible=len(edit_attributes) > 1)
                 swap_button = gr.Button("Swap", variant="primary")
@@ -268,13 +270,7 @@ def _model_page(model, examples: list[str], prefix: str = "") -> None:
             with gr.Tab("Interpolate", id="interpolate"):
                 gr.Markdown("Pick two faces: the strip walks from A's expression to B's with A's identity fixed "
                             "(or moves every code).", elem_classes="howto")
-                with gr.Row():
-                    interp_a, interp_b = upload_image("Face A"), upload_image("Face B")
-                with gr.Row():
-                    _examples(examples, interp_a, "Examples for A",
-                                examples_per_page=N_EXAMPLES)
-                    gr.Examples([[p] for p in examples[2:] + examples[:2]], inputs=[interp_b],
-                                label="Examples for B", examples_per_page=N_EXAMPLES)
+                interp_a, interp_b = face_pair(shift=2)
                 with gr.Row():
                     steps = gr.Slider(3, 12, value=8, step=1, label="Steps")
                     what = gr.Radio([(f"{a} only (rest of A fixed)", a) for a in edit_attributes]

@@ -13,7 +13,6 @@ timed but kept out of the percentiles: torch's CPU kernels warm up over the firs
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -28,6 +27,7 @@ from PIL import Image  # noqa: E402
 
 from facelab.align import AlignConfig, MTCNNDetector, faces  # noqa: E402
 from facelab.imageio import ImageError, read_image  # noqa: E402
+from common import write_results  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 
 class TimedDetector:
@@ -156,10 +156,7 @@ def main(argv=None) -> dict:
             print(f"{k:<12}{s['n']:>6}{s['p50_ms']:>10.1f}{s['p95_ms']:>10.1f}{s['mean_ms']:>10.1f}")
     print(f"faces per image: {result['faces_per_image']}; unreadable: {len(errors)}")
 
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_results(result, args.out)
     return result
 
 

@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
 import numpy as np  # noqa: E402
+from common import write_results  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 
 def _free_port() -> int:
@@ -164,10 +165,7 @@ def main(argv=None) -> dict:
         print(f"{name:<20}{r['p50_ms']:>10.1f}{r['p95_ms']:>10.1f}{r['mean_ms']:>10.1f}{r['min_ms']:>10.1f}")
     print(f"slider overhead over bare decode (p50): {report['overhead_ms_p50']:.1f} ms; "
           f"load average {load_before[0]:.2f} → {load_after[0]:.2f} on {os.cpu_count()} CPUs")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_results(report, args.out)
     return report
 
 

@@ -11,7 +11,6 @@ is cold; ``--cache-dir`` reuses a persistent one. Writes ``bench/results/dataset
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -23,6 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from facelab import datasets  # noqa: E402
+from common import write_results  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 
 def resolve_spec(data: str) -> str:
@@ -120,10 +120,7 @@ def main(argv=None) -> dict:
     if args.grid:
         save_grid(cold, Path(args.grid))
         print(f"grid of crops: {args.grid}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_results(result, args.out)
     if tmp is not None:
         tmp.cleanup()
     return result

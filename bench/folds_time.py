@@ -16,7 +16,6 @@ the mean ± std figures to ``bench/results/folds_time.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 import torch  # noqa: E402
+from common import write_results  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 BUDGET_S = 20 * 60
 # 10 folds × ~907 training images = 14 steps of 64 per epoch. The DisVAE at 64 px (channels 16-128)
@@ -112,14 +112,11 @@ def main(argv=None) -> dict:
         "machine": f"{platform.machine()}, {platform.processor() or platform.system()}",
         "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(time.time() - total)),
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"{args.folds} folds on {result['images']} images: total wall time {total:.1f} s "
           f"({result['fold_time_s_mean']} s per fold: train {result['train_time_s_mean']} s, "
           f"eval {result['eval_time_s_mean']} s; {result['train_s_per_step']} s per training step); budget {BUDGET_S} s: "
           f"{'within' if result['within_budget'] else 'OVER'}")
-    print(f"wrote {out}")
+    write_results(result, args.out)
     return result
 
 

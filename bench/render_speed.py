@@ -15,7 +15,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUME
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -26,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 import numpy as np  # noqa: E402
 
 from facelab.synthetic import RENDER_VERSION, render_batch, sample_factors  # noqa: E402
+from common import write_results  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 TARGET_FACES_PER_S = 500  # at 64x64, one core
 
@@ -82,10 +82,7 @@ def main(argv=None) -> dict:
         "processor": platform.processor() or platform.machine(),
         "results": rows,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_results(result, args.out)
     return result
 
 

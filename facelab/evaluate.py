@@ -16,7 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import metrics
-from .labels import EXPRESSIONS, MISSING
+from .labels import MISSING
 
 
 @dataclass

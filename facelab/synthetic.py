@@ -816,7 +816,7 @@ def _draw_folds(fr: _Frame, head: _Canvas):
 def _draw_mouth(fr: _Frame, head: _Canvas):
     """Lips around a (possibly) open mouth whose centre line bends with the lip corners."""
     P = fr.P
-    X, Y = fr.X, fr.Y
+    X = fr.X
     t = X / P["mw"]
     t2 = np.minimum(t * t, 1.0)
     prof = np.sqrt(1.0 - t2)  # elliptic opening profile: round "O" when the mouth is narrow

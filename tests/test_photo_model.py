@@ -34,3 +34,14 @@ def test_no_face_is_a_clear_error_unless_the_centre_crop_is_asked_for(photo_mode
         photo_model.prepare(grey, face=1)
     # an already aligned crop skips detection
     assert photo_model.encode(grey, align=False).expression.shape == (4,)
+
+
+def test_app_builds_for_a_photo_model_without_the_data_folder(photo_model, tmp_path, monkeypatch):
+    """A new user without ../shared/data: no London examples, no data-folder retrieval, still an app."""
+    import app
+    from facelab import demo as D
+
+    monkeypatch.setenv(D.DATA_ENV, str(tmp_path / "no-data"))
+    assert D.photo_examples() == [] and D.debug_sources(photo_model) == ["synthetic (held-out people)"]
+    demo = app.build_app(str(photo_model.directory), examples_dir=tmp_path / "examples")
+    assert "encode" in {fn.api_name for fn in demo.fns.values()}
