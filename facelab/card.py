@@ -74,6 +74,36 @@ def plots_section(figures: dict) -> str:
     return "\n\n".join(parts)
 
 
+def run_chain(run: dict) -> list[dict]:
+    """The training runs that made a checkpoint, oldest first (a fine-tune's record nests its start point's)."""
+    chain = []
+    while run:
+        chain.append(run)
+        run = run.get("init") or {}
+    return chain[::-1]
+
+
+def training_section(run: dict) -> str:
+    """Markdown lines with every command behind the weights and the wall time of each."""
+    chain = run_chain(run)
+    if len(chain) <= 1:
+        return (
+            f"- command: `{run.get('command', '(not recorded)')}`\n"
+            f"- wall time: {run.get('wall_time_s', '?')} s on {run.get('device', '?')} ({run.get('machine', '?')}), "
+            f"started {run.get('started', '?')}"
+        )
+    lines = ["- commands, in order (each later one fine-tunes the weights the one before it wrote):"]
+    for step in chain:
+        lines.append(
+            f"  1. `{step.get('command', '(not recorded)')}` — {step.get('wall_time_s', '?')} s on "
+            f"{step.get('device', '?')} ({step.get('machine', '?')}), started {step.get('started', '?')}"
+        )
+    walls = [step.get("wall_time_s") for step in chain]
+    if all(_number(w) for w in walls):
+        lines.append(f"- wall time in total: {round(sum(walls), 1)} s")
+    return "\n".join(lines)
+
+
 def write_card(directory: str | Path, limits: str | None = None) -> Path:
     """Regenerate ``README.md`` from ``config.json``, ``training_run.json`` and every
     ``evaluation*.json`` beside it (one section per evaluation, each with its command)."""
@@ -94,6 +124,12 @@ def write_card(directory: str | Path, limits: str | None = None) -> Path:
             + (" (per-fold figures under `folds`)" if "folds" in figures else "") + ".\n"
         )
     neutral = training is not None and training.identity_target == "neutral"
+    expression_convs = model.expression_channels or model.channels
+    architecture = (
+        f"identity encoder and decoder conv channels {'-'.join(map(str, model.channels))}; expression encoder "
+        f"{'-'.join(map(str, expression_convs))}"
+        + (f" with {model.expression_depth} extra 3×3 conv(s) per stage" if model.expression_depth else "")
+    )
     if limits is None and (directory / "LIMITS.md").is_file():
         limits = (directory / "LIMITS.md").read_text().strip()
     if limits is None:
@@ -113,11 +149,11 @@ training images{" with the same face at neutral expression as its reconstruction
 (2) the identity encoder frozen, an expression encoder → z_exp trained with a linear expression
 classifier on z_exp (cross-entropy) and a KL term; z_id and z_exp are recoupled by a fully connected
 fusion layer + ReLU and decoded to reconstruct the input.
+Architecture: {architecture}.
 
 ## Training
 - data: {', '.join(f"`{d}`" for d in training.data) if training else '?'}
-- command: `{run.get('command', '(not recorded)')}`
-- wall time: {run.get('wall_time_s', '?')} s on {run.get('device', '?')} ({run.get('machine', '?')}), started {run.get('started', '?')}
+{training_section(run)}
 - training images: {run.get('images', '?')}
 
 ## Evaluation

@@ -50,6 +50,10 @@ class ModelConfig:
     method: str = "disvae"
     image_size: int = 64
     channels: tuple[int, ...] = (16, 32, 64, 128)
+    # The expression encoder may be wider/deeper than the identity encoder and decoder
+    # (None: same channels as they have; depth: extra 3×3 convs per stage).
+    expression_channels: tuple[int, ...] | None = None
+    expression_depth: int = 0
     latents: dict[str, int] = field(default_factory=lambda: {"identity": 16, "expression": 8})
     fusion_dim: int = 256
     expressions: tuple[str, ...] = EXPRESSIONS[:7]
@@ -59,6 +63,8 @@ class ModelConfig:
 
     def __post_init__(self):
         self.channels = tuple(self.channels)
+        if self.expression_channels is not None:
+            self.expression_channels = tuple(self.expression_channels)
         self.expressions = tuple(self.expressions)
         n_down = math.log2(self.image_size / 4)
         if n_down != int(n_down) or n_down < 1:
@@ -67,6 +73,12 @@ class ModelConfig:
             raise ConfigError(
                 f"image_size {self.image_size} needs {int(n_down)} conv stages, got channels={self.channels}"
             )
+        if self.expression_channels is not None and len(self.expression_channels) != len(self.channels):
+            raise ConfigError(
+                f"expression_channels needs {len(self.channels)} stages like channels, got {self.expression_channels}"
+            )
+        if self.expression_depth < 0:
+            raise ConfigError(f"expression_depth must be >= 0, got {self.expression_depth}")
         for name in self.expressions:
             if name not in EXPRESSIONS:
                 raise ConfigError(f"unknown expression {name!r} (vocabulary: {', '.join(EXPRESSIONS)})")
@@ -117,6 +129,8 @@ class TrainConfig:
     identity_target: str = "neutral"  # "neutral" | "input"
     holdout: float = 0.0  # fraction of identities held out for evaluation (datasets with an official split keep it)
     hflip: bool = False  # mirror a random half of each batch (real photos; the generator is symmetric enough)
+    affine: float = 0.0  # random rotation/shift/zoom per image, strength in [0, 1] (1: ±10°, ±10 %, ×0.9–1.1)
+    lr_schedule: str = "constant"  # "constant" | "onecycle" (warm up to lr, then anneal; per stage)
     seed: int = 0
     num_workers: int = 0
     max_steps: int | None = None  # per stage; for smoke tests
@@ -126,6 +140,10 @@ class TrainConfig:
         self.data = tuple(self.data)
         if self.identity_target not in ("neutral", "input"):
             raise ConfigError(f"identity_target must be 'neutral' or 'input', got {self.identity_target!r}")
+        if self.lr_schedule not in ("constant", "onecycle"):
+            raise ConfigError(f"lr_schedule must be 'constant' or 'onecycle', got {self.lr_schedule!r}")
+        if not 0.0 <= self.affine <= 1.0:
+            raise ConfigError(f"affine must be in [0, 1], got {self.affine}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

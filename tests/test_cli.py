@@ -19,7 +19,8 @@ def trained(tmp_path_factory, cache_dir):
     directory = disvae.main([
         "--name", "cli-tiny", "--out", str(out), "--logs", str(out / "runs"),
         "--data", "synthetic:identities=4,per_identity=7", "--channels", "8", "16", "16", "16",
-        "--identity-dim", "4", "--expression-dim", "3",
+        "--expression-channels", "8", "16", "16", "32", "--expression-depth", "1", "--affine", "0.5",
+        "--lr-schedule", "onecycle", "--identity-dim", "4", "--expression-dim", "3",
         "--identity-epochs", "1", "--disvae-epochs", "1", "--max-steps", "2", "--batch-size", "8",
     ])
     return directory
@@ -33,6 +34,8 @@ def test_train_cli_writes_a_loadable_checkpoint_and_logs(trained):
     model = facelab.load(trained)
     assert model.config.latents == {"identity": 4, "expression": 3}
     assert model.training.data == ("synthetic:identities=4,per_identity=7",)
+    assert (model.config.expression_channels, model.config.expression_depth) == ((8, 16, 16, 32), 1)
+    assert (model.training.affine, model.training.lr_schedule) == (0.5, "onecycle")
 
 
 def test_train_cli_fine_tunes_from_a_checkpoint(trained, tmp_path):
@@ -49,6 +52,14 @@ def test_train_cli_fine_tunes_from_a_checkpoint(trained, tmp_path):
     a, b = start.network.state_dict(), tuned.network.state_dict()
     assert all(np.array_equal(a[k], b[k]) for k in a if k.startswith("identity_encoder."))  # still frozen
     assert any(not np.array_equal(a[k], b[k]) for k in a if k.startswith("expression_encoder."))
+    # provenance: the fine-tune's record nests its start point's, and the card lists both commands in order
+    from facelab.card import write_card
+
+    run = json.loads((tuned_dir / "training_run.json").read_text())
+    first = json.loads((trained / "training_run.json").read_text())["command"]
+    assert run["init"]["command"] == first and "--init" in run["command"]
+    card = write_card(tuned_dir).read_text()
+    assert card.index(first) < card.index(run["command"]) and "wall time in total" in card
 
 
 def test_evaluate_cli_writes_figures_and_card(trained, capsys):
@@ -65,6 +76,7 @@ def test_evaluate_cli_writes_figures_and_card(trained, capsys):
         assert saved[key] == pytest.approx(figures[key])
     card = (trained / "README.md").read_text()
     assert saved["command"] in card and f"{saved['psnr']:.2f}" in card
+    assert "decoder conv channels 8-16-16-16; expression encoder 8-16-16-32 with 1 extra" in card
 
 
 def test_topology_round_trip_and_placement(tmp_path):
@@ -93,3 +105,21 @@ def test_build_topology_fits_umap(trained):
     assert topo.embedding["identity"].shape == (60, 2) and topo.codes["expression"].shape == (60, 3)
     assert np.isfinite(topo.embedding["expression"]).all()
     assert set(np.unique(topo.labels["identity"])) == set(range(500, 506))
+
+
+def test_fine_tuning_refuses_a_different_holdout_draw(trained, tmp_path):
+    import shutil
+
+    from train import disvae
+
+    start = tmp_path / "held"
+    shutil.copytree(trained, start)
+    cfg = json.loads((start / "config.json").read_text())
+    cfg["training"].update(holdout=0.25, seed=0)
+    (start / "config.json").write_text(json.dumps(cfg))
+    common = ["--out", str(tmp_path), "--logs", "", "--init", str(start), "--max-steps", "1", "--batch-size", "8",
+              "--data", "synthetic:identities=4,per_identity=7", "--disvae-epochs", "1"]
+    with pytest.raises(SystemExit, match="--holdout 0.25 --seed 0"):
+        disvae.main(["--name", "other-draw", "--holdout", "0.25", "--seed", "1", *common])
+    tuned = disvae.main(["--name", "same-draw", "--holdout", "0.25", *common])
+    assert facelab.load(tuned).training.holdout == 0.25

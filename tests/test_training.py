@@ -107,3 +107,69 @@ def test_api_shapes_and_editing(tiny_checkpoint, tiny_synthetic):
     images = model.decode(strip)
     assert len(images) == 3 and all(im.size == (64, 64) for im in images)
     assert len(model.top_dimensions("identity", 3)) == 3
+
+
+def test_a_deeper_wider_expression_encoder_trains_and_round_trips(tiny_synthetic, tmp_path):
+    from facelab.checkpoint import save_checkpoint
+
+    model_config = ModelConfig(
+        channels=(8, 16, 16, 16), expression_channels=(8, 16, 32, 32), expression_depth=1,
+        latents={"identity": 6, "expression": 4}, fusion_dim=32,
+    )
+    assert ModelConfig.from_dict(json.loads(json.dumps(model_config.to_dict()))) == model_config
+    train_config = TrainConfig(batch_size=8, identity_epochs=1, disvae_epochs=1, max_steps=3,
+                               affine=1.0, lr_schedule="onecycle", hflip=True)
+    model, history = train_disvae(tiny_synthetic, model_config, train_config, progress=False)
+    assert np.isfinite(history["disvae"]["loss"])
+    # the identity encoder keeps the shared channels; the expression encoder is wider and deeper
+    n_conv = lambda enc: sum(isinstance(m, torch.nn.Conv2d) for m in enc.modules())  # noqa: E731
+    assert n_conv(model.identity_encoder) == 4 and n_conv(model.expression_encoder) == 8
+    assert model.expression_encoder.head.in_features == 32 * 4 * 4
+    directory = save_checkpoint(tmp_path / "deep", model, model_config, train_config)
+    loaded = facelab.load(directory, device="cpu")
+    image = (tiny_synthetic[0]["image"].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    with torch.no_grad():
+        direct = model.encode(torch.as_tensor(image).permute(2, 0, 1)[None].float() / 255)[0]["expression"][0]
+    assert np.allclose(loaded.encode(image, align=False).expression, direct.numpy(), atol=1e-4)
+    with pytest.raises(ConfigError, match="expression_channels"):
+        ModelConfig(expression_channels=(8, 16))
+    with pytest.raises(ConfigError, match="lr_schedule"):
+        TrainConfig(lr_schedule="cosine-ish")
+    with pytest.raises(ConfigError, match="affine"):
+        TrainConfig(affine=2.0)
+
+
+def test_random_affine_moves_each_image_and_its_target_together():
+    from facelab.training import random_affine
+
+    torch.manual_seed(0)
+    images = torch.rand(6, 3, 32, 32)
+    batch = random_affine(1.0)({"image": images.clone(), "target": images.clone(), "expression": torch.zeros(6)})
+    assert batch["image"].shape == images.shape
+    assert torch.equal(batch["image"], batch["target"])  # one draw per image, shared with its target
+    assert not torch.allclose(batch["image"], images)  # and it did move the pixels
+    # draws are independent across the batch: the same picture comes out differently
+    same = random_affine(1.0)({"image": images[:1].repeat(4, 1, 1, 1)})["image"]
+    assert not torch.allclose(same[0], same[1])
+
+
+def test_onecycle_schedule_warms_up_then_anneals(tiny_synthetic):
+    from facelab.losses import DisVAELoss
+    from facelab.models import DisVAE, IdentityVAE
+    from facelab.training import fit, label_remap
+
+    cfg = ModelConfig(channels=(8, 16, 16, 16), latents={"identity": 6, "expression": 4}, fusion_dim=32)
+    model = DisVAE.from_identity_vae(IdentityVAE(cfg), cfg)
+    seen = []
+
+    class Recorder:  # a stand-in for SummaryWriter that keeps the logged learning rates
+        def add_scalar(self, tag, value, step):
+            if tag.endswith("/lr"):
+                seen.append(value)
+
+    loader = torch.utils.data.DataLoader(tiny_synthetic, batch_size=4)
+    fit(model, DisVAELoss(), loader, 2, lr=1e-2, device=torch.device("cpu"), remap=label_remap(cfg.expressions),
+        progress=False, writer=Recorder(), lr_schedule="onecycle")
+    peak = int(np.argmax(seen))
+    assert 0 < peak < len(seen) - 1 and max(seen) == pytest.approx(1e-2, rel=0.05)
+    assert seen[0] < 0.25 * max(seen) and seen[-1] < 0.01 * max(seen)

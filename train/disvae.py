@@ -38,6 +38,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--expression-dim", type=int, default=8, help="size of z_exp")
     p.add_argument("--channels", type=int, nargs="+", default=None,
                    help="conv channels per stage (default 16 32 64 128 at 64 px, plus 128 at 128 px)")
+    p.add_argument("--expression-channels", type=int, nargs="+", default=None,
+                   help="conv channels per stage of the expression encoder (default: same as --channels)")
+    p.add_argument("--expression-depth", type=int, default=0,
+                   help="extra 3x3 convs per stage in the expression encoder (default 0)")
     p.add_argument("--init", default=None,
                    help="checkpoint to fine-tune from (same architecture): skips stage 1, continues stage 2")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -56,6 +60,8 @@ def main(argv=None) -> Path:
     model_config = ModelConfig(
         image_size=args.image_size,
         channels=channels,
+        expression_channels=tuple(args.expression_channels) if args.expression_channels else None,
+        expression_depth=args.expression_depth,
         latents={"identity": args.identity_dim, "expression": args.expression_dim},
         # photos are aligned by MTCNN in training, so the app must align uploads the same way
         alignment="mtcnn" if photos else "center",
@@ -69,12 +75,22 @@ def main(argv=None) -> Path:
     print(f"training on {len(dataset)} images from {', '.join(train_config.data)}")
     log_dir = Path(args.logs) / args.name if args.logs else None
     started = time.strftime("%Y-%m-%d %H:%M")
-    init = None
+    init, init_run = None, None
     if args.init:
         import facelab
 
         init = facelab.load(args.init, device="cpu")
         model_config = init.config  # fine-tuning keeps the architecture (and alignment) of the start point
+        held = init.training
+        if held is not None and held.holdout > 0 and (held.holdout, held.seed) != (train_config.holdout, train_config.seed):
+            # The held-out identities are drawn from --holdout and --seed: another draw would train on them.
+            sys.exit(
+                f"{args.init} held out identities with --holdout {held.holdout} --seed {held.seed}; fine-tune with "
+                "the same two values, or its held-out people end up in the training set"
+            )
+        # Keep the start point's own run record: the card then lists every command that made the weights.
+        init_record = Path(init.directory) / "training_run.json"
+        init_run = json.loads(init_record.read_text()) if init_record.is_file() else {"command": f"(unrecorded: {args.init})"}
     model, history = RECIPES[model_config.method](dataset, model_config, train_config, log_dir=log_dir, init=init)
     directory = save_checkpoint(Path(args.out) / args.name, model, model_config, train_config)
     run = {
@@ -86,6 +102,8 @@ def main(argv=None) -> Path:
         "images": len(dataset),
         "final_losses": {k: v for k, v in history.items() if isinstance(v, dict)},
     }
+    if init_run is not None:
+        run["init"] = init_run
     (directory / "training_run.json").write_text(json.dumps(run, indent=2) + "\n")
     print(json.dumps(run, indent=2))
     print(f"saved {directory}; next: python -m train.evaluate --checkpoint {directory} --card")

@@ -16,13 +16,20 @@ def _norm(channels: int) -> nn.GroupNorm:
 
 
 class Encoder(nn.Module):
-    """(B, 3, S, S) → (B, 2·latent): a Gaussian posterior's mean and log-variance."""
+    """(B, 3, S, S) → (B, 2·latent): a Gaussian posterior's mean and log-variance.
 
-    def __init__(self, channels: tuple[int, ...], latent: int):
+    ``depth`` adds that many 3×3 convolutions after each downsampling stage: recognising
+    expressions in real photos needs more depth than reconstructing them does (depth 0 is the
+    original DisVAE encoder, layer for layer).
+    """
+
+    def __init__(self, channels: tuple[int, ...], latent: int, depth: int = 0):
         super().__init__()
         layers, c_in = [], 3
         for c_out in channels:
             layers += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), _norm(c_out), nn.SiLU()]
+            for _ in range(depth):
+                layers += [nn.Conv2d(c_out, c_out, 3, padding=1), _norm(c_out), nn.SiLU()]
             c_in = c_out
         self.conv = nn.Sequential(*layers)
         self.head = nn.Linear(c_in * 4 * 4, 2 * latent)

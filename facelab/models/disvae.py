@@ -43,7 +43,9 @@ class DisVAE(nn.Module):
         self.config = config
         z_id, z_exp = config.latents["identity"], config.latents["expression"]
         self.identity_encoder = Encoder(config.channels, z_id)
-        self.expression_encoder = Encoder(config.channels, z_exp)
+        self.expression_encoder = Encoder(
+            config.expression_channels or config.channels, z_exp, depth=config.expression_depth
+        )
         self.classifier = nn.Linear(z_exp, len(config.expressions))
         self.fusion = nn.Sequential(nn.Linear(z_id + z_exp, config.fusion_dim), nn.ReLU())
         self.decoder = Decoder(config.channels, config.fusion_dim)
