@@ -53,7 +53,8 @@ metadata: data, checkpoint, command, title, description, wall_time_s, and plots 
 Plots (--plots DIR; default <checkpoint>/plots with --card, file names prefixed by --name or
 "<K>fold-"): confusion (confusion matrix), traversal-<attribute> (a traversal grid per
 sub-vector: its top 6 dimensions by variance × 7 values from mean − 2.5 std to mean + 2.5 std,
-for one evaluated face — held out unless --folds — decoded by the checkpoint), dci-importance
+for one evaluated face — held out unless --folds — decoded by the checkpoint; for photo models the
+mean training code instead, in one unprefixed file that every evaluation shares), dci-importance
 (DCI heatmap, synthetic data only); each as .html (loading plotly.min.js from the same folder)
 and .png (kaleido + Chrome/Chromium; skipped with a note when missing; traversal grids are
 written with PIL).
@@ -195,10 +196,11 @@ def make_plots(model, figures: dict, dataset, directory: Path, prefix: str, png:
     if synthetic_view(dataset) is not None:  # a rendered, held-out generator face
         image = torch.as_tensor(dataset[0]["image"])[None]
         code = Code({k: v[0] for k, v in model.encode_tensor(image).items()})
-        source = "one evaluated face"
+        source, traversal_stem = "one evaluated face", stem
     else:  # photos: traverse the mean code, so no real person's face is decoded into the repository
         code = Code({name: model.code_range(name)[0] for name in model.attributes})
-        source = "the mean training code"
+        # The mean code does not depend on the evaluated data: every evaluation shares one file.
+        source, traversal_stem = "the mean training code", (lambda name: directory / name)
     offsets = np.linspace(-TRAVERSAL_SPAN, TRAVERSAL_SPAN, TRAVERSAL_STEPS)
     columns = [f"{o:+.1f}σ" if o else "mean" for o in offsets]
     for attribute in model.attributes:
@@ -211,8 +213,8 @@ def make_plots(model, figures: dict, dataset, directory: Path, prefix: str, png:
                    f"(top {len(dims)} by variance); columns mean {TRAVERSAL_SPAN:g} std below → mean → {TRAVERSAL_SPAN:g} std above")
         name = f"traversal-{attribute}"
         html = plots.save_figures([(plots.traversal_figure(grid, rows, columns, title=f"{attribute} traversals"),
-                                    stem(name))], png=False)[0]["html"]
-        made[name] = {"html": html, "png": plots.save_image(grid, stem(name)), "caption": caption}
+                                    traversal_stem(name))], png=False)[0]["html"]
+        made[name] = {"html": html, "png": plots.save_image(grid, traversal_stem(name)), "caption": caption}
     return made
 
 
