@@ -83,21 +83,33 @@ def run_chain(run: dict) -> list[dict]:
     return chain[::-1]
 
 
+def _configured_lines(step: dict, indent: str) -> list[str]:
+    """Inference settings changed on those weights by ``train.configure`` (the weights untouched)."""
+    lines = []
+    for change in step.get("configured") or []:
+        what = ", ".join(f"{k} {old} → {new}" for k, (old, new) in change.get("changed", {}).items())
+        lines.append(f"{indent}then `{change.get('command', '(not recorded)')}` ({what}; weights unchanged), "
+                     f"{change.get('date', '?')}")
+    return lines
+
+
 def training_section(run: dict) -> str:
     """Markdown lines with every command behind the weights and the wall time of each."""
     chain = run_chain(run)
     if len(chain) <= 1:
-        return (
-            f"- command: `{run.get('command', '(not recorded)')}`\n"
+        lines = [
+            f"- command: `{run.get('command', '(not recorded)')}`",
             f"- wall time: {run.get('wall_time_s', '?')} s on {run.get('device', '?')} ({run.get('machine', '?')}), "
-            f"started {run.get('started', '?')}"
-        )
+            f"started {run.get('started', '?')}",
+        ]
+        return "\n".join(lines + _configured_lines(run, "- "))
     lines = ["- commands, in order (each later one fine-tunes the weights the one before it wrote):"]
     for step in chain:
         lines.append(
             f"  1. `{step.get('command', '(not recorded)')}` — {step.get('wall_time_s', '?')} s on "
             f"{step.get('device', '?')} ({step.get('machine', '?')}), started {step.get('started', '?')}"
         )
+        lines += _configured_lines(step, "     ")
     walls = [step.get("wall_time_s") for step in chain]
     if all(_number(w) for w in walls):
         lines.append(f"- wall time in total: {round(sum(walls), 1)} s")
@@ -129,6 +141,8 @@ def write_card(directory: str | Path, limits: str | None = None) -> Path:
         f"identity encoder and decoder conv channels {'-'.join(map(str, model.channels))}; expression encoder "
         f"{'-'.join(map(str, expression_convs))}"
         + (f" with {model.expression_depth} extra 3×3 conv(s) per stage" if model.expression_depth else "")
+        + ("; z_exp is the mean of the expression encoder's outputs for the face and its mirror image"
+           if model.mirror_expression else "")
     )
     if limits is None and (directory / "LIMITS.md").is_file():
         limits = (directory / "LIMITS.md").read_text().strip()

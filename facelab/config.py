@@ -54,6 +54,10 @@ class ModelConfig:
     # (None: same channels as they have; depth: extra 3×3 convs per stage).
     expression_channels: tuple[int, ...] | None = None
     expression_depth: int = 0
+    # z_exp is the mean of the encoder's posteriors for the face and its mirror image: an expression
+    # reads the same in a mirror, so asking twice steadies the reading (flip test-time augmentation,
+    # inside the model so training, evaluation and the app read expressions the same way).
+    mirror_expression: bool = False
     latents: dict[str, int] = field(default_factory=lambda: {"identity": 16, "expression": 8})
     fusion_dim: int = 256
     expressions: tuple[str, ...] = EXPRESSIONS[:7]
@@ -128,6 +132,9 @@ class TrainConfig:
     classifier_weight: float = 100.0  # cross-entropy weight (reconstruction is summed over pixels)
     identity_target: str = "neutral"  # "neutral" | "input"
     holdout: float = 0.0  # fraction of identities held out for evaluation (datasets with an official split keep it)
+    # Fraction of the rest kept out of training for choices made before the test split is looked at
+    # (identity-disjoint; FER2013's unlabelled-identity images one by one). See datasets.training_splits.
+    validation: float = 0.0
     hflip: bool = False  # mirror a random half of each batch (real photos; the generator is symmetric enough)
     affine: float = 0.0  # random rotation/shift/zoom per image, strength in [0, 1] (1: ±10°, ±10 %, ×0.9–1.1)
     lr_schedule: str = "constant"  # "constant" | "onecycle" (warm up to lr, then anneal; per stage)
@@ -142,6 +149,8 @@ class TrainConfig:
             raise ConfigError(f"identity_target must be 'neutral' or 'input', got {self.identity_target!r}")
         if self.lr_schedule not in ("constant", "onecycle"):
             raise ConfigError(f"lr_schedule must be 'constant' or 'onecycle', got {self.lr_schedule!r}")
+        if not 0.0 <= self.validation < 1.0:
+            raise ConfigError(f"validation must be in [0, 1), got {self.validation}")
         if not 0.0 <= self.affine <= 1.0:
             raise ConfigError(f"affine must be in [0, 1], got {self.affine}")
 

@@ -74,6 +74,19 @@ class FaceModel:
     directory: os.PathLike | None = None
     device: torch.device = torch.device("cpu")
 
+    def configure(self, **settings) -> "FaceModel":
+        """Change inference settings of the loaded model in place (``mirror_expression``): the
+        weights stay, the :class:`ModelConfig` the network reads is replaced. Returns ``self``."""
+        import dataclasses
+
+        allowed = {"mirror_expression"}
+        unknown = sorted(set(settings) - allowed)
+        if unknown:
+            raise ValueError(f"not an inference setting: {', '.join(unknown)} (settings: {', '.join(sorted(allowed))})")
+        self.config = dataclasses.replace(self.config, **settings)
+        self.network.config = self.config
+        return self
+
     @property
     def attributes(self) -> tuple[str, ...]:
         return tuple(self.config.latents)

@@ -29,6 +29,8 @@ def test_bundled_checkpoint_loads_and_its_card_shows_its_measured_figures(name):
         figures = json.loads(path.read_text())
         assert figures["command"] in card
         assert f"{figures['expression_accuracy']:.1%}" in card
+        # measured under the setting the checkpoint now has (train.configure asks for a re-evaluation)
+        assert figures.get("mirror_expression", False) == model.config.mirror_expression, path.name
     assert (directory / "topology.npz").is_file() or model.config.alignment == "mtcnn"
     assert not list(directory.glob("*.pt")) and not list(directory.glob("*.pkl"))
 

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 import facelab
 from facelab.topology import Topology
@@ -119,7 +120,65 @@ def test_fine_tuning_refuses_a_different_holdout_draw(trained, tmp_path):
     (start / "config.json").write_text(json.dumps(cfg))
     common = ["--out", str(tmp_path), "--logs", "", "--init", str(start), "--max-steps", "1", "--batch-size", "8",
               "--data", "synthetic:identities=4,per_identity=7", "--disvae-epochs", "1"]
-    with pytest.raises(SystemExit, match="--holdout 0.25 --seed 0"):
+    with pytest.raises(SystemExit, match="--holdout 0.25 --validation 0.0 --seed 0"):
         disvae.main(["--name", "other-draw", "--holdout", "0.25", "--seed", "1", *common])
     tuned = disvae.main(["--name", "same-draw", "--holdout", "0.25", *common])
     assert facelab.load(tuned).training.holdout == 0.25
+
+
+def test_validation_part_is_kept_out_of_training_and_evaluated_alone(tmp_path):
+    from facelab import datasets
+    from train import disvae, evaluate
+
+    data = "synthetic:identities=8,per_identity=5"
+    common = ["--out", str(tmp_path), "--logs", "", "--data", data, "--channels", "8", "16", "16", "16",
+              "--identity-dim", "3", "--expression-dim", "2", "--identity-epochs", "1", "--disvae-epochs", "1",
+              "--max-steps", "1", "--batch-size", "8", "--holdout", "0.25"]
+    directory = disvae.main(["--name", "with-val", "--validation", "0.25", *common])
+    model = facelab.load(directory)
+    assert model.training.validation == 0.25
+    parts = datasets.training_splits(datasets.load([data]), 0.25, 0.25, seed=0)
+    assert len(parts["val"]) and json.loads((directory / "training_run.json").read_text())["images"] == len(parts["train"])
+    figures = evaluate.main(["--checkpoint", str(directory), "--split", "val", "--quiet", "--swap-pairs", "8"])
+    assert figures["n_images"] == len(parts["val"]) and "(val split, holdout 0.25, validation 0.25)" in figures["data"][0]
+    assert evaluate.main(["--checkpoint", str(directory), "--quiet", "--swap-pairs", "8"])["n_images"] == len(parts["test"])
+    without = disvae.main(["--name", "no-val", *common])
+    with pytest.raises(SystemExit, match="without --validation"):
+        evaluate.main(["--checkpoint", str(without), "--split", "val", "--quiet"])
+    # a fine-tune must keep the validation draw: another one would train on validation images
+    with pytest.raises(SystemExit, match="--validation 0.25"):
+        disvae.main(["--name", "tuned", "--init", str(directory), *common])
+
+
+def test_configure_switches_mirror_averaging_without_touching_the_weights(trained, tmp_path):
+    import shutil
+
+    from train import configure, evaluate
+
+    start = tmp_path / "mirrored"
+    shutil.copytree(trained, start)
+    data = ["--data", "synthetic:identities=4,per_identity=7,identity_seed=1", "--quiet", "--swap-pairs", "16"]
+    before = evaluate.main(["--checkpoint", str(start), *data])
+    configure.main(["--checkpoint", str(start), "--mirror-expression"])
+    model, original = facelab.load(start), facelab.load(trained)
+    assert model.config.mirror_expression and not original.config.mirror_expression
+    a, b = model.network.state_dict(), original.network.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # z_exp no longer tells a face from its mirror image; z_id still does
+    image = torch.rand(2, 3, 64, 64)
+    codes, mirrored = model.encode_tensor(image), model.encode_tensor(image.flip(-1))
+    assert np.allclose(codes["expression"], mirrored["expression"], atol=1e-5)
+    assert not np.allclose(codes["identity"], mirrored["identity"], atol=1e-3)
+    assert not np.allclose(codes["expression"], original.encode_tensor(image)["expression"], atol=1e-3)
+    run = json.loads((start / "training_run.json").read_text())
+    assert run["configured"][-1]["changed"] == {"mirror_expression": [False, True]}
+    card = (start / "README.md").read_text()
+    assert "python -m train.configure" in card and "mirror image" in card
+    # evaluation can switch it back off: the figures are the unconfigured checkpoint's again
+    after = evaluate.main(["--checkpoint", str(start), "--no-mirror-expression", *data])
+    assert after["mirror_expression"] is False and after["expression_accuracy"] == before["expression_accuracy"]
+    assert evaluate.main(["--checkpoint", str(start), *data])["mirror_expression"] is True
+    with pytest.raises(SystemExit, match="nothing to change"):
+        configure.main(["--checkpoint", str(start)])
+    with pytest.raises(ValueError, match="not an inference setting"):
+        model.configure(image_size=128)

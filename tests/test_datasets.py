@@ -364,6 +364,31 @@ def test_identity_split_and_folds(tmp_path):
     assert sorted(seen) == list(range(15))
 
 
+def test_validation_part_is_carved_from_the_training_side_only(tmp_path):
+    records = D.scan("london", fx.make_london(tmp_path / "london", people=6, canada=("003f", "010f", "095m"))).records
+    records += D.scan("fer2013", fx.make_fer_folders(tmp_path / "fer")).records
+    fer_in_val = 0
+    for seed in range(3):
+        train, test = D.identity_split(records, test_size=0.25, seed=seed)
+        parts = D.training_splits(records, holdout=0.25, validation=0.3, seed=seed)
+        assert np.array_equal(parts["test"], test)  # asking for validation never moves the test split
+        assert sorted(parts["train"].tolist() + parts["val"].tolist()) == train.tolist()
+        assert len(parts["val"]) and not set(parts["train"]) & set(parts["val"])
+        ids = lambda idx: {records[i].identity for i in idx} - {None}  # noqa: E731
+        assert not ids(parts["train"]) & ids(parts["val"])
+        # FER images (no identity) are drawn one by one, and only from its official training split
+        fer_val = [records[i] for i in parts["val"] if records[i].identity is None]
+        assert {r.split for r in fer_val} <= {"train"}
+        fer_in_val += len(fer_val)
+    assert fer_in_val > 0
+    plain = D.training_splits(records, holdout=0.25, seed=0)
+    assert len(plain["val"]) == 0 and np.array_equal(plain["train"], D.identity_split(records, 0.25, seed=0)[0])
+    everything = D.training_splits(records, holdout=0.0, validation=0.3, seed=0)
+    assert len(everything["test"]) == 0 and len(everything["train"]) + len(everything["val"]) == len(records)
+    with pytest.raises(ValueError, match="validation fraction"):
+        D.validation_split(records, plain["train"], 1.5)
+
+
 # --------------------------------------------------------------------------------- real data
 @pytest.mark.skipif(not (SHARED / "london").is_dir() or not (SHARED / "fer2013").is_dir(),
                     reason="../shared/data not available")

@@ -42,6 +42,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="conv channels per stage of the expression encoder (default: same as --channels)")
     p.add_argument("--expression-depth", type=int, default=0,
                    help="extra 3x3 convs per stage in the expression encoder (default 0)")
+    p.add_argument("--mirror-expression", action=argparse.BooleanOptionalAction, default=None,
+                   help="z_exp = mean of the expression encoder's outputs for the face and its mirror image "
+                        "(default: off; with --init: the start point's setting)")
     p.add_argument("--init", default=None,
                    help="checkpoint to fine-tune from (same architecture): skips stage 1, continues stage 2")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -62,16 +65,20 @@ def main(argv=None) -> Path:
         channels=channels,
         expression_channels=tuple(args.expression_channels) if args.expression_channels else None,
         expression_depth=args.expression_depth,
+        mirror_expression=bool(args.mirror_expression),
         latents={"identity": args.identity_dim, "expression": args.expression_dim},
         # photos are aligned by MTCNN in training, so the app must align uploads the same way
         alignment="mtcnn" if photos else "center",
         align=align_config.to_dict() if photos else None,
     )
     dataset = datasets.load(list(train_config.data), size=args.image_size, align_config=align_config)
-    if train_config.holdout > 0:
-        train_idx, test_idx = datasets.identity_split(dataset, test_size=train_config.holdout, seed=train_config.seed)
-        print(f"holding out {len(test_idx)} images (identity-disjoint) for evaluation")
-        dataset = torch.utils.data.Subset(dataset, train_idx)
+    if train_config.holdout > 0 or train_config.validation > 0:
+        split = datasets.training_splits(dataset, train_config.holdout, train_config.validation, seed=train_config.seed)
+        if len(split["test"]):
+            print(f"holding out {len(split['test'])} images (identity-disjoint) for evaluation")
+        if len(split["val"]):
+            print(f"keeping {len(split['val'])} images out for validation (train.evaluate --split val)")
+        dataset = torch.utils.data.Subset(dataset, split["train"])
     print(f"training on {len(dataset)} images from {', '.join(train_config.data)}")
     log_dir = Path(args.logs) / args.name if args.logs else None
     started = time.strftime("%Y-%m-%d %H:%M")
@@ -80,13 +87,18 @@ def main(argv=None) -> Path:
         import facelab
 
         init = facelab.load(args.init, device="cpu")
+        if args.mirror_expression is not None:
+            init.configure(mirror_expression=args.mirror_expression)
         model_config = init.config  # fine-tuning keeps the architecture (and alignment) of the start point
         held = init.training
-        if held is not None and held.holdout > 0 and (held.holdout, held.seed) != (train_config.holdout, train_config.seed):
-            # The held-out identities are drawn from --holdout and --seed: another draw would train on them.
+        drawn = lambda c: (c.holdout, c.validation, c.seed)  # noqa: E731
+        if held is not None and (held.holdout > 0 or held.validation > 0 or train_config.validation > 0) \
+                and drawn(held) != drawn(train_config):
+            # Held-out and validation parts are drawn from these values: another draw would train on them.
             sys.exit(
-                f"{args.init} held out identities with --holdout {held.holdout} --seed {held.seed}; fine-tune with "
-                "the same two values, or its held-out people end up in the training set"
+                f"{args.init} was trained with --holdout {held.holdout} --validation {held.validation} --seed {held.seed}; "
+                "fine-tune with the same three values, or images it held out end up in the training set "
+                "(or ones it trained on in the validation part)"
             )
         # Keep the start point's own run record: the card then lists every command that made the weights.
         init_record = Path(init.directory) / "training_run.json"

@@ -47,7 +47,7 @@ with --folds, every figure F above becomes:
                                  train_time_s, eval_time_s and that fold's figures
   k, fold_seed, n_identities, init (bool), fold_time_s_mean
   fold_training                  the per-fold training settings (epochs, max_steps, init checkpoint)
-metadata: data, checkpoint, command, title, description, wall_time_s, and plots (name →
+metadata: data, checkpoint, mirror_expression (the setting evaluated), command, title, description, wall_time_s, and plots (name →
 {html, png, caption}; paths relative to the JSON file's folder).
 
 Plots (--plots DIR; default <checkpoint>/plots with --card, file names prefixed by --name or
@@ -104,11 +104,16 @@ def parse_args(argv=None):
                    help="save as <checkpoint>/evaluation[-NAME].json and regenerate the README.md model card")
     p.add_argument("--name", default=None,
                    help="section name for --card (e.g. fer2013-test; default with --folds: <K>fold)")
-    p.add_argument("--split", choices=("test", "train", "all"), default="test",
-                   help="which part of an identity-disjoint split to evaluate (default: test; ignored with --folds)")
+    p.add_argument("--split", choices=("test", "val", "train", "all"), default="test",
+                   help="which part of the checkpoint's split to evaluate: test (held out), val (kept out of "
+                        "training with --validation, for choices made before looking at test), train, all "
+                        "(default: test; ignored with --folds)")
     p.add_argument("--holdout", type=float, default=None,
                    help="held-out identity fraction (default: the checkpoint's training holdout; 0 = all data; "
                         "ignored with --folds)")
+    p.add_argument("--mirror-expression", action=argparse.BooleanOptionalAction, default=None,
+                   help="evaluate with z_exp averaged over the face and its mirror image on (or off), whatever "
+                        "the checkpoint's config says (default: the checkpoint's setting)")
     p.add_argument("--folds", type=int, default=None, metavar="K",
                    help="subject-independent K-fold cross-validation on the whole --data set, training per fold")
     p.add_argument("--init", default=None, metavar="CHECKPOINT",
@@ -235,19 +240,27 @@ def main(argv=None) -> dict:
         raise SystemExit("--init needs --folds (it sets where each fold's training starts)")
     t0 = time.perf_counter()
     model = facelab.load(args.checkpoint)
+    if args.mirror_expression is not None:
+        model.configure(mirror_expression=args.mirror_expression)
     training = model.training
     if args.folds:
         specs = args.data or [HELD_OUT_SYNTHETIC]
         holdout = 0.0
     else:
-        specs = args.data or (list(training.data) if training and training.holdout > 0 else [HELD_OUT_SYNTHETIC])
+        own_split = training is not None and (training.holdout > 0 or training.validation > 0)
+        specs = args.data or (list(training.data) if own_split else [HELD_OUT_SYNTHETIC])
         holdout = args.holdout if args.holdout is not None else (training.holdout if training else 0.0)
+        validation = training.validation if training else 0.0
+        if args.split == "val" and validation == 0:
+            raise SystemExit(f"{args.checkpoint} was trained without --validation: it has no validation split")
     split_seed = training.seed if training else 0
     dataset = datasets.load(specs, size=model.config.image_size, progress=not args.quiet)
     name = args.name or (f"{args.folds}fold" if args.folds else None)
 
     if args.folds:
         init = facelab.load(args.init) if args.init else None
+        if init is not None and args.mirror_expression is not None:
+            init.configure(mirror_expression=args.mirror_expression)
         model_config = init.config if init is not None else model.config
         if model_config.method != model.config.method:
             raise SystemExit(f"--init is a {model_config.method} checkpoint, --checkpoint a {model.config.method} one")
@@ -277,10 +290,11 @@ def main(argv=None) -> dict:
             f"Figures are mean ± std over the folds; the confusion matrix pools every fold's test images. "
             f"The traversal plots show this checkpoint's own weights, not a fold's.")
     else:
-        if holdout > 0 and args.split != "all":
-            train_idx, test_idx = datasets.identity_split(dataset, test_size=holdout, seed=split_seed)
-            dataset = torch.utils.data.Subset(dataset, test_idx if args.split == "test" else train_idx)
-            specs = [f"{s} ({args.split} split, holdout {holdout})" for s in specs]
+        if (holdout > 0 or validation > 0) and args.split != "all":
+            split = datasets.training_splits(dataset, holdout, validation, seed=split_seed)
+            dataset = torch.utils.data.Subset(dataset, split[args.split])
+            kept = f"holdout {holdout}" + (f", validation {validation}" if validation else "")
+            specs = [f"{s} ({args.split} split, {kept})" for s in specs]
         print(f"evaluating {model.directory} on {len(dataset)} images from {', '.join(specs)}")
         enc = encode_dataset(model, dataset, progress=not args.quiet)
         figures = representation_scores(model, enc, seed=args.seed)
@@ -291,10 +305,14 @@ def main(argv=None) -> dict:
         eval_set = dataset
         held_out = ("held out from training: identity-disjoint split, or the dataset's own test split"
                     if holdout > 0 and args.split == "test" else
+                    "the validation part, kept out of training" if args.split == "val" else
                     "new generator people" if specs == [HELD_OUT_SYNTHETIC] else "as given")
         description = f"On {len(dataset)} images from `{'`, `'.join(specs)}` ({held_out})."
     figures["data"] = specs
     figures["checkpoint"] = str(model.directory)
+    figures["mirror_expression"] = model.config.mirror_expression
+    if model.config.mirror_expression:
+        description += " z_exp is averaged over each face and its mirror image (`mirror_expression`)."
 
     out = Path(args.out) if args.out else None
     if args.card and out is None:

@@ -12,12 +12,13 @@ options). Typical use::
 Modules: :mod:`.core` (Record, ScanResult, frame selection), :mod:`.london`, :mod:`.fer`,
 :mod:`.ckplus`, :mod:`.posed` (JAFFE, KDEF, RaFD, FACES, Yale), :mod:`.sequences` (Oulu-CASIA,
 MUG), :mod:`.manifest` (CSV), :mod:`.build` (FaceImageDataset, crop cache), :mod:`.registry`
-(parse_data_arg, scan, load), :mod:`.splits` (identity_split, identity_folds).
+(parse_data_arg, scan, load), :mod:`.splits` (identity_split, validation_split, training_splits,
+identity_folds).
 """
 
 from .core import Record, ScanResult, select_frames, summarize_skipped
 from .registry import LOAD_OPTIONS, REGISTRY, DataSpec, MixedFaces, describe_registry, load, parse_data_arg, scan
-from .splits import identity_folds, identity_split, sample_groups
+from .splits import identity_folds, identity_split, sample_groups, training_splits, validation_split
 
 
 def __getattr__(name):  # FaceImageDataset pulls in torch + align; import it on first use
@@ -43,6 +44,8 @@ __all__ = [
     "scan",
     "load",
     "identity_split",
+    "validation_split",
+    "training_splits",
     "identity_folds",
     "sample_groups",
     "select_frames",

@@ -17,7 +17,7 @@ from torch.utils.data import ConcatDataset
 from ..labels import MISSING
 from .core import Record, ScanResult
 
-__all__ = ["sample_groups", "identity_split", "identity_folds"]
+__all__ = ["sample_groups", "identity_split", "validation_split", "training_splits", "identity_folds"]
 
 TRAIN_SPLITS = {"train", "training"}
 TEST_SPLITS = {"test", "val", "valid", "validation", "publictest", "privatetest"}
@@ -91,6 +91,47 @@ def identity_split(dataset_or_records: Any, test_size: float = 0.2, seed: int = 
             train += free
     assert len(train) + len(test) == n
     return np.sort(np.asarray(train, dtype=np.int64)), np.sort(np.asarray(test, dtype=np.int64))
+
+
+def validation_split(dataset_or_records: Any, train_idx: np.ndarray, fraction: float,
+                     seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Carve a validation part out of ``train_idx``: ``(fit_idx, val_idx)``, identity-disjoint.
+
+    Model choices (which epoch, which inference setting) are made on this part, so the test split
+    is looked at once. Unlike :func:`identity_split`, split fields are ignored — every sample here
+    is already on the training side — and samples without identity (FER2013) are drawn one by one.
+    ``fraction`` is the share of *groups* (identities; single unlabelled images) held out.
+    """
+    train_idx = np.asarray(train_idx, dtype=np.int64)
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"validation fraction must be in (0, 1), got {fraction}")
+    ids, _ = sample_groups(dataset_or_records)
+    groups = _groups_for([ids[k] for k in train_idx])
+    if len(set(groups)) < 2:
+        raise ValueError("validation_split: the training part has fewer than 2 identities or images")
+    # Another random stream than the holdout's (same seed), so the two draws are not correlated.
+    splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed + 1)
+    fit, val = next(splitter.split(train_idx, groups=groups))
+    return np.sort(train_idx[fit]), np.sort(train_idx[val])
+
+
+def training_splits(dataset_or_records: Any, holdout: float, validation: float = 0.0,
+                    seed: int = 0) -> dict[str, np.ndarray]:
+    """The ``train`` / ``val`` / ``test`` indices a run with these settings uses.
+
+    ``test`` is :func:`identity_split`'s held-out part (empty with ``holdout=0``); ``val`` is
+    :func:`validation_split` of the rest (empty with ``validation=0``); ``train`` is what the model
+    is fitted on. Training and evaluation both call this, so they agree on every index.
+    """
+    n = len(sample_groups(dataset_or_records)[0])
+    if holdout > 0:
+        train, test = identity_split(dataset_or_records, test_size=holdout, seed=seed)
+    else:
+        train, test = np.arange(n, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    val = np.zeros(0, dtype=np.int64)
+    if validation > 0:
+        train, val = validation_split(dataset_or_records, train, validation, seed=seed)
+    return {"train": train, "val": val, "test": test}
 
 
 def identity_folds(dataset_or_records: Any, k: int = 10, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:

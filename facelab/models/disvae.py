@@ -61,9 +61,13 @@ class DisVAE(nn.Module):
         return model
 
     def encode(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        """(B,3,S,S) → per-attribute posterior means and log-variances."""
+        """(B,3,S,S) → per-attribute posterior means and log-variances (z_exp's averaged over the
+        face and its mirror image when ``config.mirror_expression``)."""
         mu_id, lv_id = self.identity_encoder(x)
         mu_exp, lv_exp = self.expression_encoder(x)
+        if self.config.mirror_expression:
+            mu_m, lv_m = self.expression_encoder(x.flip(-1))
+            mu_exp, lv_exp = (mu_exp + mu_m) / 2, (lv_exp + lv_m) / 2
         return {"identity": mu_id, "expression": mu_exp}, {"identity": lv_id, "expression": lv_exp}
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
