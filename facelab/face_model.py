@@ -8,7 +8,7 @@ Editing operations return codes, so they compose (``model.decode(model.swap(a, b
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -77,13 +77,11 @@ class FaceModel:
     def configure(self, **settings) -> "FaceModel":
         """Change inference settings of the loaded model in place (``mirror_expression``): the
         weights stay, the :class:`ModelConfig` the network reads is replaced. Returns ``self``."""
-        import dataclasses
-
         allowed = {"mirror_expression"}
         unknown = sorted(set(settings) - allowed)
         if unknown:
             raise ValueError(f"not an inference setting: {', '.join(unknown)} (settings: {', '.join(sorted(allowed))})")
-        self.config = dataclasses.replace(self.config, **settings)
+        self.config = replace(self.config, **settings)
         self.network.config = self.config
         return self
 

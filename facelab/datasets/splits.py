@@ -123,10 +123,10 @@ def training_splits(dataset_or_records: Any, holdout: float, validation: float =
     :func:`validation_split` of the rest (empty with ``validation=0``); ``train`` is what the model
     is fitted on. Training and evaluation both call this, so they agree on every index.
     """
-    n = len(sample_groups(dataset_or_records)[0])
     if holdout > 0:
         train, test = identity_split(dataset_or_records, test_size=holdout, seed=seed)
     else:
+        n = len(sample_groups(dataset_or_records)[0])
         train, test = np.arange(n, dtype=np.int64), np.zeros(0, dtype=np.int64)
     val = np.zeros(0, dtype=np.int64)
     if validation > 0:
