@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .config import ModelConfig, TrainConfig, load_config, save_config
-from .models import build_model
+from .methods import build_network, get_method
 
 WEIGHTS, CONFIG, CARD = "model.safetensors", "config.json", "README.md"
 BUNDLED = Path(__file__).resolve().parent.parent / "checkpoints"
@@ -56,12 +56,28 @@ def save_checkpoint(
     return directory
 
 
+def upgrade_state(state: dict[str, torch.Tensor], legacy_keys: dict[str, str]) -> dict[str, torch.Tensor]:
+    """Rename an older checkpoint's state-dict prefixes (a method's ``legacy_keys``) to today's."""
+    out = {}
+    for key, value in state.items():
+        for old, new in legacy_keys.items():
+            if key.startswith(old):
+                key = new + key[len(old):]
+                break
+        out[key] = value
+    return out
+
+
 def load_checkpoint(name_or_dir: str | os.PathLike, device: str | torch.device = "cpu"):
     """→ (model in eval mode, ModelConfig, TrainConfig or None, directory)."""
     path = resolve(name_or_dir)
     model_config, train_config = load_config(path / CONFIG)
-    model = build_model(model_config)
-    state = load_file(str(path / WEIGHTS), device=str(device))
+    model = build_network(model_config)
+    try:
+        state = load_file(str(path / WEIGHTS), device=str(device))
+    except Exception as e:  # truncated or not a safetensors file
+        raise CheckpointError(f"{path / WEIGHTS} cannot be read as safetensors: {e}") from None
+    state = upgrade_state(state, get_method(model_config.method).legacy_keys)
     try:
         result = model.load_state_dict(state, strict=False)
     except RuntimeError as e:  # shape mismatches

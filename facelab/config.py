@@ -2,7 +2,8 @@
 
 A checkpoint's ``config.json`` is exactly ``{"model": ModelConfig, "training": TrainConfig}``,
 so a model can be rebuilt without unpickling anything and a run can be repeated from its card.
-Named latent sub-vectors live here, so adding an attribute (pose, style) is a config change.
+Named latent sub-vectors live here, so adding an attribute (pose, style) is a config change; a
+method's own settings are its options dataclass, nested as ``model.options``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from .labels import EXPRESSIONS
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: method options nested under "options" (1 still loads)
 
 
 class ConfigError(ValueError):
@@ -41,35 +42,30 @@ def _from_dict(cls, data: dict[str, Any]):
 
 @dataclass
 class ModelConfig:
-    """Architecture of a DisVAE-style model.
+    """Architecture shared by every method, plus the method's own ``options`` dataclass.
 
-    ``latents`` is ordered: the concatenated code is ``[identity | expression | ...]`` and
-    :meth:`slices` gives each attribute's position in it.
+    ``latents`` is ordered: the concatenated code is ``[identity | expression | ...]`` (any names,
+    any number) and :meth:`slices` gives each attribute's position in it. ``options`` is the
+    registered method's options dataclass (a nested dict in JSON); see :mod:`facelab.methods`.
     """
 
     method: str = "disvae"
     image_size: int = 64
     channels: tuple[int, ...] = (16, 32, 64, 128)
-    # The expression encoder may be wider/deeper than the identity encoder and decoder
-    # (None: same channels as they have; depth: extra 3×3 convs per stage).
-    expression_channels: tuple[int, ...] | None = None
-    expression_depth: int = 0
-    # z_exp is the mean of the encoder's posteriors for the face and its mirror image: an expression
-    # reads the same in a mirror, so asking twice steadies the reading (flip test-time augmentation,
-    # inside the model so training, evaluation and the app read expressions the same way).
-    mirror_expression: bool = False
     latents: dict[str, int] = field(default_factory=lambda: {"identity": 16, "expression": 8})
     fusion_dim: int = 256
     expressions: tuple[str, ...] = EXPRESSIONS[:7]
     alignment: str = "center"  # "center": images are already face crops; "mtcnn": detect + align
     align: dict[str, Any] | None = None  # facelab.align.AlignConfig as a dict, when alignment="mtcnn"
+    options: Any = None  # the method's options dataclass (None: its defaults)
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self):
+        from .methods import get_method  # the registry imports this module
+
         self.channels = tuple(self.channels)
-        if self.expression_channels is not None:
-            self.expression_channels = tuple(self.expression_channels)
         self.expressions = tuple(self.expressions)
+        self.latents = {str(k): int(v) for k, v in dict(self.latents).items()}
         n_down = math.log2(self.image_size / 4)
         if n_down != int(n_down) or n_down < 1:
             raise ConfigError(f"image_size must be 4·2^k (e.g. 64, 128), got {self.image_size}")
@@ -77,12 +73,8 @@ class ModelConfig:
             raise ConfigError(
                 f"image_size {self.image_size} needs {int(n_down)} conv stages, got channels={self.channels}"
             )
-        if self.expression_channels is not None and len(self.expression_channels) != len(self.channels):
-            raise ConfigError(
-                f"expression_channels needs {len(self.channels)} stages like channels, got {self.expression_channels}"
-            )
-        if self.expression_depth < 0:
-            raise ConfigError(f"expression_depth must be >= 0, got {self.expression_depth}")
+        if not self.latents or any(v < 1 for v in self.latents.values()):
+            raise ConfigError(f"latents must name at least one sub-code, each of size >= 1, got {self.latents}")
         for name in self.expressions:
             if name not in EXPRESSIONS:
                 raise ConfigError(f"unknown expression {name!r} (vocabulary: {', '.join(EXPRESSIONS)})")
@@ -92,6 +84,18 @@ class ModelConfig:
             raise ConfigError(
                 f"config format {self.format_version} is newer than this facelab ({FORMAT_VERSION}); upgrade facelab"
             )
+        try:
+            method = get_method(self.method)
+        except KeyError as e:
+            raise ConfigError(str(e.args[0])) from None
+        if self.options is None:
+            self.options = method.options()
+        elif isinstance(self.options, dict):
+            self.options = _from_dict(method.options, self.options)
+        elif not isinstance(self.options, method.options):
+            raise ConfigError(f"options for {self.method!r} must be {method.options.__name__}, "
+                              f"got {type(self.options).__name__}")
+        method.validate(self)
 
     @property
     def latent_dim(self) -> int:
@@ -109,28 +113,43 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
-        return _from_dict(cls, data)
+        return _from_dict(cls, _upgrade_model(dict(data)))
+
+
+# Format 1 (one method, DisVAE) kept these DisVAE settings at the top level of the model and
+# training sections; format 2 moves them into the method's options.
+_V1_MODEL_OPTIONS = ("expression_channels", "expression_depth", "mirror_expression")
+_V1_TRAINING_OPTIONS = ("identity_epochs", "disvae_epochs", "beta_identity", "beta_expression",
+                        "classifier_weight", "identity_target")
+
+
+def _upgrade_model(data: dict[str, Any], training: dict[str, Any] | None = None) -> dict[str, Any]:
+    if data.get("format_version", 1) >= 2 and "options" in data:
+        return data
+    options = dict(data.get("options") or {})
+    for key in _V1_MODEL_OPTIONS:
+        if key in data:
+            options[key] = data.pop(key)
+    for key in _V1_TRAINING_OPTIONS:
+        if training and key in training:
+            options[key] = training.pop(key)
+    data["options"] = options
+    data["format_version"] = FORMAT_VERSION
+    return data
 
 
 @dataclass
 class TrainConfig:
-    """Everything a training run needs besides the data, stored in the checkpoint card.
+    """What every method's training needs besides the data and its own options; stored in the card.
 
-    DisVAE trains in two stages: an identity VAE, then the expression branch with the identity
-    encoder frozen. ``identity_target="neutral"`` reconstructs the same person's neutral face in
-    stage 1 where the dataset has one, so z_id has no reason to hold expression.
+    Method-specific settings (stage epochs, loss weights) live in the method's options
+    (``ModelConfig.options``), so one trainer serves every method.
     """
 
     data: tuple[str, ...] = ("synthetic",)
-    identity_epochs: int = 10
-    disvae_epochs: int = 10
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 0.0
-    beta_identity: float = 1.0  # KL weight of z_id in stage 1
-    beta_expression: float = 1.0  # KL weight of z_exp in stage 2
-    classifier_weight: float = 100.0  # cross-entropy weight (reconstruction is summed over pixels)
-    identity_target: str = "neutral"  # "neutral" | "input"
     holdout: float = 0.0  # fraction of identities held out for evaluation (datasets with an official split keep it)
     # Fraction of the rest kept out of training for choices made before the test split is looked at
     # (identity-disjoint; FER2013's unlabelled-identity images one by one). See datasets.training_splits.
@@ -145,8 +164,6 @@ class TrainConfig:
 
     def __post_init__(self):
         self.data = tuple(self.data)
-        if self.identity_target not in ("neutral", "input"):
-            raise ConfigError(f"identity_target must be 'neutral' or 'input', got {self.identity_target!r}")
         if self.lr_schedule not in ("constant", "onecycle"):
             raise ConfigError(f"lr_schedule must be 'constant' or 'onecycle', got {self.lr_schedule!r}")
         if not 0.0 <= self.validation < 1.0:
@@ -176,5 +193,9 @@ def load_config(path: str | Path) -> tuple[ModelConfig, TrainConfig | None]:
         raise ConfigError(f"{path}: not valid JSON ({e})") from None
     if "model" not in payload:
         raise ConfigError(f"{path}: no 'model' section")
-    training = payload.get("training")
-    return ModelConfig.from_dict(payload["model"]), (TrainConfig.from_dict(training) if training else None)
+    training = dict(payload["training"]) if payload.get("training") else None
+    try:
+        model = ModelConfig.from_dict(_upgrade_model(dict(payload["model"]), training))
+        return model, (TrainConfig.from_dict(training) if training else None)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None

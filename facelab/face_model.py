@@ -18,6 +18,9 @@ from PIL import Image
 from . import imageio
 from .checkpoint import load_checkpoint
 from .config import ModelConfig, TrainConfig
+from .methods import build_network
+
+INFERENCE_SETTINGS = ("mirror_expression",)  # options that change how codes are read, not the weights
 
 
 class Code:
@@ -64,6 +67,11 @@ class Code:
         return "Code(" + ", ".join(f"{k}=<{v.shape[0]} dims>" for k, v in self.parts.items()) + ")"
 
 
+def join_codes(parts: dict[str, np.ndarray], order) -> np.ndarray:
+    """Sub-codes → one concatenated code in ``order`` (the config's latents), for one code (d,) or a batch (N, d)."""
+    return np.concatenate([np.asarray(parts[name], dtype=np.float32) for name in order], axis=-1)
+
+
 @dataclass
 class FaceModel:
     """A loaded checkpoint with image-level operations."""
@@ -75,15 +83,23 @@ class FaceModel:
     device: torch.device = torch.device("cpu")
 
     def configure(self, **settings) -> "FaceModel":
-        """Change inference settings of the loaded model in place (``mirror_expression``): the
-        weights stay, the :class:`ModelConfig` the network reads is replaced. Returns ``self``."""
-        allowed = {"mirror_expression"}
+        """Change inference settings of the loaded model in place (e.g. ``mirror_expression``): the
+        weights stay, the network is rebuilt from the changed options and reloaded. Returns ``self``."""
+        options = self.config.options
+        allowed = {name for name in INFERENCE_SETTINGS if hasattr(options, name)}
         unknown = sorted(set(settings) - allowed)
         if unknown:
-            raise ValueError(f"not an inference setting: {', '.join(unknown)} (settings: {', '.join(sorted(allowed))})")
-        self.config = replace(self.config, **settings)
-        self.network.config = self.config
+            raise ValueError(f"not an inference setting of {self.config.method}: {', '.join(unknown)} "
+                             f"(settings: {', '.join(sorted(allowed)) or 'none'})")
+        config = replace(self.config, options=replace(options, **settings))
+        network = build_network(config)
+        network.load_state_dict(self.network.state_dict())
+        self.config, self.network = config, network.to(self.device).eval()
         return self
+
+    def setting(self, name: str, default=None):
+        """An option of the model's method (``model.setting("mirror_expression")``), or ``default``."""
+        return getattr(self.config.options, name, default)
 
     @property
     def attributes(self) -> tuple[str, ...]:
@@ -136,7 +152,7 @@ class FaceModel:
         return self.network.decode(z.reshape(-1, self.config.latent_dim)).cpu()
 
     def _vector(self, code: Code) -> np.ndarray:
-        return np.concatenate([getattr(code, name) for name in self.config.latents])
+        return join_codes(code.parts, self.config.latents)
 
     def decode(self, code: Code | Sequence[Code]) -> Image.Image | list[Image.Image]:
         """A code → a PIL image; a list of codes → a list of images (decoded as one batch)."""
@@ -147,12 +163,21 @@ class FaceModel:
         return images if many else images[0]
 
     @torch.no_grad()
-    def classify(self, code: Code) -> dict[str, float]:
-        """Expression probabilities from the expression code alone, most likely first."""
-        logits = self.network.classify(torch.as_tensor(code.expression[None]).to(self.device))
+    def classify(self, code: Code, attribute: str = "expression") -> dict[str, float]:
+        """Class probabilities of a labelled attribute (expression) from its own sub-code alone, most likely first."""
+        names = self.class_names().get(attribute)
+        if names is None:
+            raise ValueError(f"{attribute!r} has no classifier head; labelled: {', '.join(self.class_names()) or 'none'}")
+        logits = self.network.classify(torch.as_tensor(getattr(code, attribute)[None]).to(self.device), attribute)
         probs = torch.softmax(logits, dim=1)[0].cpu().numpy()
         order = np.argsort(-probs)
-        return {self.expressions[i]: float(probs[i]) for i in order}
+        return {names[i]: float(probs[i]) for i in order}
+
+    def class_names(self) -> dict[str, tuple[str, ...]]:
+        """Labelled attributes (those with a classifier head) and their classes."""
+        from .models.network import class_names
+
+        return class_names(self.config)
 
     # ---- editing ----------------------------------------------------------------------------
     def _as_code(self, x: Any) -> Code:

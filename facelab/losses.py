@@ -1,8 +1,7 @@
-"""Losses, one small class per training objective, picked by name from :data:`LOSSES`.
+"""Loss terms: small pure functions of tensors, composed by each method's own loss (``facelab.methods``).
 
-Call contract: ``loss(model, batch) -> dict`` with a scalar ``"loss"`` to back-propagate and
-the named terms (floats-as-tensors) to log. A term whose label is missing for every sample in a
-batch contributes zero, so mixed datasets can share batches.
+A term whose label is missing for every sample in a batch contributes zero (with a gradient
+path, so ``backward`` still works), so mixed datasets can share batches.
 """
 
 from __future__ import annotations
@@ -31,42 +30,87 @@ def labelled_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.
     return F.cross_entropy(logits[known], labels[known])
 
 
-class IdentityVAELoss:
-    """Stage 1 of DisVAE: reconstruct (the neutral face of) the input from z_id, plus β·KL."""
-
-    def __init__(self, beta: float = 1.0, target: str = "neutral"):
-        self.beta, self.target = beta, target
-
-    def __call__(self, model, batch) -> dict[str, torch.Tensor]:
-        x = batch["image"]
-        target = batch.get("target", x) if self.target == "neutral" else x
-        out = model(x)
-        rec = reconstruction(out["recon"], target)
-        kl = kl_divergence(out["mu"]["identity"], out["logvar"]["identity"])
-        return {"loss": rec + self.beta * kl, "reconstruction": rec, "kl_identity": kl}
+def labelled_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Share of known labels the logits get right (a logged figure, not a loss); 0 when none are known."""
+    known = labels != MISSING
+    if not known.any():
+        return logits.new_zeros(())
+    return (logits.detach().argmax(1) == labels)[known].float().mean()
 
 
-class DisVAELoss:
-    """Stage 2 of DisVAE: reconstruction + β·KL(z_exp) + λ·cross-entropy of the classifier on z_exp."""
-
-    def __init__(self, beta: float = 1.0, classifier_weight: float = 100.0):
-        self.beta, self.classifier_weight = beta, classifier_weight
-
-    def __call__(self, model, batch) -> dict[str, torch.Tensor]:
-        x = batch["image"]
-        out = model(x)
-        rec = reconstruction(out["recon"], x)
-        kl = kl_divergence(out["mu"]["expression"], out["logvar"]["expression"])
-        ce = labelled_cross_entropy(out["logits"], batch["expression"])
-        known = batch["expression"] != MISSING
-        acc = (out["logits"].argmax(1) == batch["expression"])[known].float().mean() if known.any() else ce * 0
-        return {
-            "loss": rec + self.beta * kl + self.classifier_weight * ce,
-            "reconstruction": rec,
-            "kl_expression": kl,
-            "cross_entropy": ce,
-            "accuracy": acc,
-        }
+def mean_entropy(logits: torch.Tensor) -> torch.Tensor:
+    """Mean entropy (nats) of the softmax of ``logits``: log(classes) when the output is uniform."""
+    log_p = F.log_softmax(logits, dim=1)
+    return -(log_p.exp() * log_p).sum(1).mean()
 
 
-LOSSES = {"identity_vae": IdentityVAELoss, "disvae": DisVAELoss}
+def graded_targets(labels: torch.Tensor, intensity: torch.Tensor | None, n_classes: int,
+                   neutral: int | None = 0) -> torch.Tensor:
+    """Expression label vectors with intensity values (0…1) instead of one-hot ones.
+
+    Class ``e`` at intensity ``t`` → ``t`` at e and ``1 − t`` at neutral (a graded expression is
+    partly neutral); without intensities or without a neutral class, plain one-hot. Rows of unknown
+    labels are zero (mask them out with ``labels != MISSING``).
+    """
+    known = labels != MISSING
+    out = torch.zeros(labels.shape[0], n_classes, device=labels.device)
+    idx = labels.clamp_min(0)
+    t = torch.ones(labels.shape[0], device=labels.device) if intensity is None else torch.nan_to_num(intensity.float(), nan=1.0).clamp(0, 1)
+    if neutral is None:
+        t = torch.ones_like(t)
+    else:
+        t = torch.where(idx == neutral, torch.ones_like(t), t)
+    out[torch.arange(labels.shape[0]), idx] = t
+    if neutral is not None:
+        out[:, neutral] += 1 - t
+    return out * known[:, None]
+
+
+def graded_bce(logits: torch.Tensor, labels: torch.Tensor, intensity: torch.Tensor | None,
+               neutral: int | None = 0) -> torch.Tensor:
+    """Binary cross-entropy of each class's logit against :func:`graded_targets`, over known labels."""
+    known = labels != MISSING
+    if not known.any():
+        return logits.sum() * 0.0
+    target = graded_targets(labels, intensity, logits.shape[1], neutral)
+    return F.binary_cross_entropy_with_logits(logits[known], target[known])
+
+
+def _same(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, B) masks of pairs with the same known label (self excluded) and with different known labels."""
+    known = labels != MISSING
+    both = known[:, None] & known[None, :]
+    eye = torch.eye(labels.shape[0], dtype=torch.bool, device=labels.device)
+    same = (labels[:, None] == labels[None, :]) & both & ~eye
+    return same, both & ~same & ~eye
+
+
+def cosine_pull(z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cosine-embedding loss with target +1: mean (1 − cos) over pairs that share a known label."""
+    same, _ = _same(labels)
+    if not same.any():
+        return z.sum() * 0.0
+    zn = F.normalize(z, dim=1)
+    return (1 - zn @ zn.T)[same].mean()
+
+
+def l1_pull(z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference between codes of pairs that share a known label."""
+    same, _ = _same(labels)
+    if not same.any():
+        return z.sum() * 0.0
+    i, j = same.nonzero(as_tuple=True)
+    return (z[i] - z[j]).abs().mean()
+
+
+def batch_hard_triplet(z: torch.Tensor, labels: torch.Tensor, margin: float = 0.2) -> torch.Tensor:
+    """Triplet loss on L2-normalised codes, hardest positive and negative per anchor within the batch."""
+    same, different = _same(labels)
+    anchors = same.any(1) & different.any(1)
+    if not anchors.any():
+        return z.sum() * 0.0
+    zn = F.normalize(z, dim=1)
+    d = (2 - 2 * zn @ zn.T).clamp_min(0)
+    hardest_pos = torch.where(same, d, torch.zeros_like(d)).max(1).values
+    hardest_neg = torch.where(different, d, torch.full_like(d, 4.0)).min(1).values
+    return F.relu(hardest_pos - hardest_neg + margin)[anchors].mean()

@@ -1,5 +1,5 @@
-"""``python -m train`` is ``python -m train.disvae`` (the only method so far)."""
+"""``python -m train --method NAME ...``: train a checkpoint with any registered method (train.fit)."""
 
-from .disvae import main
+from .fit import main
 
 main()

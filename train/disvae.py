@@ -1,125 +1,12 @@
-"""Train a DisVAE checkpoint.
-
-    python -m train.disvae --name synthetic-disvae --data synthetic:identities=160,per_identity=42
-
-Writes ``checkpoints/<name>/`` (weights, config, a provisional card) and TensorBoard logs under
-``runs/<name>/``; run ``python -m train.evaluate --checkpoint checkpoints/<name> --card`` next to
-fill the card with measured figures.
-"""
+"""``python -m train.disvae ...`` is ``python -m train --method disvae ...`` (kept for older commands)."""
 
 from __future__ import annotations
 
-import argparse
-import json
-import platform
-import shlex
-import sys
-import time
-from pathlib import Path
-
-import torch
-
-from facelab import datasets
-from facelab.align import AlignConfig
-from facelab.checkpoint import save_checkpoint
-from facelab.config import ModelConfig, TrainConfig
-from facelab.training import RECIPES
-
-from .cli import add_dataclass_args, dataclass_from_args
+from .fit import main as _main
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--name", default="synthetic-disvae", help="checkpoint name (directory under --out)")
-    p.add_argument("--out", default="checkpoints", help="parent directory of the checkpoint")
-    p.add_argument("--logs", default="runs", help="TensorBoard log directory ('' to disable)")
-    p.add_argument("--image-size", type=int, default=64, choices=(64, 128))
-    p.add_argument("--identity-dim", type=int, default=16, help="size of z_id")
-    p.add_argument("--expression-dim", type=int, default=8, help="size of z_exp")
-    p.add_argument("--channels", type=int, nargs="+", default=None,
-                   help="conv channels per stage (default 16 32 64 128 at 64 px, plus 128 at 128 px)")
-    p.add_argument("--expression-channels", type=int, nargs="+", default=None,
-                   help="conv channels per stage of the expression encoder (default: same as --channels)")
-    p.add_argument("--expression-depth", type=int, default=0,
-                   help="extra 3x3 convs per stage in the expression encoder (default 0)")
-    p.add_argument("--mirror-expression", action=argparse.BooleanOptionalAction, default=None,
-                   help="z_exp = mean of the expression encoder's outputs for the face and its mirror image "
-                        "(default: off; with --init: the start point's setting)")
-    p.add_argument("--init", default=None,
-                   help="checkpoint to fine-tune from (same architecture): skips stage 1, continues stage 2")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    add_dataclass_args(p, TrainConfig)
-    return p.parse_args(argv)
-
-
-def main(argv=None) -> Path:
-    args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    train_config = dataclass_from_args(TrainConfig, args)
-    channels = tuple(args.channels) if args.channels else (16, 32, 64, 128) + ((128,) if args.image_size == 128 else ())
-    photos = any(datasets.parse_data_arg(spec).name != "synthetic" for spec in train_config.data)
-    align_config = AlignConfig(size=args.image_size) if photos else None
-    model_config = ModelConfig(
-        image_size=args.image_size,
-        channels=channels,
-        expression_channels=tuple(args.expression_channels) if args.expression_channels else None,
-        expression_depth=args.expression_depth,
-        mirror_expression=bool(args.mirror_expression),
-        latents={"identity": args.identity_dim, "expression": args.expression_dim},
-        # photos are aligned by MTCNN in training, so the app must align uploads the same way
-        alignment="mtcnn" if photos else "center",
-        align=align_config.to_dict() if photos else None,
-    )
-    dataset = datasets.load(list(train_config.data), size=args.image_size, align_config=align_config)
-    if train_config.holdout > 0 or train_config.validation > 0:
-        split = datasets.training_splits(dataset, train_config.holdout, train_config.validation, seed=train_config.seed)
-        if len(split["test"]):
-            print(f"holding out {len(split['test'])} images (identity-disjoint) for evaluation")
-        if len(split["val"]):
-            print(f"keeping {len(split['val'])} images out for validation (train.evaluate --split val)")
-        dataset = torch.utils.data.Subset(dataset, split["train"])
-    print(f"training on {len(dataset)} images from {', '.join(train_config.data)}")
-    log_dir = Path(args.logs) / args.name if args.logs else None
-    started = time.strftime("%Y-%m-%d %H:%M")
-    init, init_run = None, None
-    if args.init:
-        import facelab
-
-        init = facelab.load(args.init, device="cpu")
-        if args.mirror_expression is not None:
-            init.configure(mirror_expression=args.mirror_expression)
-        model_config = init.config  # fine-tuning keeps the architecture (and alignment) of the start point
-        held = init.training
-        drawn = lambda c: (c.holdout, c.validation, c.seed)  # noqa: E731
-        if held is not None and (held.holdout > 0 or held.validation > 0 or train_config.validation > 0) \
-                and drawn(held) != drawn(train_config):
-            # Held-out and validation parts are drawn from these values: another draw would train on them.
-            sys.exit(
-                f"{args.init} was trained with --holdout {held.holdout} --validation {held.validation} --seed {held.seed}; "
-                "fine-tune with the same three values, or images it held out end up in the training set "
-                "(or ones it trained on in the validation part)"
-            )
-        # Keep the start point's own run record: the card then lists every command that made the weights.
-        init_record = Path(init.directory) / "training_run.json"
-        init_run = json.loads(init_record.read_text()) if init_record.is_file() else {"command": f"(unrecorded: {args.init})"}
-    model, history = RECIPES[model_config.method](dataset, model_config, train_config, log_dir=log_dir, init=init)
-    directory = save_checkpoint(Path(args.out) / args.name, model, model_config, train_config)
-    run = {
-        "command": "python -m train.disvae " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
-        "started": started,
-        "wall_time_s": round(history["wall_time_s"], 1),
-        "device": history["device"],
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, {platform.processor() or platform.system()}",
-        "images": len(dataset),
-        "final_losses": {k: v for k, v in history.items() if isinstance(v, dict)},
-    }
-    if init_run is not None:
-        run["init"] = init_run
-    (directory / "training_run.json").write_text(json.dumps(run, indent=2) + "\n")
-    print(json.dumps(run, indent=2))
-    print(f"saved {directory}; next: python -m train.evaluate --checkpoint {directory} --card")
-    return directory
+def main(argv=None):
+    return _main(argv, method="disvae", program="train.disvae")
 
 
 if __name__ == "__main__":

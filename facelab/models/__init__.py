@@ -1,15 +1,10 @@
-"""Model registry: a method name in ``ModelConfig.method`` → the inference model class."""
+"""Building blocks shared by every method: conv encoders/decoders and the split autoencoder.
 
-from .disvae import DisVAE, IdentityVAE
+Methods (model + losses + stages + options) live in :mod:`facelab.methods`; this package holds
+only the modules they assemble.
+"""
 
-MODELS = {"disvae": DisVAE}
+from .blocks import ConvTrunk, Decoder, Encoder, reparameterize
+from .network import FaceNetwork, SplitAutoencoder
 
-
-def build_model(config):
-    try:
-        return MODELS[config.method](config)
-    except KeyError:
-        raise ValueError(f"unknown method {config.method!r}; known: {', '.join(MODELS)}") from None
-
-
-__all__ = ["DisVAE", "IdentityVAE", "MODELS", "build_model"]
+__all__ = ["ConvTrunk", "Decoder", "Encoder", "FaceNetwork", "SplitAutoencoder", "reparameterize"]

@@ -15,15 +15,14 @@ def _norm(channels: int) -> nn.GroupNorm:
     return nn.GroupNorm(min(8, channels), channels)
 
 
-class Encoder(nn.Module):
-    """(B, 3, S, S) → (B, 2·latent): a Gaussian posterior's mean and log-variance.
+class ConvTrunk(nn.Module):
+    """(B, 3, S, S) → (B, channels[-1]·4·4) features: strided 4×4 convs halve the resolution per stage.
 
     ``depth`` adds that many 3×3 convolutions after each downsampling stage: recognising
-    expressions in real photos needs more depth than reconstructing them does (depth 0 is the
-    original DisVAE encoder, layer for layer).
+    expressions in real photos needs more depth than reconstructing them does.
     """
 
-    def __init__(self, channels: tuple[int, ...], latent: int, depth: int = 0):
+    def __init__(self, channels: tuple[int, ...], depth: int = 0):
         super().__init__()
         layers, c_in = [], 3
         for c_out in channels:
@@ -32,18 +31,37 @@ class Encoder(nn.Module):
                 layers += [nn.Conv2d(c_out, c_out, 3, padding=1), _norm(c_out), nn.SiLU()]
             c_in = c_out
         self.conv = nn.Sequential(*layers)
-        self.head = nn.Linear(c_in * 4 * 4, 2 * latent)
+        self.out_features = c_in * 4 * 4
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x).flatten(1)
+
+
+class Encoder(nn.Module):
+    """(B, 3, S, S) → a Gaussian posterior's mean and log-variance, each (B, latent).
+
+    Depth 0 is the original DisVAE encoder, layer for layer (its ``conv``/``head`` names are kept).
+    """
+
+    def __init__(self, channels: tuple[int, ...], latent: int, depth: int = 0):
+        super().__init__()
+        trunk = ConvTrunk(channels, depth)
+        self.conv = trunk.conv
+        self.head = nn.Linear(trunk.out_features, 2 * latent)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.conv(x).flatten(1)
-        mu, logvar = self.head(h).chunk(2, dim=1)
+        mu, logvar = self.head(self.conv(x).flatten(1)).chunk(2, dim=1)
         return mu, logvar.clamp(-10, 10)
 
 
 class Decoder(nn.Module):
-    """(B, in_dim) → (B, 3, S, S) in [0, 1]; mirrors :class:`Encoder`."""
+    """(B, in_dim) → (B, 3, S, S) in [0, 1]; mirrors :class:`ConvTrunk`.
 
-    def __init__(self, channels: tuple[int, ...], in_dim: int):
+    ``depth`` adds that many 3×3 convolutions after each upsampling stage (depth 0 is the original
+    DisVAE decoder, layer for layer): sharper eyes and mouths cost decoder capacity.
+    """
+
+    def __init__(self, channels: tuple[int, ...], in_dim: int, depth: int = 0):
         super().__init__()
         rev = tuple(reversed(channels))
         self.start = rev[0]
@@ -51,6 +69,8 @@ class Decoder(nn.Module):
         layers = []
         for c_in, c_out in zip(rev, rev[1:] + (rev[-1],)):
             layers += [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), _norm(c_out), nn.SiLU()]
+            for _ in range(depth):
+                layers += [nn.Conv2d(c_out, c_out, 3, padding=1), _norm(c_out), nn.SiLU()]
         layers += [nn.Conv2d(rev[-1], 3, 3, padding=1), nn.Sigmoid()]
         self.deconv = nn.Sequential(*layers)
 

@@ -1,0 +1,147 @@
+"""Training pairs for swap losses, and batches grouped by person.
+
+:class:`SwapPairs` gives every sample a partner and the image that decoding "this face with the
+partner's expression" should produce: on the generator, the exact render (same factors, the
+partner's expression and intensity); on real data, where no such render exists, a partner of the
+same person, whose own photo is then the target. :class:`PersonBatchSampler` fills batches with
+a few images of each of a few people, in different expressions where possible, so that every
+batch holds same-person and same-expression pairs for metric losses.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from ..labels import MISSING
+
+
+def _identities(dataset) -> np.ndarray:
+    from .splits import sample_groups
+
+    ids, _ = sample_groups(dataset)
+    names = {n: k for k, n in enumerate(dict.fromkeys(i for i in ids if i is not None))}
+    return np.array([names[i] if i is not None else MISSING for i in ids], dtype=np.int64)
+
+
+def _expressions(dataset) -> np.ndarray:
+    from ..evaluate import synthetic_view
+
+    view = synthetic_view(dataset)
+    if view is not None:
+        return np.array([f.expression for f in view.factors], dtype=np.int64)
+    return np.array([int(dataset[i]["expression"]) for i in range(len(dataset))], dtype=np.int64)
+
+
+class SwapPairs(Dataset):
+    """``dataset``'s items plus ``partner`` (another sample's image), ``partner_expression`` and
+    ``swap_target`` (this face with the partner's expression).
+
+    ``partners`` per sample are drawn once with ``seed``: a random other sample on the generator,
+    another image of the same person elsewhere (itself when it has none).
+    """
+
+    def __init__(self, dataset, seed: int = 0, progress: bool = True):
+        from ..evaluate import synthetic_view
+
+        self.dataset = dataset
+        rng = np.random.default_rng([0x5A4B, seed])
+        view = synthetic_view(dataset)
+        n = len(dataset)
+        if view is not None:
+            from ..synthetic import render_batch
+
+            self.partner = rng.integers(0, n, n)
+            fs = view.factors
+            jobs = [fs[i].replace(expression=fs[j].expression, intensity=fs[j].intensity)
+                    for i, j in zip(range(n), self.partner)]
+            size = dataset[0]["image"].shape[-1]
+            bar = None
+            if progress:
+                from tqdm.auto import tqdm
+
+                bar = tqdm(total=n, desc="render swap targets", unit="face")
+            targets = np.empty((n, size, size, 3), np.uint8)
+            for start in range(0, n, 256):
+                targets[start:start + 256] = render_batch(jobs[start:start + 256], size)
+                if bar is not None:
+                    bar.update(min(256, n - start))
+            if bar is not None:
+                bar.close()
+            self.targets = targets
+        else:
+            ids = _identities(dataset)
+            self.partner = np.arange(n)
+            for person in np.unique(ids[ids != MISSING]):
+                members = np.flatnonzero(ids == person)
+                if len(members) > 1:
+                    shifted = rng.permutation(members)
+                    self.partner[shifted] = np.roll(shifted, 1)
+            self.targets = None
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> dict:
+        item = dict(self.dataset[i])
+        j = int(self.partner[i])
+        other = self.dataset[j]
+        item["partner"] = other["image"]
+        item["partner_expression"] = other["expression"]
+        if self.targets is not None:
+            item["swap_target"] = torch.from_numpy(np.ascontiguousarray(self.targets[i].transpose(2, 0, 1))).float() / 255
+        else:
+            item["swap_target"] = other["image"]
+        return item
+
+
+class PersonBatchSampler(Sampler):
+    """Batches of ``per_person`` images from each of ``batch_size // per_person`` people.
+
+    Within a person, images of different expressions are taken first. Samples of unknown
+    identity fill the batches as singletons. One epoch covers about ``len(dataset)`` samples.
+    """
+
+    def __init__(self, identities, expressions, batch_size: int, per_person: int = 4,
+                 generator: torch.Generator | None = None):
+        self.ids = np.asarray(identities)
+        self.expressions = np.asarray(expressions)
+        self.batch_size, self.per_person = int(batch_size), max(1, int(per_person))
+        self.seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator)) if generator is not None else 0
+        self.epoch = 0
+        self.people = {p: np.flatnonzero(self.ids == p) for p in np.unique(self.ids[self.ids != MISSING])}
+        self.loose = np.flatnonzero(self.ids == MISSING)
+
+    def __len__(self) -> int:
+        return max(1, len(self.ids) // self.batch_size)
+
+    def _group(self, rng, members: np.ndarray) -> list[int]:
+        """``per_person`` members, distinct expressions first."""
+        members = rng.permutation(members)
+        _, first = np.unique(self.expressions[members], return_index=True)
+        distinct = members[rng.permutation(first)]
+        rest = np.setdiff1d(members, distinct, assume_unique=True)
+        return list(np.concatenate([distinct, rng.permutation(rest)])[: self.per_person])
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        self.epoch += 1
+        people = list(self.people)
+        for _ in range(len(self)):
+            batch: list[int] = []
+            if people:
+                chosen = rng.choice(len(people), size=min(len(people), self.batch_size // self.per_person),
+                                    replace=False)
+                for k in chosen:
+                    batch += self._group(rng, self.people[people[k]])
+            if len(batch) < self.batch_size:
+                pool = self.loose if len(self.loose) else np.arange(len(self.ids))
+                batch += list(rng.choice(pool, size=self.batch_size - len(batch), replace=len(pool) < self.batch_size))
+            yield [int(i) for i in batch[: self.batch_size]]
+
+
+def person_batch_sampler(dataset, batch_size: int, per_person: int = 4,
+                         generator: torch.Generator | None = None) -> PersonBatchSampler:
+    base = dataset.dataset if isinstance(dataset, SwapPairs) else dataset
+    return PersonBatchSampler(_identities(base), _expressions(base), batch_size, per_person, generator)
