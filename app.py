@@ -1,12 +1,14 @@
-"""facelab demo: encode a face, edit its expression and identity codes, swap, interpolate, explore.
+"""facelab demo: encode a face, edit its codes (expression, identity, ...), swap, interpolate, explore.
 
     python app.py [--checkpoint DIR_OR_NAME] [--host 127.0.0.1] [--port 7860]
 
 Runs offline on 127.0.0.1 by default (no share link, no analytics, system fonts). The model is
 loaded once at start-up. Every interaction is also a named HTTP API endpoint, callable with
 ``gradio_client`` (see the "Use via API" link in the footer): encode, sliders, reset, swap,
-interpolate, topology, retrieve and ping. This file only wires components to
-:mod:`facelab.demo`, which holds the logic.
+interpolate, topology, retrieve, label_debug and ping. This file only wires components to
+:mod:`facelab.demo`, which holds the logic; each tab has its own builder below (``_encode_tab``,
+``_sliders_tab``, ...), sharing one :class:`Page` per model. Every sub-code of the model gets its
+sliders, swap/interpolation choice, topology map and retrieval gallery.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import inspect
 import os
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from typing import Sequence
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -28,6 +31,7 @@ import facelab  # noqa: E402
 from facelab import demo as D  # noqa: E402
 from facelab.checkpoint import CheckpointError  # noqa: E402
 from facelab.config import ConfigError  # noqa: E402
+from facelab.face_model import FaceModel  # noqa: E402
 from facelab.imageio import ImageError  # noqa: E402
 
 MODEL_QUEUE = "model"  # concurrency_id shared by every event that runs the network
@@ -83,22 +87,70 @@ def _examples(paths: list[str], target, label: str, examples_per_page: int = N_E
         gr.Examples([[p] for p in paths], inputs=[target], label=label, examples_per_page=examples_per_page)
 
 
-def _model_page(model, examples: list[str], prefix: str = "") -> None:
-    """One model's tabs and events, inside the current Blocks page; API names get ``prefix``."""
-    specs = D.slider_specs(model, k=8)
-    topology, topology_note = D.load_topology(model)
-    base_code = D.mean_code(model)
-    card = D.model_card(model)
-    edit_attributes = [a for a in model.attributes if a != "identity"] or list(model.attributes)
+@dataclass
+class Page:
+    """What the tab builders of one model's page share: the model, the session state, the
+    API-only face input, the example faces, the API-name prefix and the model-event settings."""
 
-    def face_code(state, face):
+    model: FaceModel
+    state: gr.State  # the session's encoded face: code.to_dict()
+    api_face: gr.Image  # API-only input: lets gradio_client pass a face to sliders/topology/retrieve
+    examples: list[str]
+    prefix: str = ""
+    model_event: dict = field(default_factory=lambda: dict(concurrency_id=MODEL_QUEUE,
+                                                           concurrency_limit=MODEL_CONCURRENCY))
+
+    def api(self, name: str) -> str:
+        """The page's API name of an endpoint (``prefix + name``)."""
+        return self.prefix + name
+
+    def face_code(self, state, face):
         """The code to work on: an image passed to the API, else the session's encoded face, else None."""
         image = D.read_upload(face)
         if image is not None:
-            return D.encode_face(model, image)[1]
+            return D.encode_face(self.model, image)[1]
         return D.code_from_state(state)
 
-    # ---- handlers (glue only: parse inputs, call facelab.demo / the model, format outputs) ----
+    @functools.cached_property
+    def topology(self):
+        """``(Topology or None, why not)``: read once per page, shared by the Topology and Retrieval tabs."""
+        return D.load_topology(self.model)
+
+
+def _face_image(label, **kw):
+    return gr.Image(label=label, format="png", type="filepath", height=IMAGE_HEIGHT, elem_classes="face", **kw)
+
+
+def _upload_image(label):
+    return gr.Image(label=label, sources=["upload", "webcam"], height=IMAGE_HEIGHT, elem_classes="face")
+
+
+def _face_pair(page: Page, shift: int):
+    """Two upload boxes (A, B), each with the examples; B's list starts ``shift`` later."""
+    with gr.Row():
+        a, b = _upload_image("Face A"), _upload_image("Face B")
+    with gr.Row():
+        _examples(page.examples, a, "Examples for A")
+        _examples(page.examples[shift:] + page.examples[:shift], b, "Examples for B")
+    return a, b
+
+
+def _codes_text(model) -> str:
+    """``"expression (z_exp), identity (z_id)"``: the model's sub-codes, as the UI names them."""
+    return ", ".join(f"{a} ({D.code_name(a)})" for a in D.slider_attributes(model))
+
+
+# ---- one builder per tab: creates its components and wires its events -------------------------
+# preprocess=False: uploads reach facelab.imageio.read_image untouched, so a bad file gets
+# facelab's plain message (and slider values are range-checked by apply_sliders, not Gradio).
+
+
+def _encode_tab(page: Page):
+    """Encode: upload → model's view, reconstruction, class probabilities. Returns (encode event, reconstruction)."""
+    model = page.model
+    labelled = D.labelled_attribute(model)
+    classes = model.class_names().get(labelled, ()) if labelled else ()
+
     @_user_errors
     def encode(image, state, face_number=1, center_fallback=False):
         picture = D.read_upload(image)
@@ -106,7 +158,35 @@ def _model_page(model, examples: list[str], prefix: str = "") -> None:
             return gr.skip(), gr.skip(), gr.skip(), state
         view, code = D.encode_face(model, picture, face=max(int(face_number or 1), 1) - 1,
                                    center_fallback=bool(center_fallback))
-        return view, model.decode(code), model.classify(code), code.to_dict()
+        return view, model.decode(code), model.classify(code, labelled) if labelled else None, code.to_dict()
+
+    with gr.Tab("Encode", id="encode"):
+        reads = f" and the {labelled} it reads from {D.code_name(labelled)}" if labelled else ""
+        gr.Markdown(f"Upload a face photo, use the webcam, or click an example: see what the model sees, "
+                    f"its reconstruction{reads}. The other tabs use this face.", elem_classes="howto")
+        with gr.Row(equal_height=True):
+            image = _upload_image("Face photo")
+            view = _face_image("Model's view", interactive=False)
+            reconstruction = _face_image("Reconstruction", interactive=False)
+            probabilities = gr.Label(label=D.probability_label(model), num_top_classes=len(classes) or None,
+                                     visible=bool(labelled))
+        with gr.Row(visible=model.config.alignment == "mtcnn"):  # face detection options: photo models only
+            face_number = gr.Number(1, precision=0, minimum=1, label="Face (1 = largest; for group photos)")
+            center_fallback = gr.Checkbox(False, label="No face found? Use the centre crop anyway")
+        _examples(page.examples, image, "Example faces (click one)")
+
+    encoded = gr.on([image.change, face_number.change, center_fallback.change], encode,
+                    [image, page.state, face_number, center_fallback],
+                    [view, reconstruction, probabilities, page.state],
+                    api_name=page.api("encode"), preprocess=False, **page.model_event)
+    return encoded, reconstruction
+
+
+def _sliders_tab(page: Page, encoded, reconstruction) -> None:
+    """Sliders: one column per sub-code, one slider per leading dimension; follows the encoded face."""
+    model = page.model
+    specs = D.slider_specs(model, k=8)
+    base_code = D.mean_code(model)
 
     def sync_sliders(reconstruction, state):
         code = D.code_from_state(state)
@@ -114,7 +194,7 @@ def _model_page(model, examples: list[str], prefix: str = "") -> None:
 
     @_user_errors
     def sliders(state, face=None, *values):
-        code = face_code(state, face) or base_code
+        code = page.face_code(state, face) or base_code
         return model.decode(D.apply_sliders(code, specs, values))
 
     # Name the slider parameters for the API (expression_dim_5=..., identity_dim_2=...).
@@ -128,25 +208,106 @@ def _model_page(model, examples: list[str], prefix: str = "") -> None:
         code = D.code_from_state(state) or base_code
         return model.decode(code), *D.slider_values(code, specs)
 
+    with gr.Tab("Sliders", id="sliders"):
+        gr.Markdown(f"Move a slider to change one leading dimension of one code — {_codes_text(model)}; only the "
+                    "decoder runs. Sliders start at your encoded face (or the average face) and span mean ± 3 std "
+                    "of the training codes.", elem_classes="howto")
+        with gr.Row():
+            with gr.Column(scale=1, min_width=200):
+                slider_source = _face_image("Your face (reconstruction)", interactive=False)
+                edited = _face_image("Edited", interactive=False, value=model.decode(base_code))
+                reset_button = gr.Button("Reset to your face", variant="secondary")
+            slider_boxes = []
+            for attribute in D.slider_attributes(model):
+                with gr.Column(scale=2):
+                    gr.Markdown(f"**{attribute}** code ({D.code_name(attribute)})")
+                    slider_boxes += [gr.Slider(minimum=s.minimum, maximum=s.maximum, value=s.default, step=s.step,
+                                               label=s.label) for s in specs if s.attribute == attribute]
+
+    encoded.success(sync_sliders, [reconstruction, page.state], [slider_source, edited, *slider_boxes],
+                    api_name=page.api("sync_sliders"), api_visibility="private", queue=False)
+    gr.on([s.input for s in slider_boxes], sliders, [page.state, page.api_face, *slider_boxes], edited,
+          api_name=page.api("sliders"), preprocess=False, trigger_mode="always_last", show_progress="hidden",
+          **page.model_event)
+    reset_button.click(reset, [page.state], [edited, *slider_boxes], api_name=page.api("reset"),
+                       show_progress="hidden", **page.model_event)
+
+
+def _swap_tab(page: Page) -> None:
+    """Swap: A with B's chosen sub-code, and B with A's."""
+    model = page.model
+    default = D.default_attribute(model)
+
     @_user_errors
     def swap(face_a, face_b, attribute):
         view_a, code_a = D.encode_face(model, _required_image(face_a, "face A"))
         view_b, code_b = D.encode_face(model, _required_image(face_b, "face B"))
-        return view_a, view_b, *D.swap_faces(model, code_a, code_b, attribute or "expression")
+        return view_a, view_b, *D.swap_faces(model, code_a, code_b, attribute or default)
+
+    def captions(attribute):
+        ab, ba = D.swap_labels(attribute or default)
+        return gr.update(label=ab), gr.update(label=ba)
+
+    with gr.Tab("Swap", id="swap"):
+        gr.Markdown("Pick two faces and a code, and press **Swap**: A with B's code (the rest of A kept), and B "
+                    "with A's.", elem_classes="howto")
+        swap_a, swap_b = _face_pair(page, shift=1)
+        attribute = gr.Dropdown(list(model.attributes), value=default, label="Swap which code",
+                                visible=len(model.attributes) > 1)
+        swap_button = gr.Button("Swap", variant="primary")
+        label_ab, label_ba = D.swap_labels(default)
+        with gr.Row():
+            view_a = _face_image("A: model's view", interactive=False)
+            recon_a = _face_image("A: reconstruction", interactive=False)
+            swapped_ab = _face_image(label_ab, interactive=False)
+        with gr.Row():
+            view_b = _face_image("B: model's view", interactive=False)
+            recon_b = _face_image("B: reconstruction", interactive=False)
+            swapped_ba = _face_image(label_ba, interactive=False)
+
+    swap_button.click(swap, [swap_a, swap_b, attribute], [view_a, view_b, recon_a, recon_b, swapped_ab, swapped_ba],
+                      api_name=page.api("swap"), preprocess=False, **page.model_event)
+    attribute.change(captions, attribute, [swapped_ab, swapped_ba], api_visibility="private", queue=False)
+
+
+def _interpolate_tab(page: Page) -> None:
+    """Interpolate: A → B in one sub-code (the rest of A fixed) or in all of them, as a strip."""
+    model = page.model
 
     @_user_errors
     def interpolate(face_a, face_b, steps, what):
         code_a = D.encode_face(model, _required_image(face_a, "face A"))[1]
         code_b = D.encode_face(model, _required_image(face_b, "face B"))[1]
-        attribute = None if what in (None, "everything") else what
+        attribute = None if what in (None, D.EVERYTHING) else what
         return D.interpolation_strip(model, code_a, code_b, steps=int(steps or 8), attribute=attribute)
+
+    with gr.Tab("Interpolate", id="interpolate"):
+        gr.Markdown("Pick two faces: the strip walks from A's code to B's with the rest of A fixed (or moves every "
+                    "code).", elem_classes="howto")
+        interp_a, interp_b = _face_pair(page, shift=2)
+        with gr.Row():
+            steps = gr.Slider(3, 12, value=8, step=1, label="Steps")
+            what = gr.Radio(D.interpolation_choices(model), value=D.default_attribute(model), label="What moves")
+        interp_button = gr.Button("Interpolate", variant="primary")
+        interp_strip = gr.Image(label="A → B", format="png", type="filepath", interactive=False, height=160,
+                                elem_classes="face")
+
+    interp_button.click(interpolate, [interp_a, interp_b, steps, what], interp_strip, api_name=page.api("interpolate"),
+                        preprocess=False, **page.model_event)
+
+
+def _topology_tab(page: Page) -> None:
+    """Topology: the gallery's UMAP map of the chosen sub-code, the encoded face starred."""
+    model = page.model
+    topology, topology_note = page.topology
+    default = D.default_attribute(model)
 
     @_user_errors
     def show_topology(attribute, color_by, state, face=None):
         if topology is None:
             return None, f"Topology unavailable: {topology_note}."
-        code = face_code(state, face)
-        figure = D.topology_figure(topology, attribute or "expression", color_by or "expression", code)
+        code = page.face_code(state, face)
+        figure = D.topology_figure(topology, attribute or default, color_by or "expression", code)
         if code is None:
             note = f"{len(topology)} gallery faces. Encode a face on the **Encode** tab to see where it falls."
         else:
@@ -154,8 +315,70 @@ def _model_page(model, examples: list[str], prefix: str = "") -> None:
                     "nearest gallery codes.")
         return figure, note
 
-    debug_sets = functools.lru_cache(maxsize=4)(lambda source: D.debug_dataset(model, source))
+    with gr.Tab("Topology", id="topology") as topology_tab:
+        gr.Markdown("UMAP maps of the gallery's codes (precomputed with the checkpoint). Each point is a "
+                    "generator face; the star is your encoded face.", elem_classes="howto")
+        with gr.Row():
+            attribute = gr.Dropdown(list(model.attributes), value=default, label="Code")
+            color = gr.Dropdown(list(D.COLOR_BY), value="expression", label="Colour by")
+        note = gr.Markdown(label="note")
+        plot = gr.Plot(label="UMAP")
+
+    gr.on([topology_tab.select, attribute.change, color.change], show_topology,
+          [attribute, color, page.state, page.api_face], [plot, note], api_name=page.api("topology"),
+          preprocess=False, trigger_mode="always_last", **page.model_event)
+
+
+def _retrieval_tab(page: Page) -> None:
+    """Retrieval: the nearest gallery faces, one gallery per sub-code."""
+    model = page.model
+    attributes = list(model.attributes)
+    topology, topology_note = page.topology
     photo_gallery = functools.lru_cache(maxsize=1)(lambda: D.photo_gallery(model))
+    nothing = [[] for _ in attributes]
+
+    @_user_errors
+    def retrieve(k, state, face=None, progress=gr.Progress()):
+        code = page.face_code(state, face)
+        k = min(max(int(k or 8), 1), MAX_NEIGHBOURS)
+        if topology is None and model.config.alignment == "mtcnn":
+            if code is None:
+                return "Encode a face on the **Encode** tab first.", *nothing
+            progress(0, desc="aligning the gallery photos (first time only)")
+            gallery = photo_gallery()
+            if gallery is None:
+                return f"Retrieval needs the London photos in {D.data_root()} (not in the repository).", *nothing
+            return (f"The nearest of {len(gallery.images)} London Face Research Lab photos (CC-BY 4.0, read from "
+                    "the data folder; d = distance in code space).",
+                    *(D.retrieve_photos(gallery, code, a, k) for a in attributes))
+        if topology is None:
+            return f"Retrieval unavailable: {topology_note}.", *nothing
+        if code is None:
+            return "Encode a face on the **Encode** tab first.", *nothing
+        size = max(128, model.config.image_size)
+        found = [D.retrieve(topology, code, a, k=k, size=size) for a in attributes]
+        return (f"The {len(found[0])} nearest of {len(topology)} gallery faces, re-rendered from their "
+                "generator factors (d = distance in code space).", *found)
+
+    with gr.Tab("Retrieval", id="retrieval") as retrieval_tab:
+        gr.Markdown(f"The gallery faces nearest to your encoded face, separately by each code: {_codes_text(model)}.",
+                    elem_classes="howto")
+        with gr.Row():
+            k = gr.Slider(1, 16, value=8, step=1, label="Neighbours")  # the API may ask up to MAX_NEIGHBOURS
+            retrieve_button = gr.Button("Find nearest", variant="primary")
+        note = gr.Markdown(label="note")
+        galleries = [gr.Gallery(label=f"Nearest by {a} ({D.code_name(a)})", columns=8, height=200, format="png",
+                                object_fit="contain") for a in attributes]
+
+    gr.on([retrieval_tab.select, retrieve_button.click, k.release], retrieve, [k, page.state, page.api_face],
+          [note, *galleries], api_name=page.api("retrieve"), preprocess=False, trigger_mode="always_last",
+          **page.model_event)
+
+
+def _evaluation_tab(page: Page) -> None:
+    """Evaluation: the card's figures and plots per evaluation file, and label debugging."""
+    model = page.model
+    debug_sets = functools.lru_cache(maxsize=4)(lambda source: D.debug_dataset(model, source))
 
     @_user_errors
     def label_debug(source, k, progress=gr.Progress()):
@@ -164,192 +387,48 @@ def _model_page(model, examples: list[str], prefix: str = "") -> None:
         progress(0, desc=f"preparing {source}")
         return D.label_disagreements(model, debug_sets(source), k=min(max(int(k or 12), 1), 64))
 
-    @_user_errors
-    def retrieve(k, state, face=None, progress=gr.Progress()):
-        code = face_code(state, face)
-        if topology is None and model.config.alignment == "mtcnn":
-            if code is None:
-                return "Encode a face on the **Encode** tab first.", [], []
-            progress(0, desc="aligning the gallery photos (first time only)")
-            gallery = photo_gallery()
-            if gallery is None:
-                return f"Retrieval needs the London photos in {D.data_root()} (not in the repository).", [], []
-            k = min(max(int(k or 8), 1), MAX_NEIGHBOURS)
-            return (f"The nearest of {len(gallery.images)} London Face Research Lab photos (CC-BY 4.0, read from "
-                    "the data folder; d = distance in code space)."), \
-                D.retrieve_photos(gallery, code, "identity", k), D.retrieve_photos(gallery, code, "expression", k)
-        if topology is None:
-            return f"Retrieval unavailable: {topology_note}.", [], []
-        if code is None:
-            return "Encode a face on the **Encode** tab first.", [], []
-        size, k = max(128, model.config.image_size), min(max(int(k or 8), 1), MAX_NEIGHBOURS)
-        by_identity = D.retrieve(topology, code, "identity", k=k, size=size)
-        by_expression = D.retrieve(topology, code, "expression", k=k, size=size)
-        return (f"The {len(by_identity)} nearest of {len(topology)} gallery faces, re-rendered from their "
-                "generator factors (d = distance in code space)."), by_identity, by_expression
-
-    model_event = dict(concurrency_id=MODEL_QUEUE, concurrency_limit=MODEL_CONCURRENCY)
-
-    def face_image(label, **kw):
-        return gr.Image(label=label, format="png", type="filepath", height=IMAGE_HEIGHT, elem_classes="face", **kw)
-
-    def upload_image(label):
-        return gr.Image(label=label, sources=["upload", "webcam"], height=IMAGE_HEIGHT, elem_classes="face")
-
-    def face_pair(shift: int):
-        """Two upload boxes (A, B), each with the examples; B's list starts ``shift`` later."""
+    with gr.Tab("Evaluation", id="evaluation"):
+        gr.Markdown("This checkpoint's card figures, each with the committed command that measured them, "
+                    "and a label-debugging view.", elem_classes="howto")
+        sections = D.evaluation_sections(model)
+        for text, plots in sections:
+            with gr.Accordion(text.splitlines()[0].lstrip("# "), open=len(sections) == 1):
+                gr.Markdown(text)
+                if plots:
+                    gr.Gallery(value=plots, columns=2, height=420, object_fit="contain", label="plots")
+        if not sections:
+            gr.Markdown("*Not evaluated yet:* `python -m train.evaluate --checkpoint DIR --card`.")
+        gr.Markdown("### Label debugging\nThe samples whose label the model finds least likely, as "
+                    "input | reconstruction with label and prediction: judge whether the label or the "
+                    "model is wrong.")
+        sources = D.debug_sources(model)
         with gr.Row():
-            a, b = upload_image("Face A"), upload_image("Face B")
-        with gr.Row():
-            _examples(examples, a, "Examples for A")
-            _examples(examples[shift:] + examples[:shift], b, "Examples for B")
-        return a, b
+            source = gr.Dropdown(sources, value=sources[0] if sources else None, label="Labelled set")
+            debug_k = gr.Slider(4, 32, value=12, step=1, label="Samples")
+            debug_button = gr.Button("Find disagreements", variant="primary", interactive=bool(sources))
+        gallery = gr.Gallery(label="least likely labels first", columns=6, height=360, format="png",
+                             object_fit="contain")
 
-    if True:  # the caller holds the Blocks/route context
-        gr.Markdown(D.model_summary(model))
-        if card:
-            with gr.Accordion("Model card", open=False):
-                gr.Markdown(card)
-        state = gr.State(None)  # the session's encoded face: code.to_dict()
-        # API-only input: lets gradio_client pass a face to sliders/topology/retrieve without a session.
-        api_face = gr.Image(label="face", visible=False)
+    debug_button.click(label_debug, [source, debug_k], gallery, api_name=page.api("label_debug"),
+                       **page.model_event)
 
-        with gr.Tabs():
-            with gr.Tab("Encode", id="encode"):
-                gr.Markdown("Upload a face photo, use the webcam, or click an example: see what the model sees, "
-                            "its reconstruction and the expression it reads from z_exp. The other tabs use this face.",
-                            elem_classes="howto")
-                with gr.Row(equal_height=True):
-                    image = upload_image("Face photo")
-                    view = face_image("Model's view", interactive=False)
-                    reconstruction = face_image("Reconstruction", interactive=False)
-                    probabilities = gr.Label(label="Expression (from z_exp)", num_top_classes=len(model.expressions))
-                photo_model = model.config.alignment == "mtcnn"
-                with gr.Row(visible=photo_model):  # face detection options: photo models only
-                    face_number = gr.Number(1, precision=0, minimum=1, label="Face (1 = largest; for group photos)")
-                    center_fallback = gr.Checkbox(False, label="No face found? Use the centre crop anyway")
-                _examples(examples, image, "Example faces (click one)")
 
-            with gr.Tab("Sliders", id="sliders"):
-                gr.Markdown("Move a slider to change one leading dimension of the expression (z_exp) or identity "
-                            "(z_id) code; only the decoder runs. Sliders start at your encoded face "
-                            "(or the average face) and span mean ± 3 std of the training codes.",
-                            elem_classes="howto")
-                with gr.Row():
-                    with gr.Column(scale=1, min_width=200):
-                        slider_source = face_image("Your face (reconstruction)", interactive=False)
-                        edited = face_image("Edited", interactive=False, value=model.decode(base_code))
-                        reset_button = gr.Button("Reset to your face", variant="secondary")
-                    slider_boxes = []
-                    for attribute in D.slider_attributes(model):
-                        with gr.Column(scale=2):
-                            gr.Markdown(f"**{attribute}** code")
-                            for spec in specs:
-                                if spec.attribute == attribute:
-                                    slider_boxes.append(gr.Slider(
-                                        minimum=spec.minimum, maximum=spec.maximum, value=spec.default,
-                                        step=spec.step, label=spec.label,
-                                    ))
-
-            with gr.Tab("Swap", id="swap"):
-                gr.Markdown("Pick two faces and press **Swap**: A's identity with B's expression, and B's identity "
-                            "with A's expression.", elem_classes="howto")
-                swap_a, swap_b = face_pair(shift=1)
-                swap_attribute = gr.Dropdown(edit_attributes, value=edit_attributes[0], label="Swap which code",
-                                             visible=len(edit_attributes) > 1)
-                swap_button = gr.Button("Swap", variant="primary")
-                with gr.Row():
-                    swap_view_a = face_image("A: model's view", interactive=False)
-                    swap_recon_a = face_image("A: reconstruction", interactive=False)
-                    swap_ab = face_image("A's identity + B's expression", interactive=False)
-                with gr.Row():
-                    swap_view_b = face_image("B: model's view", interactive=False)
-                    swap_recon_b = face_image("B: reconstruction", interactive=False)
-                    swap_ba = face_image("B's identity + A's expression", interactive=False)
-
-            with gr.Tab("Interpolate", id="interpolate"):
-                gr.Markdown("Pick two faces: the strip walks from A's expression to B's with A's identity fixed "
-                            "(or moves every code).", elem_classes="howto")
-                interp_a, interp_b = face_pair(shift=2)
-                with gr.Row():
-                    steps = gr.Slider(3, 12, value=8, step=1, label="Steps")
-                    what = gr.Radio([(f"{a} only (rest of A fixed)", a) for a in edit_attributes]
-                                    + [("everything (A → B)", "everything")], value=edit_attributes[0],
-                                    label="What moves")
-                interp_button = gr.Button("Interpolate", variant="primary")
-                interp_strip = gr.Image(label="A → B", format="png", type="filepath", interactive=False,
-                                        height=160, elem_classes="face")
-
-            with gr.Tab("Topology", id="topology") as topology_tab:
-                gr.Markdown("UMAP maps of the gallery's codes (precomputed with the checkpoint). Each point is a "
-                            "generator face; the star is your encoded face.", elem_classes="howto")
-                with gr.Row():
-                    topo_attribute = gr.Dropdown(list(topology.attributes) if topology else list(model.attributes),
-                                                 value="expression", label="Code")
-                    topo_color = gr.Dropdown(list(D.COLOR_BY), value="expression", label="Colour by")
-                topo_note = gr.Markdown(label="note")
-                topo_plot = gr.Plot(label="UMAP")
-
-            with gr.Tab("Retrieval", id="retrieval") as retrieval_tab:
-                gr.Markdown("The gallery faces nearest to your encoded face, by identity code and, separately, by "
-                            "expression code.", elem_classes="howto")
-                with gr.Row():
-                    k = gr.Slider(1, 16, value=8, step=1, label="Neighbours")  # the API may ask up to MAX_NEIGHBOURS
-                    retrieve_button = gr.Button("Find nearest", variant="primary")
-                retrieve_note = gr.Markdown(label="note")
-                by_identity = gr.Gallery(label="Nearest by identity (z_id)", columns=8, height=200, format="png",
-                                         object_fit="contain")
-                by_expression = gr.Gallery(label="Nearest by expression (z_exp)", columns=8, height=200,
-                                           format="png", object_fit="contain")
-
-            with gr.Tab("Evaluation", id="evaluation"):
-                gr.Markdown("This checkpoint's card figures, each with the committed command that measured them, "
-                            "and a label-debugging view.", elem_classes="howto")
-                sections = D.evaluation_sections(model)
-                for text, plots in sections:
-                    with gr.Accordion(text.splitlines()[0].lstrip("# "), open=len(sections) == 1):
-                        gr.Markdown(text)
-                        if plots:
-                            gr.Gallery(value=plots, columns=2, height=420, object_fit="contain", label="plots")
-                if not sections:
-                    gr.Markdown("*Not evaluated yet:* `python -m train.evaluate --checkpoint DIR --card`.")
-                gr.Markdown("### Label debugging\nThe samples whose label the model finds least likely, as "
-                            "input | reconstruction with label and prediction: judge whether the label or the "
-                            "model is wrong.")
-                sources = D.debug_sources(model)
-                with gr.Row():
-                    debug_source = gr.Dropdown(sources, value=sources[0] if sources else None, label="Labelled set")
-                    debug_k = gr.Slider(4, 32, value=12, step=1, label="Samples")
-                    debug_button = gr.Button("Find disagreements", variant="primary", interactive=bool(sources))
-                debug_gallery = gr.Gallery(label="least likely labels first", columns=6, height=360,
-                                           format="png", object_fit="contain")
-
-        # ---- events ----------------------------------------------------------------------------
-        # preprocess=False: uploads reach facelab.imageio.read_image untouched, so a bad file gets
-        # facelab's plain message (and slider values are range-checked by apply_sliders, not Gradio).
-        gr.on([image.change, face_number.change, center_fallback.change], encode,
-              [image, state, face_number, center_fallback], [view, reconstruction, probabilities, state],
-              api_name=prefix + "encode", preprocess=False, **model_event).success(
-            sync_sliders, [reconstruction, state], [slider_source, edited, *slider_boxes],
-            api_name=prefix + "sync_sliders", api_visibility="private", queue=False)
-        gr.on([s.input for s in slider_boxes], sliders, [state, api_face, *slider_boxes], edited,
-              api_name=prefix + "sliders", preprocess=False, trigger_mode="always_last", show_progress="hidden",
-              **model_event)
-        reset_button.click(reset, [state], [edited, *slider_boxes], api_name=prefix + "reset", show_progress="hidden",
-                           **model_event)
-        swap_button.click(swap, [swap_a, swap_b, swap_attribute],
-                          [swap_view_a, swap_view_b, swap_recon_a, swap_recon_b, swap_ab, swap_ba],
-                          api_name=prefix + "swap", preprocess=False, **model_event)
-        interp_button.click(interpolate, [interp_a, interp_b, steps, what], interp_strip, api_name=prefix + "interpolate",
-                            preprocess=False, **model_event)
-        gr.on([topology_tab.select, topo_attribute.change, topo_color.change], show_topology,
-              [topo_attribute, topo_color, state, api_face], [topo_plot, topo_note], api_name=prefix + "topology",
-              preprocess=False, trigger_mode="always_last", **model_event)
-        debug_button.click(label_debug, [debug_source, debug_k], debug_gallery, api_name=prefix + "label_debug",
-                           **model_event)
-        gr.on([retrieval_tab.select, retrieve_button.click, k.release], retrieve, [k, state, api_face],
-              [retrieve_note, by_identity, by_expression], api_name=prefix + "retrieve", preprocess=False,
-              trigger_mode="always_last", **model_event)
+def _model_page(model, examples: list[str], prefix: str = "") -> None:
+    """One model's header and tabs, inside the current Blocks page; API names get ``prefix``."""
+    gr.Markdown(D.model_summary(model))
+    card = D.model_card(model)
+    if card:
+        with gr.Accordion("Model card", open=False):
+            gr.Markdown(card)
+    page = Page(model, gr.State(None), gr.Image(label="face", visible=False), examples, prefix)
+    with gr.Tabs():
+        encoded, reconstruction = _encode_tab(page)
+        _sliders_tab(page, encoded, reconstruction)
+        _swap_tab(page)
+        _interpolate_tab(page)
+        _topology_tab(page)
+        _retrieval_tab(page)
+        _evaluation_tab(page)
 
 
 def build_app(checkpoints: str | Sequence[str] | None = None, examples_dir=None) -> gr.Blocks:

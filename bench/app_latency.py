@@ -145,6 +145,7 @@ def main(argv=None) -> dict:
     report = {
         "benchmark": "app_latency",
         "checkpoint": str(model.directory),
+        "method": model.config.method,
         "image_size": model.config.image_size,
         "sliders": len(specs),
         "results": results,
@@ -158,7 +159,8 @@ def main(argv=None) -> dict:
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if argv is None else f"main({argv!r})",
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    print(f"checkpoint {report['checkpoint']} ({model.config.image_size}px, {len(specs)} sliders); "
+    print(f"checkpoint {report['checkpoint']} ({model.config.method}, {model.config.image_size}px, "
+          f"{len(specs)} sliders); "
           f"N={args.n} after {args.warmup} warm-up calls; startup {startup_s:.1f} s")
     print(f"{'call':<20}{'p50 ms':>10}{'p95 ms':>10}{'mean ms':>10}{'min ms':>10}")
     for name, r in results.items():

@@ -7,8 +7,8 @@ The requirement: ``python -m train.evaluate --checkpoint checkpoints/synthetic-d
 <~1,000 images> --folds 10`` finishes within 20 minutes on the 2-core CPU machine, training the
 checkpoint's method from scratch in every fold. The set is synthetic people the checkpoint never
 saw (identity seed space 1); every fold trains with the checkpoint's own settings (batch size,
-learning rate, losses) for ``--fold-epochs`` epochs in all, split between the two stages in the
-checkpoint's ratio (10 + 20 → 1 : 2). It runs :func:`train.evaluate.main` exactly as the command
+learning rate, method options) for ``--fold-epochs`` epochs in all, split over the method's stages
+in the checkpoint's ratio (DisVAE's identity_epochs + disvae_epochs, 10 + 20 → 1 : 2). It runs :func:`train.evaluate.main` exactly as the command
 line does (per-fold progress lines and the wall time are printed), then writes the timings and
 the mean ± std figures to ``bench/results/folds_time.json``.
 """
@@ -34,8 +34,8 @@ BUDGET_S = 20 * 60
 # bench/results/folds_time.json holds the measured time.
 DEFAULT_FOLD_EPOCHS = 15
 HEADLINE = ("expression_accuracy", "expression_probe_accuracy", "leakage_accuracy", "leakage_mlp_accuracy",
-            "majority_rate", "identity_auc", "identity_auc_expression_code", "psnr", "ssim", "swap_psnr",
-            "noswap_psnr", "mig", "dci_disentanglement")
+            "majority_rate", "identity_auc", "identity_auc_expression_code", "identity_top1", "psnr", "ssim",
+            "swap_psnr", "noswap_psnr", "swap_identity_kept", "mig", "dci_disentanglement")
 
 
 def parse_args(argv=None):
@@ -45,7 +45,7 @@ def parse_args(argv=None):
     p.add_argument("--identities", type=int, default=36, help="people in the set (default 36)")
     p.add_argument("--per-identity", type=int, default=28, help="images per person (default 28: 1008 images)")
     p.add_argument("--fold-epochs", type=int, default=DEFAULT_FOLD_EPOCHS,
-                   help=f"training epochs per fold, both stages together (default {DEFAULT_FOLD_EPOCHS})")
+                   help=f"training epochs per fold, all stages together (default {DEFAULT_FOLD_EPOCHS})")
     p.add_argument("--max-steps", type=int, default=None, help="cap per stage and fold (smoke runs only)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2: the target machine)")
     p.add_argument("--out", default="bench/results/folds_time.json")
@@ -54,11 +54,13 @@ def parse_args(argv=None):
 
 
 def fold_steps(n_train: int, fold_training: dict) -> int:
-    """Optimiser steps of one fold (both stages), as the training loader batches (drop_last)."""
+    """Batches of one fold over all its stages, as the training loader batches (drop_last); a stage
+    with several optimizers (an adversary's and the model's) steps each once per batch."""
     batch = fold_training["batch_size"]
     per_epoch = n_train // batch if n_train > batch else 1
     steps = 0
-    for epochs in (fold_training["identity_epochs"] or 0, fold_training["disvae_epochs"]):
+    for epochs in fold_training["stage_epochs"].values():
+        epochs = epochs or 0  # None: a stage the fine-tune skips
         total = epochs * per_epoch
         steps += min(total, fold_training["max_steps"]) if fold_training["max_steps"] else total
     return steps

@@ -3,8 +3,8 @@
     python bench/mirror_validation.py --train          # train the short check model, then compare (~23 min)
     python bench/mirror_validation.py --checkpoint DIR # compare on an existing checkpoint's validation part
 
-``mirror_expression`` (facelab.config.ModelConfig) is a choice about how a trained model reads
-expressions, so it is made on images kept out of training, not on the test set the card reports.
+``mirror_expression`` (a DisVAE option, ``model.setting("mirror_expression")``) is a choice about
+how a trained model reads expressions, so it is made on images kept out of training, not on the test set the card reports.
 The bundled real-disvae trained on all of FER2013's training split, so it has no validation part;
 ``--train`` therefore trains a short model with the same recipe (architecture, augmentation, losses)
 — 1 + 4 epochs instead of 3 + 20 + 4 — with ``--validation 0.1``: a tenth of FER2013 train (and of
@@ -63,6 +63,7 @@ def compare(checkpoint: Path, data: list[str]) -> tuple[dict, dict]:
         enc = encode_dataset(model.configure(mirror_expression=mirror), val, progress=False)
         scores = representation_scores(model, enc)
         rows[setting] = {k: scores[k] for k in SHOWN if k in scores}
+        rows[setting]["mirror_expression"] = model.setting("mirror_expression")
         rows[setting]["wall_time_s"] = round(time.perf_counter() - t0, 1)
         known = enc.labels["expression"] != MISSING
         right[mirror] = enc.logits[known].argmax(1) == enc.labels["expression"][known]

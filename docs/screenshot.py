@@ -30,9 +30,14 @@ def main() -> None:
     p.add_argument("--checkpoint", default="synthetic-disvae")
     p.add_argument("--chromium", default="/usr/bin/chromium")
     p.add_argument("--example", type=int, default=1, help="which example face to click (0-based)")
+    p.add_argument("--tab", default=None, help="open this tab after encoding (e.g. Swap; default: Encode)")
     args = p.parse_args()
     from playwright.sync_api import sync_playwright
 
+    import facelab
+    from facelab import demo as D
+
+    waited_for = D.probability_label(facelab.load(args.checkpoint))  # e.g. "Expression (from z_exp)"
     demo = app.build_app(args.checkpoint)
     port = free_port()
     demo.launch(**app.launch_options(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True))
@@ -43,8 +48,11 @@ def main() -> None:
             page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded", timeout=60000)
             page.get_by_text("Example faces").first.wait_for(timeout=60000)
             page.locator(".gallery-item, button.gallery-item, [data-testid='examples'] button").nth(args.example).click()
-            page.get_by_text("Expression (from z_exp)").first.wait_for()
+            page.get_by_text(waited_for).first.wait_for()
             page.wait_for_timeout(4000)  # let the encode event and the images settle
+            if args.tab:
+                page.get_by_role("tab", name=args.tab).first.click()
+                page.wait_for_timeout(2000)
             page.screenshot(path=args.out, full_page=False)
             browser.close()
     finally:

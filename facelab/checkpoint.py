@@ -23,16 +23,20 @@ class CheckpointError(RuntimeError):
     """A checkpoint directory that is missing, incomplete or does not match its config."""
 
 
+def checkpoint_root() -> Path:
+    """Where bundled checkpoint names are looked up: ``$FACELAB_CHECKPOINTS``, else ``checkpoints/``."""
+    return Path(os.environ.get("FACELAB_CHECKPOINTS", BUNDLED))
+
+
 def bundled_names() -> list[str]:
-    root = Path(os.environ.get("FACELAB_CHECKPOINTS", BUNDLED))
-    return sorted(p.name for p in root.glob("*") if (p / CONFIG).is_file() and (p / WEIGHTS).is_file())
+    return sorted(p.name for p in checkpoint_root().glob("*") if (p / CONFIG).is_file() and (p / WEIGHTS).is_file())
 
 
 def resolve(name_or_dir: str | os.PathLike) -> Path:
     """A directory path as is, else a bundled checkpoint's name under ``checkpoints/``."""
     path = Path(name_or_dir)
     if not path.is_dir():
-        path = Path(os.environ.get("FACELAB_CHECKPOINTS", BUNDLED)) / str(name_or_dir)
+        path = checkpoint_root() / str(name_or_dir)
     if not path.is_dir():
         known = ", ".join(bundled_names()) or "none"
         raise CheckpointError(f"no checkpoint {str(name_or_dir)!r}: not a directory nor a bundled name ({known})")

@@ -9,7 +9,7 @@ held-out people) and reports every figure as a per-fold list plus mean and std.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -22,83 +22,120 @@ from .labels import MISSING
 @dataclass
 class EncodedSet:
     codes: dict[str, np.ndarray]  # attribute → (N, d)
-    logits: np.ndarray  # (N, n_classes) of the model's own classifier
+    logits: np.ndarray | None  # (N, n_classes) of the model's expression head (None without one)
     images: np.ndarray  # (N, 3, S, S) float inputs
     recon: np.ndarray  # (N, 3, S, S) float reconstructions
     labels: dict[str, np.ndarray]  # identity, expression (model class index or MISSING), intensity, ...
+    head_logits: dict[str, np.ndarray] = field(default_factory=dict)  # labelled attribute → (N, n_classes)
 
 
 def encode_dataset(model, dataset, batch_size: int = 256, progress: bool = True) -> EncodedSet:
-    """Encode, classify and reconstruct every item of ``dataset`` with a :class:`FaceModel`."""
-    from .training import label_remap
+    """Encode, classify (every labelled attribute from its own sub-code) and reconstruct every
+    item of ``dataset`` with a :class:`FaceModel`."""
+    from .face_model import join_codes
+    from .training import label_remap, remap_labels
 
-    remap = label_remap(model.expressions).numpy()
-    codes, logits, images, recon, labels = [], [], [], [], {}
+    labelled = list(model.class_names())
+    codes, heads, images, recon, labels = [], {a: [] for a in labelled}, [], [], {}
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size)
     for batch in tqdm(loader, desc="encode", disable=not progress):
         x = batch["image"]
         parts = model.encode_tensor(x)
         codes.append(parts)
         with torch.no_grad():
-            z = torch.as_tensor(np.concatenate([parts[n] for n in model.config.latents], axis=1))
-            logits.append(model.network.classify(torch.as_tensor(parts["expression"])).numpy())
-            recon.append(model.decode_tensor(z).numpy())
+            for a in labelled:
+                heads[a].append(model.network.classify(torch.as_tensor(parts[a]).to(model.device), a).cpu().numpy())
+        recon.append(model.decode_tensor(join_codes(parts, model.config.latents)).numpy())
         images.append(x.numpy())
         for key in ("identity", "expression", "intensity", "yaw", "pitch"):
             if key in batch:
                 labels.setdefault(key, []).append(np.asarray(batch[key]))
     labels = {k: np.concatenate(v) for k, v in labels.items()}
     if "expression" in labels:
-        known = labels["expression"] != MISSING
-        mapped = np.full_like(labels["expression"], MISSING)
-        mapped[known] = remap[labels["expression"][known]]
-        labels["expression"] = mapped
+        labels["expression"] = remap_labels(labels["expression"].astype(np.int64), label_remap(model.expressions))
+    head_logits = {a: np.concatenate(v) for a, v in heads.items()}
     return EncodedSet(
         codes={k: np.concatenate([c[k] for c in codes]) for k in model.attributes},
-        logits=np.concatenate(logits),
+        logits=head_logits.get("expression"),
         images=np.concatenate(images),
         recon=np.concatenate(recon),
         labels=labels,
+        head_logits=head_logits,
     )
 
 
 def representation_scores(model, enc: EncodedSet, seed: int = 0) -> dict[str, float]:
-    """Expression accuracy, leakage, identity verification and reconstruction, as a flat dict."""
+    """Expression accuracy, leakage, identity verification and retrieval, reconstruction, as a flat dict.
+
+    Leakage is the expression read off *every* other sub-code (``leakage_<attr>_accuracy``);
+    ``leakage_accuracy`` is the worst of them, so a method cannot hide expression in a third code.
+    """
     y = enc.labels.get("expression")
     groups = enc.labels.get("identity")
     groups = groups if groups is not None and (groups != MISSING).all() else None
+    others = [a for a in model.attributes if a != "expression"]
     out: dict[str, float] = {"n_images": int(len(enc.images))}
-    if y is not None and (y != MISSING).any():
+    if y is not None and (y != MISSING).any() and "expression" in enc.codes:
         known = y != MISSING
-        report = metrics.classifier_report(y[known], enc.logits[known].argmax(1), list(model.expressions))
-        out["expression_accuracy"] = report["accuracy"]
-        out["expression_balanced_accuracy"] = report["balanced_accuracy"]
+        if enc.logits is not None:
+            report = metrics.classifier_report(y[known], enc.logits[known].argmax(1), list(model.expressions))
+            out["expression_accuracy"] = report["accuracy"]
+            out["expression_balanced_accuracy"] = report["balanced_accuracy"]
+            out["confusion"] = report["confusion"]
+            out["confusion_counts"] = report["confusion_counts"]
         probe = metrics.probe_accuracy(enc.codes["expression"], y, groups=groups, seed=seed)
         out["expression_probe_accuracy"] = probe["accuracy"]
-        for kind in ("linear", "mlp"):
-            leak = metrics.probe_accuracy(enc.codes["identity"], y, groups=groups, kind=kind, seed=seed)
-            out[f"leakage_{kind}_accuracy" if kind == "mlp" else "leakage_accuracy"] = leak["accuracy"]
-        out["majority_rate"] = leak["majority_rate"]
-        out["confusion"] = report["confusion"]
-        out["confusion_counts"] = report["confusion_counts"]
+        for kind, suffix in (("linear", "accuracy"), ("mlp", "mlp_accuracy")):
+            leaks = {a: metrics.probe_accuracy(enc.codes[a], y, groups=groups, kind=kind, seed=seed)["accuracy"]
+                     for a in others}
+            out.update({f"leakage_{a}_{suffix}": v for a, v in leaks.items()})
+            if leaks:
+                out[f"leakage_{suffix}"] = max(leaks.values())
+        out["majority_rate"] = probe["majority_rate"]  # every probe uses the same split
     if groups is not None and len(np.unique(groups)) > 1:
-        out["identity_auc"] = metrics.verification_auc(enc.codes["identity"], groups, seed=seed)["auc"]
-        out["identity_auc_expression_code"] = metrics.verification_auc(enc.codes["expression"], groups, seed=seed)["auc"]
+        if "identity" in enc.codes:
+            out["identity_auc"] = metrics.verification_auc(enc.codes["identity"], groups, seed=seed)["auc"]
+            top = metrics.identity_top1(enc.codes["identity"], groups)
+            out["identity_top1"], out["identity_top1_chance"] = top["top1"], top["chance"]
+        for a in model.attributes:
+            if a != "identity":
+                out[f"identity_auc_{a}_code"] = metrics.verification_auc(enc.codes[a], groups, seed=seed)["auc"]
     rec = metrics.reconstruction_scores(enc.images, enc.recon)
     out.update({k: rec[k] for k in ("rmse", "psnr", "ssim")})
     return out
 
 
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+
+
+def swap_pair_indices(factors, n_pairs: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(A, B) indices with B a different person from A (any person when the set has only one):
+    an identity swap between two images of one person would test nothing."""
+    _, person = np.unique(np.array([(f.seed, f.identity) for f in factors]), axis=0, return_inverse=True)
+    person = person.ravel()
+    a_idx = rng.integers(0, len(factors), n_pairs)
+    b_idx = np.empty_like(a_idx)
+    for n, a in enumerate(a_idx):
+        others = np.flatnonzero(person != person[a])
+        b_idx[n] = rng.choice(others) if len(others) else rng.integers(0, len(factors))
+    return a_idx, b_idx
+
+
 def swap_fidelity(model, dataset, n_pairs: int = 256, seed: int = 0) -> dict[str, float]:
-    """On the synthetic generator: decode(A's identity + B's expression) vs the true render of A
-    with B's expression and intensity. ``swap_*`` should approach ``recon_*`` (the model's own
-    reconstruction error) and beat ``noswap_*`` (A unchanged vs the same target)."""
+    """On the synthetic generator: decode(A's other codes + B's expression) vs the true render of A
+    with B's expression and intensity, A and B different people. ``swap_*`` should approach
+    ``recon_*`` (the model's own reconstruction error) and beat ``noswap_*`` (A unchanged vs the
+    same target). Re-encoding the swap asks whether it *reads* as B's expression
+    (``swap_expression_accuracy``) and still as A's person (``swap_identity_kept``: its identity
+    code is closer, by cosine, to A's than to B's)."""
+    from .face_model import join_codes
     from .synthetic import render_batch
+    from .training import label_remap, remap_labels
 
     rng = np.random.default_rng(seed)
     size = model.config.image_size
-    a_idx = rng.integers(0, len(dataset), n_pairs)
-    b_idx = rng.integers(0, len(dataset), n_pairs)
+    a_idx, b_idx = swap_pair_indices(dataset.factors, n_pairs, rng)
     fa = [dataset.factors[i] for i in a_idx]
     fb = [dataset.factors[i] for i in b_idx]
     truth = render_batch([a.replace(expression=b.expression, intensity=b.intensity) for a, b in zip(fa, fb)], size)
@@ -106,34 +143,41 @@ def swap_fidelity(model, dataset, n_pairs: int = 256, seed: int = 0) -> dict[str
     xa = torch.as_tensor(render_batch(fa, size).transpose(0, 3, 1, 2).astype(np.float32) / 255)
     xb = torch.as_tensor(render_batch(fb, size).transpose(0, 3, 1, 2).astype(np.float32) / 255)
     ca, cb = model.encode_tensor(xa), model.encode_tensor(xb)
-    swapped = {**ca, "expression": cb["expression"]}
-    order = list(model.config.latents)
-    z_swap = np.concatenate([swapped[n] for n in order], 1)
-    z_a = np.concatenate([ca[n] for n in order], 1)
-    out_swap = model.decode_tensor(z_swap).numpy()
-    out_a = model.decode_tensor(z_a).numpy()
+    order = model.config.latents
+    out_swap = model.decode_tensor(join_codes({**ca, "expression": cb["expression"]}, order)).numpy()
+    out_a = model.decode_tensor(join_codes(ca, order)).numpy()
     changed = np.array([a.expression != b.expression or abs(a.intensity - b.intensity) > 0.3 for a, b in zip(fa, fb)])
     s = metrics.reconstruction_scores(truth[changed], out_swap[changed])
     n = metrics.reconstruction_scores(truth[changed], out_a[changed])
     r = metrics.reconstruction_scores(xa.numpy(), out_a)
-    # Does the swapped face *read* as B's expression? Re-encode it and ask the model's classifier.
-    from .training import label_remap
+    re_swap, re_a = model.encode_tensor(torch.as_tensor(out_swap)), model.encode_tensor(torch.as_tensor(out_a))
 
-    remap = label_remap(model.expressions).numpy()
-    target = remap[np.array([b.expression for b in fb])]
-    different = changed & (np.array([a.expression for a in fa]) != np.array([b.expression for b in fb]))
+    target = remap_labels(np.array([b.expression for b in fb], dtype=np.int64), label_remap(model.expressions))
+    different = changed & (np.array([a.expression for a in fa]) != np.array([b.expression for b in fb])) \
+        & (target != MISSING)
+    other_person = np.array([(a.seed, a.identity) != (b.seed, b.identity) for a, b in zip(fa, fb)])
 
-    def reads_as_target(images: np.ndarray) -> float:
-        z_exp = model.encode_tensor(torch.as_tensor(images[different]))["expression"]
+    def reads_as_target(codes: dict) -> float:
+        if not different.any():
+            return float("nan")
         with torch.no_grad():
-            predicted = model.network.classify(torch.as_tensor(z_exp)).argmax(1).numpy()
-        return float((predicted == target[different]).mean())
+            logits = model.network.classify(torch.as_tensor(codes["expression"][different]).to(model.device))
+        return float((logits.argmax(1).cpu().numpy() == target[different]).mean())
+
+    def identity_kept(codes: dict) -> float:
+        if "identity" not in codes or not other_person.any():
+            return float("nan")
+        z, za, zb = (_unit(c["identity"][other_person]) for c in (codes, ca, cb))
+        return float(((z * za).sum(1) > (z * zb).sum(1)).mean())
 
     return {
-        "swap_expression_accuracy": reads_as_target(out_swap),
-        "noswap_expression_accuracy": reads_as_target(out_a),
+        "swap_expression_accuracy": reads_as_target(re_swap),
+        "noswap_expression_accuracy": reads_as_target(re_a),
+        "swap_identity_kept": identity_kept(re_swap),
+        "noswap_identity_kept": identity_kept(re_a),
         "swap_rmse": s["rmse"], "swap_psnr": s["psnr"],
         "noswap_rmse": n["rmse"], "noswap_psnr": n["psnr"],
+        "swap_psnr_gain": s["psnr"] - n["psnr"],
         "recon_rmse": r["rmse"], "recon_psnr": r["psnr"],
         "swap_pairs": int(changed.sum()),
     }
@@ -210,10 +254,10 @@ def cross_validate(model_config, train_config, dataset, k: int = 10, seed: int =
     """Subject-independent K-fold cross-validation: no person is in both train and test.
 
     Folds come from :func:`facelab.datasets.identity_folds` (``GroupKFold`` by identity, shuffled
-    with ``seed``). For each fold the recipe ``RECIPES[model_config.method]`` trains a model with
-    ``train_config`` on the other folds — from scratch, or fine-tuned from ``init`` (a
+    with ``seed``). For each fold :func:`facelab.training.train` trains ``model_config.method``
+    with ``train_config`` on the other folds — from scratch, or fine-tuned from ``init`` (a
     :class:`~facelab.face_model.FaceModel`, network or state dict of ``model_config``'s
-    architecture; see :func:`facelab.training.train_disvae`) — and :func:`representation_scores`
+    architecture) — and :func:`representation_scores`
     scores it on the held-out people. On the synthetic generator (``synthetic_figures``) each fold
     also gets :func:`swap_fidelity` (``swap_pairs`` pairs of its test people) and
     :func:`disentanglement_scores`.
@@ -232,10 +276,9 @@ def cross_validate(model_config, train_config, dataset, k: int = 10, seed: int =
     """
     from .datasets import identity_folds, sample_groups
     from .face_model import FaceModel
-    from .training import RECIPES
+    from .training import train
 
     t_start = time.perf_counter()
-    recipe = RECIPES[model_config.method]
     ids, _ = sample_groups(dataset)
     ids = np.asarray([str(i) if i is not None else f"<sample {n}>" for n, i in enumerate(ids)], dtype=object)
     folds = identity_folds(dataset, k=k, seed=seed)
@@ -244,7 +287,7 @@ def cross_validate(model_config, train_config, dataset, k: int = 10, seed: int =
     bar = tqdm(folds, desc=f"{k}-fold cross-validation", unit="fold", disable=not progress, dynamic_ncols=True)
     for n, (tr, te) in enumerate(bar, start=1):
         t0 = time.perf_counter()
-        network, _ = recipe(torch.utils.data.Subset(dataset, tr), model_config, train_config, progress=progress, **extra)
+        network, _ = train(torch.utils.data.Subset(dataset, tr), model_config, train_config, progress=progress, **extra)
         t1 = time.perf_counter()
         model = FaceModel(network, model_config, train_config)
         test = torch.utils.data.Subset(dataset, te)

@@ -44,36 +44,31 @@ def mean_entropy(logits: torch.Tensor) -> torch.Tensor:
     return -(log_p.exp() * log_p).sum(1).mean()
 
 
-def graded_targets(labels: torch.Tensor, intensity: torch.Tensor | None, n_classes: int,
-                   neutral: int | None = 0) -> torch.Tensor:
-    """Expression label vectors with intensity values (0…1) instead of one-hot ones.
+def graded_targets(labels: torch.Tensor, intensity: torch.Tensor | None, n_classes: int) -> torch.Tensor:
+    """Expression label vectors whose value is the intensity (0…1) instead of one-hot ones.
 
-    Class ``e`` at intensity ``t`` → ``t`` at e and ``1 − t`` at neutral (a graded expression is
-    partly neutral); without intensities or without a neutral class, plain one-hot. Rows of unknown
-    labels are zero (mask them out with ``labels != MISSING``).
+    Class ``e`` at intensity ``t`` → ``t`` at e, 0 elsewhere, so the sigmoid of a class's logit
+    learns how strongly it shows; a missing intensity (NaN) counts as 1, and so does intensity 0
+    (the neutral face is fully neutral). Rows of unknown labels are zero (mask them with
+    ``labels != MISSING``).
     """
     known = labels != MISSING
     out = torch.zeros(labels.shape[0], n_classes, device=labels.device)
-    idx = labels.clamp_min(0)
-    t = torch.ones(labels.shape[0], device=labels.device) if intensity is None else torch.nan_to_num(intensity.float(), nan=1.0).clamp(0, 1)
-    if neutral is None:
-        t = torch.ones_like(t)
-    else:
-        t = torch.where(idx == neutral, torch.ones_like(t), t)
-    out[torch.arange(labels.shape[0]), idx] = t
-    if neutral is not None:
-        out[:, neutral] += 1 - t
+    t = torch.ones(labels.shape[0], device=labels.device) if intensity is None \
+        else torch.nan_to_num(intensity.float(), nan=1.0).clamp(0, 1)
+    t = torch.where(t > 0, t, torch.ones_like(t))
+    out[torch.arange(labels.shape[0]), labels.clamp_min(0)] = t
     return out * known[:, None]
 
 
-def graded_bce(logits: torch.Tensor, labels: torch.Tensor, intensity: torch.Tensor | None,
-               neutral: int | None = 0) -> torch.Tensor:
-    """Binary cross-entropy of each class's logit against :func:`graded_targets`, over known labels."""
+def graded_bce(logits: torch.Tensor, labels: torch.Tensor, intensity: torch.Tensor | None) -> torch.Tensor:
+    """Binary cross-entropy of each class's logit against :func:`graded_targets`, summed over
+    classes and averaged over the known labels."""
     known = labels != MISSING
     if not known.any():
         return logits.sum() * 0.0
-    target = graded_targets(labels, intensity, logits.shape[1], neutral)
-    return F.binary_cross_entropy_with_logits(logits[known], target[known])
+    target = graded_targets(labels, intensity, logits.shape[1])
+    return F.binary_cross_entropy_with_logits(logits[known], target[known], reduction="sum") / int(known.sum())
 
 
 def _same(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

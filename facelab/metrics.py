@@ -41,6 +41,7 @@ __all__ = [
     "probe_accuracy",
     "classifier_report",
     "verification_auc",
+    "identity_top1",
     "reconstruction_scores",
     "ssim",
     "discretize",
@@ -270,6 +271,34 @@ def verification_auc(codes, identities, max_pairs: int = 20000, seed: int = 0) -
         y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
         out["auc"] = float(roc_auc_score(y, np.r_[pos, neg]))
     return out
+
+
+def identity_top1(codes, identities, chunk: int = 1024) -> dict:
+    """Leave-one-out rank-1 identification: is each image's nearest *other* image (by cosine) the
+    same person? A retrieval reading of the code, unlike :func:`verification_auc`'s pairwise one.
+
+    Every image is in the gallery; only images whose person has another image are queries (the
+    others cannot be right). ``top1`` is the share of queries answered right, ``chance`` what a
+    random neighbour would score. Samples with identity < 0 are dropped; ``NaN`` without queries.
+    """
+    x = _codes_2d(codes)
+    ids = _np(identities).astype(np.int64).ravel()
+    _check_len(x, ids, "codes/identities")
+    keep = ids >= 0
+    x, ids = x[keep], ids[keep]
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    _, inverse, counts = np.unique(ids, return_inverse=True, return_counts=True)
+    queries = np.flatnonzero(counts[inverse] >= 2)
+    hits = np.zeros(len(queries), dtype=bool)
+    for start in range(0, len(queries), chunk):  # (chunk × N) similarities at a time
+        q = queries[start:start + chunk]
+        sim = x[q] @ x.T
+        sim[np.arange(len(q)), q] = -np.inf  # not itself
+        hits[start:start + chunk] = ids[sim.argmax(1)] == ids[q]
+    n = len(ids)
+    chance = float(np.mean((counts[inverse[queries]] - 1) / (n - 1))) if len(queries) else float("nan")
+    return {"top1": float(hits.mean()) if len(queries) else float("nan"), "chance": chance,
+            "n_queries": int(len(queries))}
 
 
 # --------------------------------------------------------------------------- reconstruction

@@ -10,7 +10,7 @@ they are); :func:`save_figure` / :func:`save_figures` write each as a self-conta
 * PNG goes through kaleido (``kaleido>=1``, which drives a local Chrome/Chromium — the Debian
   ``chromium`` package is found on ``PATH``; ``plotly_get_chrome`` installs one otherwise). All
   PNGs of one :func:`save_figures` call share one browser start. Without kaleido or a browser the
-  PNG is skipped with a printed note and the HTML is still written.
+  PNG is skipped with a printed note and the HTML is still written; other errors are raised.
 
 Traversal grids are images: :func:`traversal_grid` returns a ``PIL.Image`` (saved as PNG with
 PIL by :func:`save_image`, pixel-exact and needing no browser), :func:`traversal_figure` wraps it
@@ -181,12 +181,21 @@ def _png_note(reason: str) -> None:
         _png_note_shown = True
 
 
+# How plotly says kaleido>=1 or its Chrome is missing: the one case in which PNGs are skipped.
+_UNAVAILABLE = ("requires Google Chrome", "requires the Kaleido package", "requires Chrome to be installed")
+
+
+def _png_unavailable(error: Exception) -> bool:
+    return type(error).__name__ == "ChromeNotFoundError" or (
+        isinstance(error, RuntimeError) and any(s in str(error) for s in _UNAVAILABLE))
+
+
 def save_figures(items: Sequence[tuple], png: bool = True, scale: float = 2.0) -> list[dict]:
     """Write each ``(figure, path_stem)`` as ``<path_stem>.html`` and, with ``png``, ``.png``.
 
     Returns ``[{"html": Path, "png": Path or None}, ...]`` in order. PNGs are rendered in one
-    kaleido call (one browser start); if that is impossible the PNGs are ``None`` and a note is
-    printed once per process.
+    kaleido call (one browser start); without kaleido>=1 or a Chrome the PNGs are ``None`` and a
+    note is printed once per process; any other export error is raised.
     """
     out = []
     for fig, stem in items:
@@ -196,13 +205,15 @@ def save_figures(items: Sequence[tuple], png: bool = True, scale: float = 2.0) -
         out.append({"html": html, "png": None})
     if png and items:
         pngs = [Path(f"{stem}.png") for _, stem in items]
-        try:
-            import plotly.io as pio
+        import plotly.io as pio
 
-            figs = [fig for fig, _ in items]
+        figs = [fig for fig, _ in items]
+        try:
             pio.write_images(figs, pngs, format="png", scale=scale,
                              width=[f.layout.width or 700 for f in figs], height=[f.layout.height or 500 for f in figs])
-        except Exception as e:  # no kaleido, kaleido<1, no browser, a browser that fails to start
+        except Exception as e:
+            if not _png_unavailable(e):  # a real failure (bad figure, full disk, browser crash) must surface
+                raise
             _png_note(f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"[:300])
         else:
             for row, path in zip(out, pngs):

@@ -37,6 +37,7 @@ from typing import Sequence
 
 import numpy as np
 
+from facelab.cache import default_cache_dir
 from facelab.labels import EXPRESSIONS
 
 try:  # the renderer works without torch; only the Dataset wrapper needs it
@@ -1037,10 +1038,6 @@ def sample_factors(
 # --------------------------------------------------------------------------------------------
 # Dataset
 # --------------------------------------------------------------------------------------------
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("FACELAB_CACHE", Path.home() / ".cache" / "facelab"))
 
 
 class SyntheticFaces(_TorchDataset):

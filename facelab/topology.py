@@ -10,6 +10,8 @@ the plot labels that point as approximate.
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -18,6 +20,10 @@ import numpy as np
 
 FILENAME = "topology.npz"
 FACTOR_FIELDS = ("identity", "expression", "intensity", "yaw", "pitch", "light", "noise", "seed")
+
+
+class TopologyError(ValueError):
+    """A topology file that is corrupt or inconsistent (the reason is the message)."""
 
 
 @dataclass
@@ -45,11 +51,36 @@ class Topology:
 
     @classmethod
     def load(cls, path: str | Path) -> "Topology":
-        with np.load(path, allow_pickle=False) as data:
-            def group(prefix):
-                return {k[len(prefix):]: data[k] for k in data.files if k.startswith(prefix)}
+        """Read a ``topology.npz``; :class:`TopologyError` says why a file cannot be used (OSError: unreadable)."""
+        if not zipfile.is_zipfile(path):  # np.load would suggest unpickling it: never for this file
+            raise TopologyError("not an .npz file (no zip archive: truncated, or another format)")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                def group(prefix):
+                    return {k[len(prefix):]: data[k] for k in data.files if k.startswith(prefix)}
 
-            return cls(group("code_"), group("embedding_"), group("label_"), json.loads(str(data["params"])))
+                if "params" not in data.files:
+                    raise TopologyError("no 'params' array (not a facelab topology file)")
+                topology = cls(group("code_"), group("embedding_"), group("label_"), json.loads(str(data["params"])))
+        except (ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:  # damaged members, pickled, bad JSON
+            if isinstance(e, TopologyError):
+                raise
+            raise TopologyError(f"not a readable .npz topology ({type(e).__name__}: {e})") from None
+        topology.check()
+        return topology
+
+    def check(self) -> None:
+        """Raise :class:`TopologyError` unless every attribute has codes and a 2-D embedding of one length."""
+        if not self.codes:
+            raise TopologyError("no codes")
+        n = len(self)
+        for attribute, codes in self.codes.items():
+            emb = self.embedding.get(attribute)
+            if codes.ndim != 2 or len(codes) != n:
+                raise TopologyError(f"{attribute} codes have shape {codes.shape}, expected ({n}, d)")
+            if emb is None or emb.shape != (n, 2):
+                raise TopologyError(f"{attribute} embedding has shape {None if emb is None else emb.shape}, "
+                                    f"expected ({n}, 2)")
 
     def neighbours(self, attribute: str, vector: np.ndarray, k: int = 8) -> tuple[np.ndarray, np.ndarray]:
         """Indices and Euclidean distances of the ``k`` gallery codes nearest to ``vector``."""

@@ -28,9 +28,11 @@ def tiny_checkpoint(tmp_path_factory, tiny_synthetic):
     """A checkpoint trained for 2 steps per stage: real weights, real files, seconds to make."""
     from facelab.checkpoint import save_checkpoint
     from facelab.config import ModelConfig, TrainConfig
-    from facelab.training import train_disvae
+    from facelab.methods.disvae import DisVAEOptions
+    from facelab.training import train
 
-    model_config = ModelConfig(channels=(8, 16, 16, 16), latents={"identity": 6, "expression": 4}, fusion_dim=32)
-    train_config = TrainConfig(batch_size=8, identity_epochs=1, disvae_epochs=1, max_steps=2, seed=0)
-    model, _ = train_disvae(tiny_synthetic, model_config, train_config, progress=False)
+    model_config = ModelConfig(channels=(8, 16, 16, 16), latents={"identity": 6, "expression": 4}, fusion_dim=32,
+                               options=DisVAEOptions(identity_epochs=1, disvae_epochs=1))
+    train_config = TrainConfig(batch_size=8, max_steps=2, seed=0)
+    model, _ = train(tiny_synthetic, model_config, train_config, progress=False)
     return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny", model, model_config, train_config)

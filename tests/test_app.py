@@ -1,9 +1,12 @@
 """The Gradio demo: facelab.demo's functions, then the real app served on 127.0.0.1 and driven
-endpoint by endpoint through gradio_client (which is how the UI talks to it too)."""
+endpoint by endpoint through gradio_client (which is how the UI talks to it too). A model with
+three sub-codes checks that nothing assumes the identity + expression pair."""
 
 from __future__ import annotations
 
 import io
+import json
+import logging
 import os
 import shutil
 import socket
@@ -71,6 +74,34 @@ def examples(tmp_path_factory):
     return D.save_examples(tmp_path_factory.mktemp("examples"), n=4, seed=0, size=96)
 
 
+@pytest.fixture(scope="module")
+def three_codes(tmp_path_factory):
+    """An untrained adversarial model with three sub-codes, as a FaceModel and as a saved checkpoint
+    (with a topology.npz, so retrieval works): ``(model, directory)``."""
+    import torch
+
+    from facelab.checkpoint import save_checkpoint
+    from facelab.config import ModelConfig
+    from facelab.face_model import FaceModel
+    from facelab.methods import build_network
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(method="adversarial", channels=(8, 16, 16, 16),
+                      latents={"identity": 4, "expression": 3, "style": 2}, fusion_dim=16)
+    network = build_network(cfg)
+    directory = save_checkpoint(tmp_path_factory.mktemp("three") / "three-codes", network, cfg)
+    model = FaceModel(network.eval(), cfg)
+    codes, labels, _ = _gallery(model, n=12)
+    embedding = {a: np.random.default_rng(1).normal(size=(12, 2)).astype(np.float32) for a in codes}
+    Topology(codes, embedding, labels, {"n": 12, "umap": "none (test)"}).save(directory / FILENAME)
+    return model, directory
+
+
+def _endpoint(demo, api_name):
+    """The BlockFunction behind a named endpoint of a built (not served) app."""
+    return next(fn for fn in demo.fns.values() if fn.api_name == api_name)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -130,6 +161,22 @@ def test_checkpoint_argument(monkeypatch):
     monkeypatch.setenv(D.CHECKPOINT_ENV, "/some/dir")
     assert D.checkpoint_argument(None) == "/some/dir"
     assert D.checkpoint_argument("other") == "other"
+
+
+def test_default_checkpoints_use_the_checkpoint_root(monkeypatch, tiny_checkpoint, tmp_path):
+    from facelab.checkpoint import checkpoint_root, resolve
+
+    monkeypatch.delenv(D.CHECKPOINT_ENV, raising=False)
+    shutil.copytree(tiny_checkpoint, tmp_path / "a-synthetic")
+    shutil.copytree(tiny_checkpoint, tmp_path / "b-photo")
+    cfg = json.loads((tmp_path / "b-photo" / "config.json").read_text())
+    cfg["model"]["alignment"] = "mtcnn"
+    (tmp_path / "b-photo" / "config.json").write_text(json.dumps(cfg))
+    monkeypatch.setenv("FACELAB_CHECKPOINTS", str(tmp_path))
+    assert checkpoint_root() == tmp_path and resolve("a-synthetic") == tmp_path / "a-synthetic"
+    assert D.default_checkpoints() == ["b-photo", "a-synthetic"]  # photo models first
+    monkeypatch.setenv(D.CHECKPOINT_ENV, "/some/dir")
+    assert D.default_checkpoints() == ["/some/dir"]
 
 
 def test_slider_specs_follow_code_statistics(model):
@@ -226,6 +273,9 @@ def test_model_operations(model, examples):
     assert _close(ab, model.decode(model.swap(code, other, "expression")))
     with pytest.raises(ValueError, match="unknown attribute"):
         D.swap_faces(model, code, other, "hair")
+    assert D.swap_labels("expression") == ("A with B's expression", "B with A's expression")
+    _, _, ab_identity, _ = D.swap_faces(model, code, other, "identity")  # every sub-code can be swapped
+    assert _close(ab_identity, model.decode(model.swap(code, other, "identity")))
     s = D.interpolation_strip(model, code, other, steps=5)
     assert s.size == (5 * 64, 64)
     assert np.array_equal(np.asarray(s)[:, :64], np.asarray(recon_a))
@@ -264,11 +314,30 @@ def test_load_topology_reports_missing_and_mismatched(model, tiny_checkpoint, tm
     assert topo is None and "another model" in note
 
 
+def test_load_topology_reports_and_logs_corrupt_files(model, tiny_checkpoint, tmp_path, caplog):
+    """A corrupt topology.npz is not hidden: the note gives the reason and a warning is logged."""
+    bare = facelab.load(tiny_checkpoint)
+    bare.directory = tmp_path
+    whole = (model.directory / FILENAME).read_bytes()
+    damaged = whole[:200] + bytes(20) + whole[220:]  # a member's data overwritten
+    for content, reason in [(b"not a zip at all", "not an .npz file"), (whole[:-30], "truncated"),
+                            (damaged, "not a readable .npz topology")]:
+        (tmp_path / FILENAME).write_bytes(content)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="facelab.demo"):
+            topo, note = D.load_topology(bare)
+        assert topo is None and note.startswith(f"cannot read {FILENAME}: ") and reason in note
+        assert [r.levelno for r in caplog.records] == [logging.WARNING] and reason in caplog.text
+    # an npz without a facelab topology's arrays
+    np.savez(tmp_path / FILENAME, something=np.zeros(3))
+    topo, note = D.load_topology(bare)
+    assert topo is None and "params" in note
+
+
 def test_model_summary(model, tmp_path):
     text = D.model_summary(model)
-    assert "tiny-app" in text and "z_id" in text and "z_exp" in text and "No model card" in text
+    assert "tiny-app" in text and "z_id 6" in text and "z_exp 4" in text and "No model card" in text
     assert D.model_card(model) == ""
-    import json
 
     directory = tmp_path / "carded"
     shutil.copytree(model.directory, directory)
@@ -277,9 +346,88 @@ def test_model_summary(model, tmp_path):
     (directory / "README.md").write_text("# carded\n\nA card.\n")
     carded = facelab.load(directory)
     text = D.model_summary(carded)
-    assert "expression accuracy 50.0%" in text and "leakage (expression from z_id) 20.0% (chance 14.3%)" in text
+    assert "expression accuracy 50.0%" in text
+    assert "leakage (expression from the other codes) 20.0% (chance 14.3%)" in text
     assert "PSNR 25.0 dB" in text and "identity AUC" not in text and "model card below" in text
+    assert "could not read" not in text
     assert D.model_card(carded).startswith("# carded")
+
+
+def test_unreadable_evaluation_files_are_reported_not_skipped(model, tmp_path):
+    directory = tmp_path / "broken"
+    shutil.copytree(model.directory, directory)
+    (directory / "evaluation.json").write_text('{"expression_accuracy": 0.5,')  # truncated
+    (directory / "evaluation_fold.json").write_text("[1, 2]")  # not an object
+    broken = facelab.load(directory)
+    text = D.model_summary(broken)
+    assert "could not read evaluation.json: " in text and "No model card" not in text
+    sections = D.evaluation_sections(broken)
+    assert [s.splitlines()[0] for s, _ in sections] == ["### evaluation.json", "### evaluation_fold.json"]
+    assert sections[0][0].splitlines()[1].startswith("could not read evaluation.json: ")
+    assert sections[1][0].splitlines()[1] == "could not read evaluation_fold.json: not a JSON object"
+    assert all(plots == [] for _, plots in sections)
+
+
+# --------------------------------------------------------------------------------------------
+# Three sub-codes: nothing assumes the identity + expression pair
+
+
+def test_three_codes_demo_functions(three_codes, examples):
+    model, _ = three_codes
+    assert model.attributes == ("identity", "expression", "style")
+    specs = D.slider_specs(model, k=8)
+    assert D.slider_attributes(model) == ["expression", "identity", "style"]
+    assert [(s.attribute, s.dim) for s in specs] == (
+        [("expression", d) for d in model.top_dimensions("expression", 3)]
+        + [("identity", d) for d in model.top_dimensions("identity", 4)]
+        + [("style", d) for d in model.top_dimensions("style", 2)])
+    code, other = model.encode(examples[0]), model.encode(examples[1])
+    edited = D.apply_sliders(code, specs, [s.maximum for s in specs])
+    assert all(edited.style[s.dim] == pytest.approx(s.maximum) for s in specs if s.attribute == "style")
+    _, _, ab, ba = D.swap_faces(model, code, other, "style")
+    assert _close(ab, model.decode(code.replace(style=other.style)))
+    assert _close(ba, model.decode(other.replace(style=code.style)))
+    strip = D.interpolation_strip(model, code, other, steps=3, attribute="style")
+    assert strip.size == (3 * 64, 64)
+    assert _close(np.asarray(strip)[:, -64:], model.decode(code.replace(style=other.style)))
+    assert [value for _, value in D.interpolation_choices(model)] == [*model.attributes, D.EVERYTHING]
+    assert D.default_attribute(model) == "expression"
+    assert D.probability_label(model) == "Expression (from z_exp)"
+    assert "z_id 4, z_exp 3, z_style 2" in D.model_summary(model)
+    state = code.to_dict()
+    assert set(state) == {"identity", "expression", "style"} and D.code_from_state(state) == code
+    assert D.mean_code(model).style.shape == (2,)
+
+
+def test_three_codes_app(three_codes, examples, tmp_path):
+    """The built app (not served) offers every sub-code in each tab; retrieve answers one gallery per sub-code."""
+    import gradio as gr
+
+    import app
+
+    model, directory = three_codes
+    demo = app.build_app(str(directory), examples_dir=tmp_path / "examples")
+    retrieve = _endpoint(demo, "retrieve")
+    galleries = [c for c in retrieve.outputs if isinstance(c, gr.Gallery)]
+    assert [g.label for g in galleries] == ["Nearest by identity (z_id)", "Nearest by expression (z_exp)",
+                                            "Nearest by style (z_style)"]
+    note, *found = retrieve.fn(5, None, str(examples[0]))
+    assert "nearest of 12 gallery faces" in note and [len(f) for f in found] == [5, 5, 5]
+    topology, _ = D.load_topology(facelab.load(directory))
+    idx, _ = topology.neighbours("style", model.encode(examples[0]).style, 5)
+    assert [c.split(" ")[0] for _, c in found[2]] == [f"#{int(topology.labels['identity'][i])}" for i in idx]
+
+    def choices(component):
+        return [c[1] if isinstance(c, tuple) else c for c in component.choices]
+
+    swap_attribute = _endpoint(demo, "swap").inputs[2]
+    assert choices(swap_attribute) == list(model.attributes) and swap_attribute.value == "expression"
+    assert choices(_endpoint(demo, "interpolate").inputs[3]) == [*model.attributes, "everything"]
+    assert choices(_endpoint(demo, "topology").inputs[0]) == list(model.attributes)
+    sliders = [c for c in _endpoint(demo, "sliders").inputs if isinstance(c, gr.Slider)]
+    assert {s.label.split(" · ")[0] for s in sliders} == {"identity", "expression", "style"}
+    *_, ab, _ = _endpoint(demo, "swap").fn(str(examples[0]), str(examples[1]), "style")
+    assert _close(ab, model.decode(model.swap(model.encode(examples[0]), model.encode(examples[1]), "style")))
 
 
 # --------------------------------------------------------------------------------------------
@@ -396,10 +544,11 @@ def test_topology(client, topology, examples):
 def test_retrieve(client, model, topology, examples):
     from gradio_client import handle_file
 
-    note, by_id, by_exp = client.predict(5, api_name="/retrieve")
-    assert "Encode a face" in note and by_id == [] and by_exp == []
-    note, by_id, by_exp = client.predict(5, handle_file(str(examples[0])), api_name="/retrieve")
-    assert len(by_id) == len(by_exp) == 5
+    note, *galleries = client.predict(5, api_name="/retrieve")  # one gallery per sub-code, in config order
+    assert "Encode a face" in note and galleries == [[]] * len(model.attributes)
+    note, *galleries = client.predict(5, handle_file(str(examples[0])), api_name="/retrieve")
+    assert len(galleries) == len(model.attributes) == 2 and [len(g) for g in galleries] == [5, 5]
+    by_id = galleries[model.attributes.index("identity")]
     code = model.encode(examples[0])
     idx, _ = topology.neighbours("identity", code.identity, 5)
     assert [item["caption"].split(" ")[0] for item in by_id] == [f"#{int(topology.labels['identity'][i])}" for i in idx]

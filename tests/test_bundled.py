@@ -30,9 +30,26 @@ def test_bundled_checkpoint_loads_and_its_card_shows_its_measured_figures(name):
         assert figures["command"] in card
         assert f"{figures['expression_accuracy']:.1%}" in card
         # measured under the setting the checkpoint now has (train.configure asks for a re-evaluation)
-        assert figures.get("mirror_expression", False) == model.config.mirror_expression, path.name
+        assert figures.get("mirror_expression", False) == model.setting("mirror_expression", False), path.name
     assert (directory / "topology.npz").is_file() or model.config.alignment == "mtcnn"
     assert not list(directory.glob("*.pt")) and not list(directory.glob("*.pkl"))
+
+
+@pytest.mark.parametrize("name", bundled_names())
+def test_bundled_card_regenerates_from_its_files(name, tmp_path):
+    """Older (format 1) configs still make a card: the method's own summary, every evaluation's command."""
+    import shutil
+
+    from facelab.card import write_card
+    from facelab.methods import get_method
+
+    model = facelab.load(name, device="cpu")
+    copy = shutil.copytree(model.directory, tmp_path / name, ignore=shutil.ignore_patterns("*.safetensors", "*.npz"))
+    card = write_card(copy).read_text()
+    assert get_method(model.config.method).summary(model.config) in card
+    for path in sorted(copy.glob("evaluation*.json")):
+        figures = json.loads(path.read_text())
+        assert figures["command"] in card and f"{figures['expression_accuracy']:.1%}" in card
 
 
 def test_readme_starts_with_the_two_commands_and_ci_runs_the_test_one():

@@ -35,7 +35,8 @@ def test_train_cli_writes_a_loadable_checkpoint_and_logs(trained):
     model = facelab.load(trained)
     assert model.config.latents == {"identity": 4, "expression": 3}
     assert model.training.data == ("synthetic:identities=4,per_identity=7",)
-    assert (model.config.expression_channels, model.config.expression_depth) == ((8, 16, 16, 32), 1)
+    assert model.config.method == "disvae"
+    assert (model.config.options.expression_channels, model.config.options.expression_depth) == ((8, 16, 16, 32), 1)
     assert (model.training.affine, model.training.lr_schedule) == (0.5, "onecycle")
 
 
@@ -51,8 +52,8 @@ def test_train_cli_fine_tunes_from_a_checkpoint(trained, tmp_path):
     tuned = facelab.load(tuned_dir)
     assert tuned.config == start.config
     a, b = start.network.state_dict(), tuned.network.state_dict()
-    assert all(np.array_equal(a[k], b[k]) for k in a if k.startswith("identity_encoder."))  # still frozen
-    assert any(not np.array_equal(a[k], b[k]) for k in a if k.startswith("expression_encoder."))
+    assert all(np.array_equal(a[k], b[k]) for k in a if k.startswith("encoders.identity."))  # still frozen
+    assert any(not np.array_equal(a[k], b[k]) for k in a if k.startswith("encoders.expression."))
     # provenance: the fine-tune's record nests its start point's, and the card lists both commands in order
     from facelab.card import write_card
 
@@ -72,11 +73,18 @@ def test_evaluate_cli_writes_figures_and_card(trained, capsys):
     printed = capsys.readouterr().out
     assert "Expression accuracy" in printed
     saved = json.loads((trained / "evaluation.json").read_text())
-    for key in ("expression_accuracy", "leakage_accuracy", "majority_rate", "psnr", "swap_psnr", "mig", "dci_disentanglement"):
+    for key in ("expression_accuracy", "leakage_accuracy", "leakage_identity_accuracy", "majority_rate", "psnr",
+                "identity_top1", "swap_psnr", "swap_identity_kept", "noswap_identity_kept", "swap_psnr_gain", "mig",
+                "dci_disentanglement"):
         assert np.isfinite(saved[key]), key
         assert saved[key] == pytest.approx(figures[key])
+    assert saved["leakage_accuracy"] == saved["leakage_identity_accuracy"]  # z_id is the only other sub-code
+    assert saved["method"] == "disvae" and saved["mirror_expression"] is False
     card = (trained / "README.md").read_text()
     assert saved["command"] in card and f"{saved['psnr']:.2f}" in card
+    assert f"is the same person | {saved['identity_top1']:.1%} |" in card
+    assert f"(another person) | {saved['swap_identity_kept']:.1%} |" in card
+    assert "DisVAE in two stages" in card and "Follows: DisVAE" in card
     assert "decoder conv channels 8-16-16-16; expression encoder 8-16-16-32 with 1 extra" in card
 
 
@@ -161,7 +169,7 @@ def test_configure_switches_mirror_averaging_without_touching_the_weights(traine
     before = evaluate.main(["--checkpoint", str(start), *data])
     configure.main(["--checkpoint", str(start), "--mirror-expression"])
     model, original = facelab.load(start), facelab.load(trained)
-    assert model.config.mirror_expression and not original.config.mirror_expression
+    assert model.setting("mirror_expression") and not original.setting("mirror_expression")
     a, b = model.network.state_dict(), original.network.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     # z_exp no longer tells a face from its mirror image; z_id still does
@@ -182,3 +190,34 @@ def test_configure_switches_mirror_averaging_without_touching_the_weights(traine
         configure.main(["--checkpoint", str(start)])
     with pytest.raises(ValueError, match="not an inference setting"):
         model.configure(image_size=128)
+
+
+def test_compare_trains_every_method_on_one_split_and_writes_one_table(tmp_path, capsys):
+    from facelab.methods import METHODS
+    from train import compare
+
+    out = tmp_path / "compare.json"
+    report = compare.main([
+        "--data", "synthetic:identities=4,per_identity=7", "--eval-data",
+        "synthetic:identities=4,per_identity=7,identity_seed=1,seed=1", "--max-steps", "2", "--epochs", "3",
+        "--channels", "8", "16", "16", "16", "--latents", "identity=6", "expression=4", "--batch-size", "8",
+        "--swap-pairs", "16", "--threads", "1", "--quiet", "--out", str(out), "--save-dir", str(tmp_path / "ckpts"),
+    ])
+    printed = capsys.readouterr().out
+    lines = printed.splitlines()
+    table = lines[next(i for i, line in enumerate(lines) if line.startswith("method ")):]
+    assert [line.split()[0] for line in table[2:2 + len(METHODS)]] == list(METHODS)  # one row per method
+    assert "swap id kept" in table[0] and "no-swap PSNR" in table[0]
+    saved = json.loads(out.read_text())
+    assert saved["command"].startswith("python -m train.compare --data") and saved == json.loads(json.dumps(report))
+    assert list(saved["methods"]) == list(METHODS) and saved["train_images"] == 28
+    # the same image budget: 3 passes over the data each, DisVAE's split 1 + 2 between its stages
+    assert saved["methods"]["disvae"]["stage_epochs"] == {"identity_epochs": 1, "disvae_epochs": 2}
+    assert all(r["stage_epochs"] == {"epochs": 3} for m, r in saved["methods"].items() if m != "disvae")
+    for name, result in saved["methods"].items():
+        figures = result["figures"]
+        for key in ("expression_accuracy", "leakage_accuracy", "identity_auc", "identity_top1", "psnr",
+                    "swap_identity_kept", "swap_psnr", "noswap_psnr"):
+            assert np.isfinite(figures[key]), (name, key)
+        model = facelab.load(result["checkpoint"])
+        assert model.config.method == name and model.config.latents == {"identity": 6, "expression": 4}

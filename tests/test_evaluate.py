@@ -15,9 +15,11 @@ from facelab import plots
 from facelab.config import ModelConfig, TrainConfig
 from facelab.datasets import identity_folds, sample_groups
 from facelab.evaluate import cross_validate
+from facelab.methods.disvae import DisVAEOptions
 
-TINY_MODEL = dict(channels=(8, 16, 16, 16), latents={"identity": 6, "expression": 4}, fusion_dim=32)
-TINY_TRAIN = dict(batch_size=8, identity_epochs=1, disvae_epochs=1, max_steps=2, seed=0)
+TINY_MODEL = dict(channels=(8, 16, 16, 16), latents={"identity": 6, "expression": 4}, fusion_dim=32,
+                  options=DisVAEOptions(identity_epochs=1, disvae_epochs=1))
+TINY_TRAIN = dict(batch_size=8, max_steps=2, seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +30,9 @@ def cv(tiny_synthetic):
 
 def test_cross_validate_reports_per_fold_and_mean_std(cv, tiny_synthetic):
     assert cv["k"] == 2 and len(cv["folds"]) == 2 and cv["n_images"] == len(tiny_synthetic) == 32
-    for key in ("expression_accuracy", "leakage_accuracy", "leakage_mlp_accuracy", "majority_rate",
-                "identity_auc", "psnr", "ssim", "swap_psnr", "mig", "dci_disentanglement"):
+    for key in ("expression_accuracy", "leakage_accuracy", "leakage_identity_accuracy", "leakage_mlp_accuracy",
+                "majority_rate", "identity_auc", "identity_top1", "psnr", "ssim", "swap_psnr", "swap_identity_kept",
+                "mig", "dci_disentanglement"):
         per_fold = [f[key] for f in cv["folds"]]
         assert cv[f"{key}_mean"] == pytest.approx(np.mean(per_fold)), key
         assert cv[f"{key}_std"] == pytest.approx(np.std(per_fold, ddof=1)), key
@@ -51,17 +54,17 @@ def test_folds_are_identity_disjoint(cv, tiny_synthetic):
 
 
 def test_init_starts_from_the_given_weights(tiny_checkpoint, tiny_synthetic):
-    from facelab.training import train_disvae
+    from facelab.training import train
 
     init = facelab.load(tiny_checkpoint, device="cpu")
     frozen = TrainConfig(**{**TINY_TRAIN, "lr": 0.0})  # no update: the result is exactly the init
-    model, history = train_disvae(tiny_synthetic, init.config, frozen, progress=False, init=init)
+    model, history = train(tiny_synthetic, init.config, frozen, progress=False, init=init)
     assert history.get("init") is True and "identity_vae" not in history
     mine, theirs = model.state_dict(), init.network.state_dict()
     for key in mine:
         if key not in ("code_mean", "code_std"):  # recomputed on the new training data
             assert torch.equal(mine[key], theirs[key]), key
-    assert not any(p.requires_grad for p in model.identity_encoder.parameters())
+    assert not any(p.requires_grad for p in model.encoders["identity"].parameters())
 
 
 def test_evaluate_cli_folds_with_init_writes_mean_std_plots_and_card(tiny_checkpoint, cache_dir, tmp_path):
@@ -74,6 +77,8 @@ def test_evaluate_cli_folds_with_init_writes_mean_std_plots_and_card(tiny_checkp
     ])
     saved = json.loads((ckpt / "evaluation-2fold.json").read_text())
     assert saved["init"] is True and saved["fold_training"]["init"] == str(ckpt)
+    # a fine-tune skips DisVAE's identity pre-training: only the last stage's epochs are set
+    assert saved["fold_training"]["stage_epochs"] == {"identity_epochs": None, "disvae_epochs": 1}
     for key in ("expression_accuracy", "leakage_accuracy", "majority_rate", "psnr"):
         assert saved[f"{key}_mean"] == pytest.approx(figures[f"{key}_mean"]) and f"{key}_std" in saved
     for name in ("confusion", "traversal-identity", "traversal-expression", "dci-importance"):
@@ -130,3 +135,119 @@ def test_save_figure_writes_html_and_png_where_possible(tmp_path):
             assert Image.open(saved["png"]).size[0] > 0
     only_html = plots.save_figure(fig, tmp_path / "html-only", png=False)
     assert only_html["png"] is None and not (tmp_path / "html-only.png").exists()
+
+
+def test_fold_epochs_go_through_the_method_options():
+    from facelab.methods.swap import SwapOptions
+    from train.evaluate import fold_train_config
+
+    disvae = ModelConfig(**{**TINY_MODEL, "options": DisVAEOptions(identity_epochs=10, disvae_epochs=20)})
+    model_config, train_config = fold_train_config(disvae, TrainConfig(batch_size=8), ["synthetic"], 15, 3, False)
+    assert (model_config.options.identity_epochs, model_config.options.disvae_epochs) == (5, 10)
+    assert (train_config.max_steps, train_config.holdout, train_config.data) == (3, 0.0, ("synthetic",))
+    tuned, _ = fold_train_config(disvae, None, ["synthetic"], 15, None, True)
+    assert (tuned.options.identity_epochs, tuned.options.disvae_epochs) == (10, 15)  # stage 1 is skipped anyway
+    swap = ModelConfig(method="swap", channels=(8, 16, 16, 16), options=SwapOptions(epochs=40))
+    assert fold_train_config(swap, None, ["synthetic"], 7, None, False)[0].options.epochs == 7
+    assert disvae.options.identity_epochs == 10  # the checkpoint's config is not modified
+
+
+def test_swap_fidelity_pairs_other_people_and_reports_identity_kept(tiny_checkpoint, tiny_synthetic):
+    from facelab.evaluate import swap_fidelity, swap_pair_indices, synthetic_view
+
+    view = synthetic_view(tiny_synthetic)
+    a, b = swap_pair_indices(view.factors, 64, np.random.default_rng(0))
+    assert all(view.factors[i].identity != view.factors[j].identity for i, j in zip(a, b))
+    scores = swap_fidelity(facelab.load(tiny_checkpoint, device="cpu"), view, n_pairs=32)
+    for key in ("swap_identity_kept", "noswap_identity_kept", "swap_expression_accuracy", "noswap_expression_accuracy"):
+        assert 0.0 <= scores[key] <= 1.0, key
+    assert scores["swap_psnr_gain"] == pytest.approx(scores["swap_psnr"] - scores["noswap_psnr"])
+
+
+@pytest.fixture(scope="module")
+def other_methods(tiny_synthetic, tmp_path_factory):
+    """2-step swap and adversarial checkpoints; the adversarial one with a third sub-code."""
+    from facelab.checkpoint import save_checkpoint
+    from facelab.training import train
+
+    out = {}
+    for method, latents in (("swap", {"identity": 6, "expression": 4}),
+                            ("adversarial", {"identity": 6, "expression": 4, "pose": 2})):
+        config = ModelConfig(method=method, channels=(8, 16, 16, 16), latents=latents, fusion_dim=32)
+        training = TrainConfig(**TINY_TRAIN)
+        network, _ = train(tiny_synthetic, config, training, progress=False)
+        out[method] = save_checkpoint(tmp_path_factory.mktemp(method) / method, network, config, training)
+    return out
+
+
+def test_leakage_is_probed_from_every_other_sub_code(other_methods, tiny_synthetic):
+    from facelab.evaluate import encode_dataset, representation_scores
+
+    model = facelab.load(other_methods["adversarial"], device="cpu")
+    enc = encode_dataset(model, tiny_synthetic, progress=False)
+    assert set(enc.head_logits) == {"expression"} and enc.logits is enc.head_logits["expression"]
+    scores = representation_scores(model, enc)
+    per_code = [scores["leakage_identity_accuracy"], scores["leakage_pose_accuracy"]]
+    assert scores["leakage_accuracy"] == max(per_code)
+    mlp = [scores["leakage_identity_mlp_accuracy"], scores["leakage_pose_mlp_accuracy"]]
+    assert scores["leakage_mlp_accuracy"] == max(mlp)
+    assert {"identity_auc_expression_code", "identity_auc_pose_code", "identity_top1"} <= set(scores)
+    assert "leakage_expression_accuracy" not in scores and "identity_auc_identity_code" not in scores
+
+
+def test_card_method_paragraph_follows_the_method(other_methods):
+    from facelab.card import write_card
+
+    swap = write_card(other_methods["swap"]).read_text()
+    assert swap.startswith("# swap (swap)") and "trained with the **swap** method" in swap
+    assert "swapping loss" in swap and "triplet" in swap and "Follows: Li, Shu & Samaras" in swap
+    assert "adversary" not in swap and "DisVAE in two stages" not in swap
+    directory = other_methods["adversarial"]
+    adversarial = write_card(directory).read_text()
+    assert "adversary C_adv" in adversarial and "Follows: Halawa et al." in adversarial
+    assert "sub-codes identity: 6, expression: 4, pose: 2" in adversarial and "swapping loss" not in adversarial
+    # a row per sub-code's leakage, whatever the sub-codes are called
+    (directory / "evaluation.json").write_text(json.dumps({
+        "command": "python -m train.evaluate", "expression_accuracy": 0.5, "leakage_accuracy": 0.3,
+        "leakage_identity_accuracy": 0.2, "leakage_pose_accuracy": 0.3, "leakage_pose_mlp_accuracy": 0.4,
+        "identity_auc_pose_code": 0.55, "identity_top1": 0.75, "swap_identity_kept": 0.625, "swap_psnr_gain": 1.5}))
+    card = write_card(directory).read_text()
+    for row in ("expression from z_identity, linear probe | 20.0% |", "expression from z_pose, linear probe | 30.0% |",
+                "expression from z_pose, MLP probe | 40.0% |", "identity AUC from z_pose (ideal ≈ 0.5) | 0.550 |",
+                "is the same person | 75.0% |", "closer to A's than to B's (another person) | 62.5% |", "| +1.50 |"):
+        assert row in card, row
+
+
+def test_save_figures_skips_png_only_without_chrome(tmp_path, monkeypatch):
+    import plotly.io as pio
+
+    fig = plots.confusion_figure(np.eye(2), ["a", "b"])
+
+    def no_chrome(*args, **kwargs):
+        raise RuntimeError("\n\nKaleido requires Google Chrome to be installed.\n")
+
+    monkeypatch.setattr(pio, "write_images", no_chrome)
+    assert plots.save_figure(fig, tmp_path / "a")["png"] is None and (tmp_path / "a.html").is_file()
+
+    def broken(*args, **kwargs):
+        raise ValueError("invalid figure")
+
+    monkeypatch.setattr(pio, "write_images", broken)
+    with pytest.raises(ValueError, match="invalid figure"):
+        plots.save_figure(fig, tmp_path / "b")
+
+
+def test_evaluation_json_is_written_before_plotting_and_plot_errors_surface(tiny_checkpoint, tmp_path, monkeypatch):
+    from train import evaluate
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(evaluate, "make_plots", broken)
+    out = tmp_path / "evaluation.json"
+    with pytest.raises(OSError, match="disk full"):
+        evaluate.main(["--checkpoint", str(tiny_checkpoint), "--data",
+                       "synthetic:identities=3,per_identity=4,identity_seed=1", "--out", str(out),
+                       "--plots", str(tmp_path / "plots"), "--swap-pairs", "8", "--quiet"])
+    saved = json.loads(out.read_text())  # the measured figures were kept
+    assert saved["method"] == "disvae" and "expression_accuracy" in saved and "plots" not in saved

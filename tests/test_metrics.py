@@ -249,3 +249,37 @@ def test_factor_table():
     assert table[0, 1] == -10.5  # negative floats are values, not missing
     with pytest.raises(KeyError):
         M.factor_table(labels, ["pitch"])
+
+
+# --------------------------------------------------------------------------- identification
+
+
+def test_identity_top1_one_hot_codes_are_perfect():
+    ids = np.repeat(np.arange(5), 4)
+    r = M.identity_top1(np.eye(5)[ids], ids)
+    assert r["top1"] == 1.0 and r["n_queries"] == 20
+    assert r["chance"] == pytest.approx(3 / 19)  # 3 of the 19 other images are the same person
+
+
+def test_identity_top1_constant_codes_are_near_chance():
+    ids = np.repeat(np.arange(10), 5)
+    r = M.identity_top1(np.ones((50, 8)), ids)  # every image ties: nothing tells people apart
+    assert r["top1"] <= 0.2
+    rnd = M.identity_top1(np.random.default_rng(0).normal(size=(50, 8)), ids)
+    assert rnd["top1"] < 0.3
+
+
+def test_identity_top1_leave_one_out_and_missing():
+    # two people; each image's nearest *other* image is the other person's (itself is excluded)
+    codes = np.array([[1.0, 0.0], [1.0, 0.01], [0.0, 1.0], [0.01, 1.0]])
+    assert M.identity_top1(codes, [0, 1, 0, 1])["top1"] == 0.0
+    assert M.identity_top1(codes, [0, 0, 1, 1])["top1"] == 1.0
+    # a person seen once cannot be found again: not a query, but still in the gallery; MISSING is dropped
+    r = M.identity_top1(np.r_[codes, [[1.0, 0.0]]], [0, 0, 1, 2, -1])
+    assert r["n_queries"] == 2 and r["top1"] == 1.0
+    assert np.isnan(M.identity_top1(codes, [0, 1, 2, 3])["top1"])
+
+
+def test_identity_top1_chunks_agree():
+    x, ids = _clustered(n=300, n_classes=10, dim=8, spread=2.0)
+    assert M.identity_top1(x, ids, chunk=7) == M.identity_top1(x, ids)

@@ -44,4 +44,11 @@ def test_app_builds_for_a_photo_model_without_the_data_folder(photo_model, tmp_p
     monkeypatch.setenv(D.DATA_ENV, str(tmp_path / "no-data"))
     assert D.photo_examples() == [] and D.debug_sources(photo_model) == ["synthetic (held-out people)"]
     demo = app.build_app(str(photo_model.directory), examples_dir=tmp_path / "examples")
-    assert "encode" in {fn.api_name for fn in demo.fns.values()}
+    endpoints = {fn.api_name: fn for fn in demo.fns.values()}
+    assert "encode" in endpoints
+    # retrieval has no gallery to search without the data folder: it says so, one empty gallery per sub-code
+    state = photo_model.encode(np.full((64, 64, 3), 128, np.uint8), align=False).to_dict()
+    note, *galleries = endpoints["retrieve"].fn(5, state)
+    assert "needs the London photos" in note and galleries == [[]] * len(photo_model.attributes)
+    note, *galleries = endpoints["retrieve"].fn(5, None)
+    assert "Encode a face" in note and len(galleries) == len(photo_model.attributes)

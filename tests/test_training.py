@@ -11,36 +11,41 @@ import torch
 import facelab
 from facelab.checkpoint import CheckpointError, load_checkpoint
 from facelab.config import ConfigError, ModelConfig, TrainConfig
-from facelab.training import train_disvae
+from facelab.methods.disvae import DisVAEOptions
+from facelab.training import train
+
+TINY = dict(channels=(8, 16, 16, 16), latents={"identity": 6, "expression": 4}, fusion_dim=32)
 
 
 def test_two_step_training_changes_weights_and_freezes_identity(tiny_synthetic):
-    model_config = ModelConfig(channels=(8, 16, 16, 16), latents={"identity": 6, "expression": 4}, fusion_dim=32)
-    train_config = TrainConfig(batch_size=8, identity_epochs=1, disvae_epochs=1, max_steps=2, seed=0)
-    model, history = train_disvae(tiny_synthetic, model_config, train_config, progress=False)
+    model_config = ModelConfig(**TINY, options=DisVAEOptions(identity_epochs=1, disvae_epochs=1))
+    train_config = TrainConfig(batch_size=8, max_steps=2, seed=0)
+    model, history = train(tiny_synthetic, model_config, train_config, progress=False)
     assert np.isfinite(history["disvae"]["loss"]) and np.isfinite(history["identity_vae"]["loss"])
     assert set(history["disvae"]) >= {"reconstruction", "kl_expression", "cross_entropy"}
-    assert not any(p.requires_grad for p in model.identity_encoder.parameters())
-    assert all(p.requires_grad for p in model.expression_encoder.parameters())
+    assert not any(p.requires_grad for p in model.encoders["identity"].parameters())
+    assert all(p.requires_grad for p in model.encoders["expression"].parameters())
     # the same seed gives the same weights: training is reproducible
-    again, _ = train_disvae(tiny_synthetic, model_config, train_config, progress=False)
+    again, _ = train(tiny_synthetic, model_config, train_config, progress=False)
     for (k, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items()):
         assert torch.equal(a, b), k
 
 
 def test_stage_two_does_not_move_the_frozen_identity_encoder(tiny_synthetic):
-    from facelab.losses import DisVAELoss
-    from facelab.models import DisVAE, IdentityVAE
-    from facelab.training import fit, label_remap
+    from facelab.methods import build_network, get_method
+    from facelab.training import label_remap, run_stage
 
-    cfg = ModelConfig(channels=(8, 16, 16, 16), latents={"identity": 6, "expression": 4}, fusion_dim=32)
-    model = DisVAE.from_identity_vae(IdentityVAE(cfg), cfg)
-    before = {k: v.clone() for k, v in model.identity_encoder.state_dict().items()}
+    cfg = ModelConfig(**TINY)
+    net = build_network(cfg)
+    stage = list(get_method("disvae").stages(net, cfg, TrainConfig(), fine_tune=True))[-1]
+    before = {k: v.clone() for k, v in net.encoders["identity"].state_dict().items()}
+    moving = {k: v.clone() for k, v in net.encoders["expression"].state_dict().items()}
     loader = torch.utils.data.DataLoader(tiny_synthetic, batch_size=8)
-    fit(model, DisVAELoss(), loader, 1, lr=1e-2, device=torch.device("cpu"),
-        remap=label_remap(cfg.expressions), max_steps=2, progress=False)
-    for k, v in model.identity_encoder.state_dict().items():
+    run_stage(stage, net, loader, lr=1e-2, device=torch.device("cpu"), remap=label_remap(cfg.expressions),
+              max_steps=2, progress=False)
+    for k, v in net.encoders["identity"].state_dict().items():
         assert torch.equal(v, before[k]), k
+    assert any(not torch.equal(v, moving[k]) for k, v in net.encoders["expression"].state_dict().items())
 
 
 def test_checkpoint_round_trip_is_bit_equal(tiny_checkpoint, tiny_synthetic):
@@ -112,19 +117,16 @@ def test_api_shapes_and_editing(tiny_checkpoint, tiny_synthetic):
 def test_a_deeper_wider_expression_encoder_trains_and_round_trips(tiny_synthetic, tmp_path):
     from facelab.checkpoint import save_checkpoint
 
-    model_config = ModelConfig(
-        channels=(8, 16, 16, 16), expression_channels=(8, 16, 32, 32), expression_depth=1,
-        latents={"identity": 6, "expression": 4}, fusion_dim=32,
-    )
+    model_config = ModelConfig(**TINY, options=DisVAEOptions(
+        expression_channels=(8, 16, 32, 32), expression_depth=1, identity_epochs=1, disvae_epochs=1))
     assert ModelConfig.from_dict(json.loads(json.dumps(model_config.to_dict()))) == model_config
-    train_config = TrainConfig(batch_size=8, identity_epochs=1, disvae_epochs=1, max_steps=3,
-                               affine=1.0, lr_schedule="onecycle", hflip=True)
-    model, history = train_disvae(tiny_synthetic, model_config, train_config, progress=False)
+    train_config = TrainConfig(batch_size=8, max_steps=3, affine=1.0, lr_schedule="onecycle", hflip=True)
+    model, history = train(tiny_synthetic, model_config, train_config, progress=False)
     assert np.isfinite(history["disvae"]["loss"])
     # the identity encoder keeps the shared channels; the expression encoder is wider and deeper
     n_conv = lambda enc: sum(isinstance(m, torch.nn.Conv2d) for m in enc.modules())  # noqa: E731
-    assert n_conv(model.identity_encoder) == 4 and n_conv(model.expression_encoder) == 8
-    assert model.expression_encoder.head.in_features == 32 * 4 * 4
+    assert n_conv(model.encoders["identity"]) == 4 and n_conv(model.encoders["expression"]) == 8
+    assert model.encoders["expression"].head.in_features == 32 * 4 * 4
     directory = save_checkpoint(tmp_path / "deep", model, model_config, train_config)
     loaded = facelab.load(directory, device="cpu")
     image = (tiny_synthetic[0]["image"].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
@@ -132,7 +134,7 @@ def test_a_deeper_wider_expression_encoder_trains_and_round_trips(tiny_synthetic
         direct = model.encode(torch.as_tensor(image).permute(2, 0, 1)[None].float() / 255)[0]["expression"][0]
     assert np.allclose(loaded.encode(image, align=False).expression, direct.numpy(), atol=1e-4)
     with pytest.raises(ConfigError, match="expression_channels"):
-        ModelConfig(expression_channels=(8, 16))
+        ModelConfig(options={"expression_channels": (8, 16)})
     with pytest.raises(ConfigError, match="lr_schedule"):
         TrainConfig(lr_schedule="cosine-ish")
     with pytest.raises(ConfigError, match="affine"):
@@ -154,12 +156,13 @@ def test_random_affine_moves_each_image_and_its_target_together():
 
 
 def test_onecycle_schedule_warms_up_then_anneals(tiny_synthetic):
-    from facelab.losses import DisVAELoss
-    from facelab.models import DisVAE, IdentityVAE
-    from facelab.training import fit, label_remap
+    from facelab.methods import build_network, get_method
+    from facelab.training import label_remap, run_stage
 
-    cfg = ModelConfig(channels=(8, 16, 16, 16), latents={"identity": 6, "expression": 4}, fusion_dim=32)
-    model = DisVAE.from_identity_vae(IdentityVAE(cfg), cfg)
+    cfg = ModelConfig(**TINY)
+    net = build_network(cfg)
+    stage = list(get_method("disvae").stages(net, cfg, TrainConfig(), fine_tune=True))[-1]
+    stage.epochs = 2
     seen = []
 
     class Recorder:  # a stand-in for SummaryWriter that keeps the logged learning rates
@@ -168,8 +171,8 @@ def test_onecycle_schedule_warms_up_then_anneals(tiny_synthetic):
                 seen.append(value)
 
     loader = torch.utils.data.DataLoader(tiny_synthetic, batch_size=4)
-    fit(model, DisVAELoss(), loader, 2, lr=1e-2, device=torch.device("cpu"), remap=label_remap(cfg.expressions),
-        progress=False, writer=Recorder(), lr_schedule="onecycle")
+    run_stage(stage, net, loader, lr=1e-2, device=torch.device("cpu"), remap=label_remap(cfg.expressions),
+              progress=False, writer=Recorder(), lr_schedule="onecycle")
     peak = int(np.argmax(seen))
     assert 0 < peak < len(seen) - 1 and max(seen) == pytest.approx(1e-2, rel=0.05)
     assert seen[0] < 0.25 * max(seen) and seen[-1] < 0.01 * max(seen)

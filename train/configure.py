@@ -37,8 +37,11 @@ def main(argv=None) -> Path:
         raise SystemExit("nothing to change: give a setting, e.g. --mirror-expression")
     model = facelab.load(args.checkpoint, device="cpu")
     directory = Path(model.directory)
-    before = {k: getattr(model.config, k) for k in settings}
-    model.configure(**settings)
+    before = {k: model.setting(k) for k in settings}
+    try:
+        model.configure(**settings)
+    except ValueError as e:  # a setting this checkpoint's method does not have
+        raise SystemExit(f"{args.checkpoint}: {e}") from None
     save_config(directory / "config.json", model.config, model.training)
     record = directory / "training_run.json"
     run = json.loads(record.read_text()) if record.is_file() else {}

@@ -8,20 +8,24 @@ Without ``--folds`` the checkpoint itself is scored on people it has not seen (t
 its training data, or the default held-out synthetic people). With ``--folds K`` the
 subject-independent K-fold protocol runs on the whole ``--data`` set (GroupKFold by identity: no
 person in both train and test of a fold): the checkpoint's method is trained from scratch per fold
-with the checkpoint's training settings (``--fold-epochs``/``--max-steps`` override them), or
-fine-tuned from ``--init CHECKPOINT`` (stage 1 skipped), and every figure is reported as mean ± std
-over the folds, with per-fold progress and the wall time printed. This is how published tables
-(e.g. 10-fold CK+) are matched.
+with the checkpoint's training settings and method options (``--fold-epochs``/``--max-steps``
+override them), or fine-tuned from ``--init CHECKPOINT`` (DisVAE: stage 1 skipped), and every figure
+is reported as mean ± std over the folds, with per-fold progress and the wall time printed. This is
+how published tables (e.g. 10-fold CK+) are matched.
 
 JSON keys (flat; rates in [0, 1]):
   expression_accuracy            the model's own classifier on z_exp (accuracy)
   expression_balanced_accuracy   same, mean per-class recall
   expression_probe_accuracy      fresh linear probe on z_exp, identity-disjoint split
-  leakage_accuracy               expression read off z_id by a linear probe (identity-disjoint split)
-  leakage_mlp_accuracy           same with a small MLP probe (one hidden layer of 64)
+  leakage_<attr>_accuracy        expression read off sub-code <attr> (every sub-code but expression's)
+                                 by a linear probe (identity-disjoint split)
+  leakage_<attr>_mlp_accuracy    same with a small MLP probe (one hidden layer of 64)
+  leakage_accuracy               the worst (highest) leakage_<attr>_accuracy; leakage_mlp_accuracy likewise
   majority_rate                  share of the majority class in the probes' test part (chance level)
   identity_auc                   identity verification ROC AUC, cosine similarity of z_id
-  identity_auc_expression_code   same from z_exp (ideally about 0.5)
+  identity_auc_<attr>_code       same from each other sub-code, e.g. identity_auc_expression_code (ideally ~0.5)
+  identity_top1                  share of images whose nearest other image (cosine of z_id, leave-one-out
+                                 over the evaluated set) is the same person; identity_top1_chance: a random one's
   rmse, psnr, ssim               reconstruction of the inputs (psnr in dB)
   confusion                      row-normalised confusion matrix (rows: true, columns: predicted
                                  class, in the checkpoint's expression order)
@@ -31,8 +35,12 @@ JSON keys (flat; rates in [0, 1]):
   swap_expression_accuracy       share of swaps (A's identity + B's expression, B's class ≠ A's) whose
                                  re-encoded expression code the model classifies as B's expression
   noswap_expression_accuracy     the same for A's unchanged reconstruction (the baseline)
+  swap_identity_kept             share of swaps (A, B different people) whose re-encoded z_id is closer
+                                 (cosine) to A's z_id than to B's; noswap_identity_kept: same for A's
+                                 unchanged reconstruction (the baseline)
   swap_rmse, swap_psnr           decode(A's identity + B's expression) vs the true render
   noswap_rmse, noswap_psnr       A unchanged vs that target (the swap should beat it)
+  swap_psnr_gain                 swap_psnr − noswap_psnr
   recon_rmse, recon_psnr         the model's own reconstruction error on A; swap_pairs (count)
   mig, sap                       MIG and SAP of the full code against the generator factors
   dci_disentanglement, dci_completeness, dci_informativeness
@@ -46,8 +54,9 @@ with --folds, every figure F above becomes:
                                  n_test_identities, test_identities (the held-out people),
                                  train_time_s, eval_time_s and that fold's figures
   k, fold_seed, n_identities, init (bool), fold_time_s_mean
-  fold_training                  the per-fold training settings (epochs, max_steps, init checkpoint)
-metadata: data, checkpoint, mirror_expression (the setting evaluated), command, title, description, wall_time_s, and plots (name →
+  fold_training                  the per-fold training settings: stage_epochs (the method's epoch options;
+                                 null for a stage a fine-tune skips), batch_size, max_steps, init checkpoint
+metadata: data, checkpoint, method, mirror_expression (the setting evaluated), command, title, description, wall_time_s, and plots (name →
 {html, png, caption}; paths relative to the JSON file's folder).
 
 Plots (--plots DIR; default <checkpoint>/plots with --card, file names prefixed by --name or
@@ -76,8 +85,8 @@ import torch
 
 import facelab
 from facelab import datasets
-from facelab.card import ROWS, format_value, write_card
-from facelab.config import TrainConfig
+from facelab.card import format_value, rows_for, write_card
+from facelab.config import ModelConfig, TrainConfig
 from facelab.face_model import Code
 from facelab.evaluate import (
     cross_validate,
@@ -117,10 +126,10 @@ def parse_args(argv=None):
     p.add_argument("--folds", type=int, default=None, metavar="K",
                    help="subject-independent K-fold cross-validation on the whole --data set, training per fold")
     p.add_argument("--init", default=None, metavar="CHECKPOINT",
-                   help="with --folds: fine-tune every fold from this pre-trained checkpoint (stage 1 skipped)")
+                   help="with --folds: fine-tune every fold from this pre-trained checkpoint (DisVAE: stage 1 skipped)")
     p.add_argument("--fold-epochs", type=int, default=None, metavar="N",
-                   help="with --folds: N training epochs per fold in all, split between the two stages in the "
-                        "checkpoint's ratio (all N to stage 2 with --init); default: the checkpoint's epochs")
+                   help="with --folds: N training epochs per fold in all, split between the method's stages in the "
+                        "checkpoint's ratio (all N to the last stage with --init); default: the checkpoint's epochs")
     p.add_argument("--max-steps", type=int, default=None,
                    help="with --folds: at most this many steps per stage and fold (smoke tests)")
     p.add_argument("--swap-pairs", type=int, default=256,
@@ -148,32 +157,69 @@ def _jsonable(v):
     return v
 
 
+def write_json(path: Path, figures: dict) -> None:
+    """Write ``figures`` whole or raise: through a temporary file, so a failed write leaves no half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(_jsonable(figures), indent=2) + "\n")
+    os.replace(tmp, path)
+
+
 def print_table(figures: dict) -> None:
-    width = max(len(label) for _, label, _ in ROWS)
+    rows = rows_for(figures)
+    width = max(len(label) for _, label, _ in rows)
     if "folds" in figures:
         print(f"{'':<{width}}  mean ± std over {figures['k']} folds")
-    for key, label, fmt in ROWS:
+    for key, label, fmt in rows:
         text = format_value(figures, key, fmt)
         if text is not None:
             print(f"{label:<{width}}  {text}")
 
 
-def fold_train_config(training: TrainConfig | None, specs, fold_epochs: int | None, max_steps: int | None,
-                      init: bool) -> TrainConfig:
-    """The checkpoint's training settings for one fold: its data specs, no holdout, epochs scaled."""
+def epoch_fields(options) -> list[str]:
+    """The options' stage-epoch fields (int fields ending in ``epochs``: ``epochs``, or DisVAE's
+    ``identity_epochs`` and ``disvae_epochs``), in stage order."""
+    return [f.name for f in dataclasses.fields(options)
+            if f.name.endswith("epochs") and isinstance(getattr(options, f.name), int)]
+
+
+def split_epochs(options, total: int, weights: dict[str, float] | None = None, minimum: int = 1):
+    """``options`` with ``total`` epochs split over its epoch fields in proportion to ``weights``
+    (default: the options' own values): each field but the last gets the floor (at least
+    ``minimum``), the last the rest, so every method sees the same number of passes over the data."""
+    fields = epoch_fields(options)
+    if not fields:
+        raise ValueError(f"{type(options).__name__} has no epoch options to set")
+    weights = weights or {f: getattr(options, f) for f in fields}
+    share = sum(weights.get(f, 0) for f in fields) or 1
+    epochs = {f: max(minimum, int(total * weights.get(f, 0) // share)) for f in fields[:-1]}
+    epochs[fields[-1]] = max(minimum, total - sum(epochs.values()))
+    return dataclasses.replace(options, **epochs)
+
+
+def fold_train_config(model_config: ModelConfig, training: TrainConfig | None, specs, fold_epochs: int | None,
+                      max_steps: int | None, init: bool) -> tuple[ModelConfig, TrainConfig]:
+    """The checkpoint's settings for one fold: its data specs, no holdout, and ``fold_epochs`` in all
+    split over the method's stages in the checkpoint's ratio (with ``init``, all to the last stage:
+    a fine-tune skips DisVAE's identity pre-training, and the other methods have one stage)."""
     config = dataclasses.replace(training or TrainConfig(), data=tuple(specs), holdout=0.0)
+    options = model_config.options
     if fold_epochs is not None:
         if fold_epochs < 1:
             raise SystemExit("--fold-epochs must be at least 1")
         if init:
-            config = dataclasses.replace(config, disvae_epochs=fold_epochs)
+            options = dataclasses.replace(options, **{epoch_fields(options)[-1]: fold_epochs})
         else:
-            total = max(1, config.identity_epochs + config.disvae_epochs)
-            ident = max(1, round(fold_epochs * config.identity_epochs / total))
-            config = dataclasses.replace(config, identity_epochs=ident, disvae_epochs=max(1, fold_epochs - ident))
+            options = split_epochs(options, fold_epochs)
     if max_steps is not None:
         config = dataclasses.replace(config, max_steps=max_steps)
-    return config
+    return dataclasses.replace(model_config, options=options), config
+
+
+def stage_epochs(options, init: bool) -> dict[str, int | None]:
+    """Epochs per stage field, ``None`` for the stages a fine-tune skips."""
+    fields = epoch_fields(options)
+    return {f: (None if init and f != fields[-1] else getattr(options, f)) for f in fields}
 
 
 def make_plots(model, figures: dict, dataset, directory: Path, prefix: str, png: bool = True) -> dict:
@@ -264,28 +310,29 @@ def main(argv=None) -> dict:
         model_config = init.config if init is not None else model.config
         if model_config.method != model.config.method:
             raise SystemExit(f"--init is a {model_config.method} checkpoint, --checkpoint a {model.config.method} one")
-        config = fold_train_config(training, specs, args.fold_epochs, args.max_steps, init is not None)
+        model_config, config = fold_train_config(model_config, training, specs, args.fold_epochs, args.max_steps,
+                                                 init is not None)
+        epochs = {k: v for k, v in stage_epochs(model_config.options, init is not None).items() if v is not None}
+        epochs_text = " + ".join(map(str, epochs.values())) + " epochs" + (
+            f" ({' + '.join(epochs)})" if len(epochs) > 1 else "")
         print(f"{args.folds}-fold subject-independent cross-validation of {model.config.method} "
-              f"({'fine-tuned from ' + str(init.directory) if init is not None else 'from scratch'}; "
-              f"{'' if init is not None else f'{config.identity_epochs} + '}{config.disvae_epochs} epochs"
+              f"({'fine-tuned from ' + str(init.directory) if init is not None else 'from scratch'}; {epochs_text}"
               f"{f', max {config.max_steps} steps per stage' if config.max_steps else ''}) "
               f"on {len(dataset)} images from {', '.join(specs)}")
         figures = cross_validate(model_config, config, dataset, k=args.folds, seed=args.seed, init=init,
                                  progress=not args.quiet, swap_pairs=args.swap_pairs)
         figures["fold_training"] = {
-            "identity_epochs": None if init is not None else config.identity_epochs,
-            "disvae_epochs": config.disvae_epochs, "batch_size": config.batch_size,
+            "stage_epochs": stage_epochs(model_config.options, init is not None), "batch_size": config.batch_size,
             "max_steps": config.max_steps, "init": str(init.directory) if init is not None else None,
         }
         eval_set = dataset
-        how = (f"fine-tuned from `{Path(str(init.directory)).name}` (stage 1 skipped) for {config.disvae_epochs} epochs"
-               if init is not None else
-               f"trained from scratch for {config.identity_epochs} + {config.disvae_epochs} epochs")
+        how = (f"fine-tuned from `{Path(str(init.directory)).name}` for {epochs_text}" if init is not None
+               else f"trained from scratch for {epochs_text}")
         description = (
             f"Subject-independent {args.folds}-fold cross-validation on {len(dataset)} images "
             f"({figures['n_identities']} people) from `{'`, `'.join(specs)}`: folds are grouped by identity "
             f"(GroupKFold), so nobody is in both the training and the test part of a fold. Per fold the "
-            f"{model.config.method.upper()} recipe was {how}"
+            f"{model.config.method} method was {how}"
             f"{f' (at most {config.max_steps} steps per stage)' if config.max_steps else ''}. "
             f"Figures are mean ± std over the folds; the confusion matrix pools every fold's test images. "
             f"The traversal plots show this checkpoint's own weights, not a fold's.")
@@ -310,13 +357,21 @@ def main(argv=None) -> dict:
         description = f"On {len(dataset)} images from `{'`, `'.join(specs)}` ({held_out})."
     figures["data"] = specs
     figures["checkpoint"] = str(model.directory)
-    figures["mirror_expression"] = model.config.mirror_expression
-    if model.config.mirror_expression:
+    figures["method"] = model.config.method
+    figures["mirror_expression"] = model.setting("mirror_expression", False)
+    if figures["mirror_expression"]:
         description += " z_exp is averaged over each face and its mirror image (`mirror_expression`)."
 
+    command = "python -m train.evaluate " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    figures["command"] = command
+    figures["title"] = args.name or (f"{args.folds}-fold subject-independent cross-validation" if args.folds
+                                     else "held-out evaluation")
+    figures["description"] = description
     out = Path(args.out) if args.out else None
     if args.card and out is None:
         out = Path(model.directory) / (f"evaluation-{name}.json" if name else "evaluation.json")
+    if out:  # the measured figures are saved before plotting, so a plot error cannot lose them
+        write_json(out, figures)
     plots_dir = Path(args.plots) if args.plots else (Path(model.directory) / "plots" if args.card else None)
     if plots_dir is not None:
         made = make_plots(model, figures, eval_set, plots_dir, f"{name}-" if name else "", png=not args.no_png)
@@ -327,14 +382,8 @@ def main(argv=None) -> dict:
     figures["wall_time_s"] = round(time.perf_counter() - t0, 1)
     print_table(figures)
     print(f"wall time {figures['wall_time_s']} s")
-    command = "python -m train.evaluate " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
-    figures["command"] = command
-    figures["title"] = args.name or (f"{args.folds}-fold subject-independent cross-validation" if args.folds
-                                     else "held-out evaluation")
-    figures["description"] = description
     if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(_jsonable(figures), indent=2) + "\n")
+        write_json(out, figures)
         print(f"wrote {out}")
     if args.card:
         print(f"wrote {write_card(model.directory)}")

@@ -42,22 +42,13 @@ from ..imageio import ImageError, center_crop, read_image
 from ..labels import MISSING
 from .core import Record, reason_category, summarize_skipped
 
+from ..cache import default_cache_dir
+
 logger = logging.getLogger("facelab.datasets")
 
 __all__ = ["Prep", "prepare_face", "read_source", "content_key", "FaceImageDataset", "default_cache_dir", "FaceCache"]
 
 CACHE_VERSION = 1
-
-
-def default_cache_dir() -> Path:
-    """``$FACELAB_CACHE``, else ``.cache/`` in the repository checkout, else ``~/.cache/facelab``."""
-    env = os.environ.get("FACELAB_CACHE")
-    if env:
-        return Path(env)
-    repo = Path(__file__).resolve().parents[2]
-    if (repo / ".git").exists():
-        return repo / ".cache"
-    return Path.home() / ".cache" / "facelab"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,279 @@
+"""What every tab shares: checkpoints and examples, uploads and codes, pictures, the page header.
+
+Plain functions over a :class:`~facelab.face_model.FaceModel`, testable without a server (and
+without importing Gradio). Images in are whatever an upload handler receives (a Gradio file
+payload, a path, PIL, numpy); images out are PIL images. Per-session state is a JSON-friendly
+``code.to_dict()``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from PIL import Image
+
+from ..face_model import Code, FaceModel
+from ..imageio import ImageError, read_image
+
+DEFAULT_CHECKPOINT = "synthetic-disvae"
+CHECKPOINT_ENV = "FACELAB_CHECKPOINT"
+DATA_ENV = "FACELAB_DATA"
+HEADLINE = (  # evaluation.json keys shown in the app's header: (key, label, format)
+    ("expression_accuracy", "expression accuracy", "{:.1%}"),
+    ("leakage_accuracy", "leakage (expression from the other codes)", "{:.1%}"),
+    ("identity_auc", "identity AUC", "{:.3f}"),
+    ("psnr", "PSNR", "{:.1f} dB"),
+)
+EXAMPLE_IDENTITIES = 30_000  # first identity of the example faces (disjoint from training ids)
+SHORT_NAMES = {"identity": "id", "expression": "exp"}  # z_id, z_exp: the usual short forms
+
+
+# --------------------------------------------------------------------------------------------
+# Checkpoints, data folder, examples
+
+
+def default_checkpoints() -> list[str]:
+    """``$FACELAB_CHECKPOINT``, else every bundled checkpoint — photo (MTCNN-aligned) models first,
+    since uploads are usually photos — else the synthetic default."""
+    from ..checkpoint import CONFIG, bundled_names, checkpoint_root
+    from ..config import load_config
+
+    if os.environ.get(CHECKPOINT_ENV):
+        return [os.environ[CHECKPOINT_ENV]]
+    root = checkpoint_root()
+    names = bundled_names()
+    photo = [n for n in names if load_config(root / n / CONFIG)[0].alignment == "mtcnn"]
+    return photo + [n for n in names if n not in photo] or [DEFAULT_CHECKPOINT]
+
+
+def checkpoint_argument(value: str | None = None) -> str:
+    """The checkpoint to load: ``--checkpoint``, else ``$FACELAB_CHECKPOINT``, else the bundled default."""
+    return value or os.environ.get(CHECKPOINT_ENV) or DEFAULT_CHECKPOINT
+
+
+def data_root() -> Path:
+    """Where real datasets live: $FACELAB_DATA, else ``../shared/data`` beside the repository."""
+    repository = Path(__file__).resolve().parents[2]  # facelab/demo/common.py → the checkout
+    return Path(os.environ.get(DATA_ENV, repository.parent / "shared" / "data"))
+
+
+def photo_examples(n: int = 6) -> list[str]:
+    """London Face Research Lab photos (CC-BY 4.0) from the data folder, when it is present — the
+    repository never holds them; alternating neutral and smiling, different people."""
+    root = data_root() / "london"
+    neutral = sorted((root / "neutral_front").glob("*.jpg"))
+    smiling = sorted((root / "smiling_front").glob("*.jpg"))
+    picks = [p for pair in zip(neutral[::7], smiling[3::7]) for p in pair]
+    return [str(p) for p in picks[:n]]
+
+
+def example_factors(n: int = 6, seed: int = 0):
+    """Generator factors of ``n`` example faces: distinct people, one expression each (happiness first).
+
+    Pose, light and background vary mildly; people come from an identity range no model trains on.
+    """
+    from ..synthetic import N_EXPRESSIONS, sample_factors
+
+    rng = np.random.default_rng(seed)
+    nuisance = sample_factors(n, [EXAMPLE_IDENTITIES], rng)  # pose, light, background, noise draws
+    people = EXAMPLE_IDENTITIES + rng.permutation(1000)[:n]
+    out = []
+    for j, (f, person) in enumerate(zip(nuisance, people)):
+        expression = (j + 1) % N_EXPRESSIONS  # 0 (neutral) comes last in each cycle
+        out.append(f.replace(identity=int(person), expression=expression,
+                             intensity=0.0 if expression == 0 else float(rng.uniform(0.8, 1.0)),
+                             yaw=f.yaw * 0.5, pitch=f.pitch * 0.5, noise=min(f.noise, 0.01)))
+    return out
+
+
+def example_faces(n: int = 6, seed: int = 0, size: int = 128) -> list[tuple[Image.Image, str]]:
+    """``n`` generator faces for the app's examples, with captions like ``"person 30012 · happiness"``."""
+    from ..synthetic import render_batch
+
+    factors = example_factors(n, seed)
+    pixels = render_batch(factors, size=size)
+    return [(Image.fromarray(p), f"person {f.identity} · {f.expression_name}") for p, f in zip(pixels, factors)]
+
+
+def save_examples(directory: str | os.PathLike | None = None, n: int = 6, seed: int = 0,
+                  size: int = 128) -> list[Path]:
+    """Render :func:`example_faces` into PNGs (a fresh temp dir by default); returns their paths."""
+    directory = Path(directory or tempfile.mkdtemp(prefix="facelab-examples-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k, (image, caption) in enumerate(example_faces(n, seed, size)):
+        path = directory / f"{k:02d}-{caption.split(' · ')[-1]}.png"
+        image.save(path)
+        paths.append(path)
+    return paths
+
+
+# --------------------------------------------------------------------------------------------
+# Uploads and codes
+
+
+def read_upload(payload: Any) -> Image.Image | None:
+    """An upload (Gradio file payload dict/object, path, bytes, PIL or array) → RGB PIL, or None.
+
+    Gradio's own image preprocessing is bypassed (events use ``preprocess=False``) so that every
+    bad file fails here, through :func:`facelab.imageio.read_image`, with its plain message,
+    named after the file the user uploaded rather than the server's temporary copy.
+    """
+    if payload is None:
+        return None
+    name = None
+    if isinstance(payload, dict) or hasattr(payload, "path"):
+        get = payload.get if isinstance(payload, dict) else (lambda k: getattr(payload, k, None))
+        name, path, url = get("orig_name"), get("path"), get("url")
+        if path:
+            payload = path
+        elif isinstance(url, str) and url.startswith("data:"):
+            import base64
+
+            try:
+                payload = base64.b64decode(url.split(",", 1)[1])
+            except (IndexError, ValueError):
+                raise ImageError("the uploaded data is not valid base64") from None
+        else:
+            return None
+    try:
+        return read_image(payload)
+    except ImageError as e:
+        if name:
+            raise ImageError(e.reason, source=str(name)) from None
+        if isinstance(payload, (str, os.PathLike)):  # a server-side temp path means nothing to a user
+            raise ImageError(e.reason, source=Path(payload).name) from None
+        raise
+
+
+def encode_face(model: FaceModel, image: Image.Image, face: int = 0, center_fallback: bool = False
+                ) -> tuple[Image.Image, Code]:
+    """The model's view of ``image`` (aligned / cropped, model resolution) and its code.
+
+    ``face`` picks among several detected faces (0 = largest); ``center_fallback`` uses the
+    centre crop when a photo model finds no face."""
+    view = model.prepare(image, face=face, fallback="center" if center_fallback else "error")
+    return view, model.encode(view, align=False)
+
+
+def code_from_state(state: Any) -> Code | None:
+    """A session state (``code.to_dict()`` or None) → Code or None."""
+    if not state:
+        return None
+    if isinstance(state, Code):
+        return state
+    if isinstance(state, str):
+        state = json.loads(state)
+    return Code.from_dict(state)
+
+
+def mean_code(model: FaceModel) -> Code:
+    """The code of the 'average' training face: every dimension at its training mean."""
+    return Code({a: model.code_range(a)[0] for a in model.attributes})
+
+
+def code_name(attribute: str) -> str:
+    """A sub-code's short name in the UI: ``z_id``, ``z_exp``, else ``z_<attribute>``."""
+    return f"z_{SHORT_NAMES.get(attribute, attribute)}"
+
+
+def labelled_attribute(model: FaceModel) -> str | None:
+    """The sub-code whose class probabilities the Encode tab shows: expression when it has a
+    classifier head, else the first labelled one, else None (nothing to show)."""
+    labelled = model.class_names()
+    return "expression" if "expression" in labelled else next(iter(labelled), None)
+
+
+def probability_label(model: FaceModel) -> str:
+    """The Encode tab's caption of the class probabilities, e.g. ``"Expression (from z_exp)"``."""
+    attribute = labelled_attribute(model)
+    return f"{attribute.capitalize()} (from {code_name(attribute)})" if attribute else "No labelled code"
+
+
+# --------------------------------------------------------------------------------------------
+# Pictures
+
+
+def strip(images: Sequence[Image.Image], gap: int = 0, background=(255, 255, 255)) -> Image.Image:
+    """Images side by side in one RGB image (heights aligned at the top)."""
+    images = [im.convert("RGB") for im in images]
+    if not images:
+        raise ValueError("strip needs at least one image")
+    width = sum(im.width for im in images) + gap * (len(images) - 1)
+    out = Image.new("RGB", (width, max(im.height for im in images)), background)
+    x = 0
+    for im in images:
+        out.paste(im, (x, 0))
+        x += im.width + gap
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Header
+
+
+def model_name(model: FaceModel) -> str:
+    return Path(model.directory).name if model.directory else model.config.method
+
+
+def model_summary(model: FaceModel) -> str:
+    """One or two markdown lines: the model, its latents and the headline figures of its card."""
+    cfg = model.config
+    latents = ", ".join(f"{code_name(k)} {v}" for k, v in cfg.latents.items())
+    classes = "; ".join(f"{attribute}s: {', '.join(names)}" for attribute, names in model.class_names().items())
+    text = (f"**Model:** `{model_name(model)}` — {cfg.method.upper()}, {cfg.image_size}×{cfg.image_size}, "
+            f"{latents}" + (f"; {classes}." if classes else "."))
+    figures, problem = evaluation_figures(model)
+    shown = [f"{label} {fmt.format(figures[key])}" for key, label, fmt in HEADLINE if key in figures]
+    if "leakage_accuracy" in figures and "majority_rate" in figures:
+        shown = [f"{x} (chance {figures['majority_rate']:.1%})" if x.startswith("leakage") else x for x in shown]
+    card = model_card(model)
+    if shown:
+        text += "  \n**Card figures:** " + " · ".join(shown) + (" (details: the model card below)." if card else ".")
+    elif not card and not problem:
+        text += "  \n*No model card in this checkpoint (an unevaluated development model).*"
+    if problem:
+        text += f"  \n{problem}"
+    return text
+
+
+def read_json(path: Path) -> tuple[Any, str]:
+    """``(content, "")``, or ``(None, "could not read NAME: reason")`` for a file that cannot be
+    read or parsed — shown in the app as is, never skipped silently."""
+    try:
+        return json.loads(path.read_text()), ""
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        return None, f"could not read {path.name}: {reason}"
+
+
+def evaluation_figures(model: FaceModel) -> tuple[dict[str, float], str]:
+    """The numeric figures of the checkpoint's ``evaluation.json`` and a problem line ('' if none).
+
+    No file is not a problem ({}, ''); an unreadable or malformed one is ({}, "could not read ...")."""
+    path = Path(model.directory or ".") / "evaluation.json"
+    if not (model.directory and path.is_file()):
+        return {}, ""
+    figures, problem = read_json(path)
+    if problem:
+        return {}, problem
+    if not isinstance(figures, dict):
+        return {}, f"could not read {path.name}: not a JSON object"
+    return {k: float(v) for k, v in figures.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}, ""
+
+
+def model_card(model: FaceModel) -> str:
+    """The checkpoint's README.md (model card) text, '' when it has none, or a line saying why it
+    could not be read."""
+    path = Path(model.directory or ".") / "README.md"
+    if not (model.directory and path.is_file()):
+        return ""
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        return f"could not read {path.name}: {e.strerror if isinstance(e, OSError) and e.strerror else e}"

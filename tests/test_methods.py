@@ -1,0 +1,215 @@
+"""Every registered method through the one trainer: 2-step training, checkpoint round trips, the
+adversary's alternating step, swap pairs, grouped batches, legacy checkpoints and the loss terms."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+import facelab
+from facelab import losses as L
+from facelab.checkpoint import save_checkpoint
+from facelab.config import ConfigError, ModelConfig, TrainConfig
+from facelab.labels import MISSING
+from facelab.methods import METHODS, build_network, get_method
+from facelab.training import label_remap, to_device, train
+
+TINY = dict(channels=(8, 16, 16, 16), latents={"identity": 6, "expression": 4}, fusion_dim=32)
+STEPS = TrainConfig(batch_size=8, max_steps=2, seed=0)
+
+
+def tiny_config(method: str, **options) -> ModelConfig:
+    fields = {f for f in get_method(method).options.__dataclass_fields__}
+    epochs = {k: 1 for k in fields if k.endswith("epochs")}
+    return ModelConfig(method=method, **TINY, options={**epochs, **options})
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_synthetic):
+    """Each method trained for 2 steps per stage: (network, config, history)."""
+    return {name: (*train(tiny_synthetic, tiny_config(name), STEPS, progress=False), tiny_config(name))
+            for name in METHODS}
+
+
+def test_every_method_is_registered_with_options_and_a_card_paragraph():
+    assert {"disvae", "disvae-e2e", "adversarial", "swap"} <= set(METHODS)
+    for name, method in METHODS.items():
+        config = tiny_config(name)
+        assert isinstance(config.options, method.options)
+        text = method.summary(config)
+        assert len(text) > 80 and "{" not in text, name
+    with pytest.raises(ConfigError, match="unknown method"):
+        ModelConfig(method="nope")
+    with pytest.raises(ConfigError, match="unknown field"):
+        ModelConfig(method="swap", options={"no_such_option": 1})
+
+
+@pytest.mark.parametrize("name", ["disvae", "disvae-e2e", "adversarial", "swap"])
+def test_two_step_training_moves_weights_and_logs_finite_terms(name, trained, tiny_synthetic):
+    network, history, config = trained[name]
+    untrained = build_network(config)
+    torch.manual_seed(0)
+    stages = [k for k, v in history.items() if isinstance(v, dict)]
+    assert stages and all(np.isfinite(v) for s in stages for v in history[s].values())
+    changed = [k for k, v in network.state_dict().items()
+               if v.dtype.is_floating_point and v.shape == untrained.state_dict()[k].shape
+               and not k.startswith("code_") and not torch.equal(v, untrained.state_dict()[k])]
+    assert changed, "training moved no weight"
+    # code statistics were measured on the data, not left at their defaults
+    assert not torch.equal(network.code_std, torch.ones_like(network.code_std))
+
+
+@pytest.mark.parametrize("name", ["disvae", "disvae-e2e", "adversarial", "swap"])
+def test_checkpoint_round_trip_gives_the_same_network(name, trained, tiny_synthetic, tmp_path):
+    network, _, config = trained[name]
+    directory = save_checkpoint(tmp_path / name, network, config, STEPS)
+    model = facelab.load(directory, device="cpu")
+    assert model.config == config and model.attributes == ("identity", "expression")
+    x = torch.stack([tiny_synthetic[i]["image"] for i in range(4)])
+    with torch.no_grad():
+        mu, _ = network.encode(x)
+        want = network.decode(network.join(mu))
+    got = model.encode_tensor(x)
+    for a in model.attributes:
+        assert np.allclose(got[a], mu[a].numpy(), atol=1e-6), a
+    z = np.concatenate([got[a] for a in model.attributes], 1)
+    assert torch.allclose(model.decode_tensor(z), want, atol=1e-6)
+    # the same public API drives every method
+    code = model.encode(tiny_synthetic[0]["image"].permute(1, 2, 0).numpy())
+    other = model.encode(tiny_synthetic[9]["image"].permute(1, 2, 0).numpy())
+    probs = model.classify(code)
+    assert abs(sum(probs.values()) - 1) < 1e-5
+    swapped = model.swap(code, other, "expression")
+    assert np.array_equal(swapped.expression, other.expression) and np.array_equal(swapped.identity, code.identity)
+    assert model.decode(swapped).size == (64, 64)
+
+
+def _batch(dataset, n=8):
+    items = [dataset[i] for i in range(n)]
+    batch = {k: torch.stack([torch.as_tensor(it[k]) for it in items]) for k in ("image", "expression", "identity")}
+    return to_device(batch, torch.device("cpu"), label_remap(tuple(facelab.EXPRESSIONS[:7])))
+
+
+def test_the_adversary_steps_on_its_own_and_the_encoder_is_pushed_the_other_way(tiny_synthetic):
+    from facelab.methods.adversarial import adversary_loss, model_loss
+    from facelab.training import run_stage
+
+    config = tiny_config("adversarial")
+    net = build_network(config)
+    stage = next(get_method("adversarial").stages(net, config, STEPS))
+    assert list(stage.steps) == ["adversary", "model"]  # alternating: the adversary first, then the model
+    adversary_ids = {id(p) for p in net.adversaries.parameters()}
+    assert {id(p) for p in stage.steps["adversary"].params()} == adversary_ids
+    assert not adversary_ids & {id(p) for p in stage.steps["model"].params()}
+
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    loader = torch.utils.data.DataLoader(tiny_synthetic, batch_size=8)
+    history = run_stage(stage, net, loader, lr=1e-2, device=torch.device("cpu"),
+                        remap=label_remap(config.expressions), max_steps=2, progress=False)
+    assert {"adversary/identity_accuracy", "model/accuracy", "model/identity_adversary_entropy"} <= set(history)
+    moved = {k for k, v in net.state_dict().items() if not torch.equal(v, before[k])}
+    assert any(k.startswith("adversaries.") for k in moved) and any(k.startswith("trunk.") for k in moved)
+
+    # Make the adversary confident, then compare gradients on the encoder: the adversary's own loss
+    # and the encoder's adversarial term point in opposite directions (the encoder un-learns what C_adv reads).
+    batch = _batch(tiny_synthetic)
+    opt = torch.optim.Adam(net.adversaries.parameters(), lr=1e-2)
+    for _ in range(60):
+        opt.zero_grad()
+        adversary_loss(net, batch)["loss"].backward()
+        opt.step()
+    encoder = [p for p in net.trunk.parameters()] + [p for p in net.branches["identity"].parameters()]
+
+    def encoder_grad(loss):
+        net.zero_grad()
+        loss.backward()
+        return torch.cat([p.grad.flatten() for p in encoder])
+
+    mu, _ = net.encode(batch["image"])
+    adversary_ce = L.labelled_cross_entropy(net.adversaries["identity"](mu["identity"]), batch["expression"])
+    g_adversary = encoder_grad(adversary_ce)
+    only_entropy = config.options.__class__(beta1=0.0, beta2=0.0, beta3=1.0)
+    g_encoder = encoder_grad(model_loss(only_entropy)(net, batch)["loss"])
+    cosine = torch.nn.functional.cosine_similarity(g_adversary, g_encoder, dim=0)
+    assert cosine < -0.2, float(cosine)
+
+
+def test_swap_pairs_carry_the_generators_true_render(tiny_synthetic):
+    from facelab.datasets.pairs import SwapPairs
+    from facelab.synthetic import render
+
+    pairs = SwapPairs(tiny_synthetic, seed=0, progress=False)
+    for i in (0, 5, 17):
+        item, j = pairs[i], int(pairs.partner[i])
+        a, b = tiny_synthetic.factors[i], tiny_synthetic.factors[j]
+        truth = render(a.replace(expression=b.expression, intensity=b.intensity), 64)
+        assert np.array_equal((item["swap_target"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8), truth)
+        assert torch.equal(item["partner"], tiny_synthetic[j]["image"])
+        assert item["partner_expression"] == b.expression
+
+
+def test_person_batches_hold_several_images_of_each_person_in_different_expressions():
+    from facelab.datasets.pairs import PersonBatchSampler
+
+    ids = np.repeat(np.arange(10), 7)
+    expressions = np.tile(np.arange(7), 10)
+    sampler = PersonBatchSampler(ids, expressions, batch_size=16, per_person=4, generator=torch.Generator().manual_seed(0))
+    batches = list(sampler)
+    assert len(batches) == len(sampler) == 70 // 16
+    for batch in batches:
+        assert len(batch) == 16
+        people, counts = np.unique(ids[batch], return_counts=True)
+        assert len(people) == 4 and (counts == 4).all()
+        for p in people:
+            assert len(set(expressions[[i for i in batch if ids[i] == p]])) == 4
+    assert batches != list(sampler)  # a new draw every epoch
+
+
+def test_older_checkpoints_load_unchanged(tiny_checkpoint, tmp_path):
+    """A format-1 checkpoint (DisVAE fields at the top level, old state-dict names) loads as before."""
+    from safetensors.torch import load_file, save_file
+
+    old = tmp_path / "old"
+    shutil.copytree(tiny_checkpoint, old)
+    payload = json.loads((old / "config.json").read_text())
+    options = payload["model"].pop("options")
+    payload["model"]["format_version"] = 1
+    for key in ("expression_channels", "expression_depth", "mirror_expression"):
+        payload["model"][key] = options.pop(key)
+    payload["training"].update(options)  # epochs, betas, classifier weight and target lived in training
+    (old / "config.json").write_text(json.dumps(payload))
+    renames = {"encoders.identity.": "identity_encoder.", "encoders.expression.": "expression_encoder.",
+               "heads.expression.": "classifier."}
+    state = load_file(str(old / "model.safetensors"))
+    renamed = {}
+    for k, v in state.items():
+        for new, legacy in renames.items():
+            if k.startswith(new):
+                k = legacy + k[len(new):]
+        renamed[k] = v
+    save_file(renamed, str(old / "model.safetensors"))
+    a, b = facelab.load(tiny_checkpoint), facelab.load(old)
+    assert a.config == b.config
+    image = np.full((64, 64, 3), 120, np.uint8)
+    assert a.encode(image) == b.encode(image)
+
+
+def test_graded_targets_and_metric_losses_behave():
+    labels = torch.tensor([1, 0, MISSING, 3])
+    t = L.graded_targets(labels, torch.tensor([0.25, 0.0, 0.5, 1.0]), 4)
+    assert torch.allclose(t[0], torch.tensor([0, 0.25, 0, 0])) and torch.allclose(t[1], torch.tensor([1.0, 0, 0, 0]))
+    assert t[2].sum() == 0 and torch.allclose(t[3], torch.tensor([0, 0, 0, 1.0]))
+    groups = torch.tensor([0, 0, 1, 1])
+    separated = torch.tensor([[1.0, 0], [1.0, 0.01], [0, 1.0], [0.01, 1.0]])
+    mixed = torch.tensor([[1.0, 0], [0, 1.0], [1.0, 0.01], [0.01, 1.0]])
+    assert L.batch_hard_triplet(separated, groups) == 0
+    assert L.batch_hard_triplet(mixed, groups) > 1
+    assert L.cosine_pull(separated, groups) < 1e-3 < L.cosine_pull(mixed, groups)
+    assert L.l1_pull(separated, groups) < L.l1_pull(mixed, groups)
+    assert L.cosine_pull(separated, torch.full((4,), MISSING)) == 0
+    uniform, peaked = torch.zeros(2, 7), torch.tensor([[20.0] + [0] * 6] * 2)
+    assert abs(float(L.mean_entropy(uniform)) - np.log(7)) < 1e-6 and float(L.mean_entropy(peaked)) < 0.01
