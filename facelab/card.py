@@ -134,7 +134,7 @@ def training_section(run: dict) -> str:
             f"- command: `{run.get('command', '(not recorded)')}`",
             f"- wall time: {run.get('wall_time_s', '?')} s on {run.get('device', '?')} ({run.get('machine', '?')}), "
             f"started {run.get('started', '?')}",
-        ]
+        ] + ([f"- note: {run['note']}"] if run.get("note") else [])
         return "\n".join(lines + _configured_lines(run, "- "))
     lines = ["- commands, in order (each later one fine-tunes the weights the one before it wrote):"]
     for step in chain:

@@ -6,13 +6,14 @@ JSON config, and the state dict is loaded strictly so a mismatch names the offen
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
-from .config import ModelConfig, TrainConfig, load_config, save_config
+from .config import ModelConfig, TrainConfig, load_config, save_config, weights_checksum
 from .methods import build_network, get_method
 
 WEIGHTS, CONFIG, CARD = "model.safetensors", "config.json", "README.md"
@@ -55,9 +56,30 @@ def save_checkpoint(
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(directory / WEIGHTS), metadata={"format": "pt", "method": model_config.method})
-    save_config(directory / CONFIG, model_config, train_config)
+    # temp file + rename: a run killed mid-save leaves the previous weights, never half a file
+    tmp = directory / f".{WEIGHTS}.tmp{os.getpid()}"
+    save_file(state, str(tmp), metadata={"format": "pt", "method": model_config.method})
+    os.replace(tmp, directory / WEIGHTS)
+    save_config(directory / CONFIG, model_config, train_config, weights_sha256=sha256_file(directory / WEIGHTS))
     return directory
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_weights(directory: str | os.PathLike) -> None:
+    """Refuse weights whose checksum differs from the one their ``config.json`` recorded (a file
+    altered or damaged after saving); checkpoints saved before checksums pass unchecked."""
+    directory = Path(directory)
+    expected = weights_checksum(directory / CONFIG)
+    if expected and sha256_file(directory / WEIGHTS) != expected:
+        raise CheckpointError(f"{directory / WEIGHTS} was altered after it was saved: its SHA-256 does not match "
+                              f"the weights_sha256 in {directory / CONFIG}")
 
 
 def upgrade_state(state: dict[str, torch.Tensor], legacy_keys: dict[str, str]) -> dict[str, torch.Tensor]:
@@ -76,6 +98,7 @@ def load_checkpoint(name_or_dir: str | os.PathLike, device: str | torch.device =
     """→ (model in eval mode, ModelConfig, TrainConfig or None, directory)."""
     path = resolve(name_or_dir)
     model_config, train_config = load_config(path / CONFIG)
+    verify_weights(path)
     model = build_network(model_config)
     try:
         state = load_file(str(path / WEIGHTS), device=str(device))

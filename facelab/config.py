@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,11 +180,35 @@ class TrainConfig:
         return _from_dict(cls, data)
 
 
-def save_config(path: str | Path, model: ModelConfig, training: TrainConfig | None = None) -> None:
+def save_config(path: str | Path, model: ModelConfig, training: TrainConfig | None = None,
+                weights_sha256: str | None = None) -> None:
+    """Write ``config.json`` atomically (temp file + rename: a crash never leaves half a file).
+
+    ``weights_sha256`` is the checksum of the weights beside it; rewriting a config without one
+    (``train.configure``) keeps the checksum already there."""
+    path = Path(path)
     payload = {"model": model.to_dict()}
     if training is not None:
         payload["training"] = training.to_dict()
-    Path(path).write_text(json.dumps(payload, indent=2) + "\n")
+    if weights_sha256 is None and path.is_file():
+        try:
+            weights_sha256 = json.loads(path.read_text()).get("weights_sha256")
+        except (OSError, ValueError, AttributeError):
+            weights_sha256 = None
+    if weights_sha256:
+        payload["weights_sha256"] = weights_sha256
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(payload, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def weights_checksum(path: str | Path) -> str | None:
+    """The ``weights_sha256`` recorded in a ``config.json`` (None for checkpoints saved before it)."""
+    try:
+        value = json.loads(Path(path).read_text()).get("weights_sha256")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
 
 
 def load_config(path: str | Path) -> tuple[ModelConfig, TrainConfig | None]:

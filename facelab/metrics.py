@@ -244,6 +244,16 @@ def _sample_pairs(ids: np.ndarray, n_each: int, rng: np.random.Generator):
     return pos, (np.concatenate(ni), np.concatenate(nj))
 
 
+def _unit_codes(codes, identities) -> tuple[np.ndarray, np.ndarray]:
+    """L2-normalised codes and their identities, samples of unknown identity (< 0) dropped."""
+    x = _codes_2d(codes)
+    ids = _np(identities).astype(np.int64).ravel()
+    _check_len(x, ids, "codes/identities")
+    keep = ids >= 0
+    x, ids = x[keep], ids[keep]
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12), ids
+
+
 def verification_auc(codes, identities, max_pairs: int = 20000, seed: int = 0) -> dict:
     """ROC AUC of cosine similarity at telling same-identity from different-identity pairs.
 
@@ -252,12 +262,7 @@ def verification_auc(codes, identities, max_pairs: int = 20000, seed: int = 0) -
     pair is more similar than every different-identity pair. Samples with identity < 0 are
     dropped; ``auc`` is ``NaN`` when either kind of pair does not exist.
     """
-    x = _codes_2d(codes)
-    ids = _np(identities).astype(np.int64).ravel()
-    _check_len(x, ids, "codes/identities")
-    keep = ids >= 0
-    x, ids = x[keep], ids[keep]
-    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    x, ids = _unit_codes(codes, identities)
     rng = np.random.default_rng(seed)
     (pi, pj), (ni, nj) = _sample_pairs(ids, max(1, max_pairs // 2), rng)
     pos = np.einsum("ij,ij->i", x[pi], x[pj])
@@ -281,12 +286,7 @@ def identity_top1(codes, identities, chunk: int = 1024) -> dict:
     others cannot be right). ``top1`` is the share of queries answered right, ``chance`` what a
     random neighbour would score. Samples with identity < 0 are dropped; ``NaN`` without queries.
     """
-    x = _codes_2d(codes)
-    ids = _np(identities).astype(np.int64).ravel()
-    _check_len(x, ids, "codes/identities")
-    keep = ids >= 0
-    x, ids = x[keep], ids[keep]
-    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    x, ids = _unit_codes(codes, identities)
     _, inverse, counts = np.unique(ids, return_inverse=True, return_counts=True)
     queries = np.flatnonzero(counts[inverse] >= 2)
     hits = np.zeros(len(queries), dtype=bool)

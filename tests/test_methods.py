@@ -176,6 +176,7 @@ def test_older_checkpoints_load_unchanged(tiny_checkpoint, tmp_path):
     old = tmp_path / "old"
     shutil.copytree(tiny_checkpoint, old)
     payload = json.loads((old / "config.json").read_text())
+    payload.pop("weights_sha256")  # format 1 had no checksum
     options = payload["model"].pop("options")
     payload["model"]["format_version"] = 1
     for key in ("expression_channels", "expression_depth", "mirror_expression"):
@@ -213,3 +214,42 @@ def test_graded_targets_and_metric_losses_behave():
     assert L.cosine_pull(separated, torch.full((4,), MISSING)) == 0
     uniform, peaked = torch.zeros(2, 7), torch.tensor([[20.0] + [0] * 6] * 2)
     assert abs(float(L.mean_entropy(uniform)) - np.log(7)) < 1e-6 and float(L.mean_entropy(peaked)) < 0.01
+
+
+def test_change_weighted_loss_looks_only_where_the_target_differs():
+    reference = torch.zeros(2, 3, 8, 8)
+    target = reference.clone()
+    target[:, :, 2, 2] = 1.0  # the "mouth" moved
+    elsewhere = target.clone()
+    elsewhere[:, :, 7, 7] = 0.5  # an error far from the change
+    assert L.change_weighted_reconstruction(elsewhere, target, reference) == 0
+    wrong_mouth = target.clone()
+    wrong_mouth[:, :, 2, 2] = 0.0
+    assert L.change_weighted_reconstruction(wrong_mouth, target, reference) == pytest.approx(3.0)
+
+
+def test_swap_detail_and_cycle_terms_train_and_are_logged(tiny_synthetic):
+    config = tiny_config("swap", detail_weight=10.0, cycle_weight=1.0)
+    _, history = train(tiny_synthetic, config, STEPS, progress=False)
+    terms = history["swap"]
+    assert {"swap_detail", "cycle_cross_entropy", "cycle_identity"} <= set(terms)
+    assert all(np.isfinite(v) for v in terms.values())
+
+
+def test_saving_is_atomic_and_an_altered_weight_file_is_refused(tiny_checkpoint, tmp_path):
+    from facelab.checkpoint import CheckpointError, load_checkpoint
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_checkpoint, copy)
+    recorded = json.loads((copy / "config.json").read_text())["weights_sha256"]
+    assert len(recorded) == 64 and not list(copy.glob(".*tmp*"))  # no temp files left behind
+    raw = bytearray((copy / "model.safetensors").read_bytes())
+    raw[-1] ^= 0x01  # one flipped bit in the last weight: still a valid safetensors file
+    (copy / "model.safetensors").write_bytes(bytes(raw))
+    with pytest.raises(CheckpointError, match="altered.*SHA-256"):
+        load_checkpoint(copy)
+    # rewriting the config (train.configure does) keeps the recorded checksum
+    from facelab.config import load_config, save_config
+
+    save_config(copy / "config.json", *load_config(copy / "config.json"))
+    assert json.loads((copy / "config.json").read_text())["weights_sha256"] == recorded

@@ -92,9 +92,8 @@ def model_loss(o: AdversarialOptions):
             entropy = entropy + h
         total = o.beta1 * rec + o.beta2 * ce - o.beta3 * entropy
         if o.beta_kl > 0:
-            kl = sum(L.kl_divergence(mu[a], logvar[a]) for a in mu)
-            terms["kl"] = kl
-            total = total + o.beta_kl * kl
+            terms["kl"] = L.total_kl(mu, logvar)
+            total = total + o.beta_kl * terms["kl"]
         return {"loss": total, **terms}
 
     return loss
@@ -118,7 +117,7 @@ def summary(config) -> str:
             f"fully connected branch per sub-code; a linear classifier C_exp on z_expression; an MLP adversary C_adv "
             f"on each other code ({others}) trained on its own optimizer step to recognise the expression, while the "
             f"encoder maximises C_adv's output entropy. Model loss: {o.beta1}·reconstruction + {o.beta2}·CE(C_exp) − "
-            f"{o.beta3}·entropy(C_adv){f' + {o.beta_kl}·KL' if o.beta_kl else ''}, {o.epochs} epochs; the codes are "
+            f"{o.beta3}·entropy(C_adv){f' + {o.beta_kl}·KL' if o.beta_kl else ''}; the codes are "
             f"fused (FC + ReLU) and decoded.")
 
 

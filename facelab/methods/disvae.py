@@ -33,8 +33,9 @@ class DisVAEOptions:
     mirror_expression: bool = False
     identity_epochs: int = 10  # stage 1
     disvae_epochs: int = 10  # stage 2
-    beta_identity: float = 1.0  # KL weight of z_id in stage 1
-    beta_expression: float = 1.0  # KL weight of z_exp in stage 2
+    # KL weights of z_id (stage 1) and z_exp (stage 2); 0.05/0.1 are the bundled synthetic-disvae's
+    beta_identity: float = 0.05
+    beta_expression: float = 0.1
     classifier_weight: float = 100.0  # cross-entropy weight (reconstruction is summed over pixels)
     identity_target: str = "neutral"  # "neutral": stage 1 reconstructs the neutral face where known; "input"
 
@@ -45,8 +46,8 @@ class DisVAEEndToEndOptions:
     expression_depth: int = 0
     mirror_expression: bool = False
     epochs: int = 20
-    beta_identity: float = 1.0
-    beta_expression: float = 1.0
+    beta_identity: float = 0.05
+    beta_expression: float = 0.1
     classifier_weight: float = 100.0
 
 
@@ -155,17 +156,16 @@ def summary_two_stage(config) -> str:
     neutral = " with the same face at neutral expression as its reconstruction target" \
         if o.identity_target == "neutral" else ""
     return (f"DisVAE in two stages: (1) an identity VAE (identity encoder → z_id → decoder) pre-trained on all "
-            f"training images{neutral} ({o.identity_epochs} epochs, KL weight β={o.beta_identity}); (2) the identity "
+            f"training images{neutral} (KL weight β={o.beta_identity}); (2) the identity "
             f"encoder frozen, an expression encoder → z_exp trained with a linear expression classifier on z_exp "
-            f"(cross-entropy × {o.classifier_weight}) and a KL term (β={o.beta_expression}) for {o.disvae_epochs} "
-            f"epochs; z_id and z_exp are recoupled by a fully connected fusion layer + ReLU and decoded to "
+            f"(cross-entropy × {o.classifier_weight}) and a KL term (β={o.beta_expression}); z_id and z_exp are recoupled by a fully connected fusion layer + ReLU and decoded to "
             f"reconstruct the input. {_architecture(config)}")
 
 
 def summary_end_to_end(config) -> str:
     o = config.options
     return (f"DisVAE trained end to end: identity and expression encoders, fusion layer (FC + ReLU) and decoder "
-            f"learned together in one stage of {o.epochs} epochs, with no identity pre-training: reconstruction + "
+            f"learned together in one stage, with no identity pre-training: reconstruction + "
             f"KL on z_id (β={o.beta_identity}) and z_exp (β={o.beta_expression}) + a linear expression classifier "
             f"on z_exp (cross-entropy × {o.classifier_weight}). {_architecture(config)}")
 

@@ -40,11 +40,19 @@ class SwapOptions:
     # plain cross-entropy on the same head: BCE alone learned nothing in 5 epochs on the generator
     # (chance accuracy) where cross-entropy had started to; both rank the right class first
     ce_weight: float = 100.0
-    cosine_weight: float = 10.0
-    triplet_weight: float = 10.0
-    l1_weight: float = 1.0
+    # metric weights: at 10/10/1 the expression codes collapsed to one direction within 10 steps on
+    # the generator, before they carried any expression (a short run's log: expression_cosine 0.000)
+    cosine_weight: float = 1.0
+    triplet_weight: float = 5.0
+    l1_weight: float = 0.1
     margin: float = 0.2
     beta: float = 0.0  # KL weight (0: a plain autoencoder, as in the paper)
+    # extra weight on the swap target's pixels that differ from this face (mouth, brows): in a plain
+    # pixel loss the swapped expression weighs too little for the decoder to listen to z_exp
+    detail_weight: float = 10.0
+    # re-encode the swapped face: its expression head must read the partner's expression (CE) and
+    # its identity code stay this face's (1 − cosine); 0 switches the extra encoder pass off
+    cycle_weight: float = 10.0
 
 
 def _validate(config) -> None:
@@ -78,6 +86,19 @@ def swap_loss(o: SwapOptions):
         out = net.decode(torch.cat([net.join(mine), net.join(swapped)]))
         rec = L.reconstruction(out[:n], x)
         swap = L.reconstruction(out[n:], batch["swap_target"])
+        if o.detail_weight > 0:
+            detail = L.change_weighted_reconstruction(out[n:], batch["swap_target"], x)
+            swap_terms = {"swap_detail": detail}
+        else:
+            detail, swap_terms = 0.0, {}
+        if o.cycle_weight > 0:
+            again, _ = net.encode(out[n:])
+            cycle_ce = L.labelled_cross_entropy(net.classify(again[TARGET]), batch["partner_expression"])
+            cycle_id = 1 - torch.nn.functional.cosine_similarity(again[IDENTITY], mine[IDENTITY].detach(), dim=1).mean()
+            cycle = cycle_ce + cycle_id
+            swap_terms.update(cycle_cross_entropy=cycle_ce, cycle_identity=cycle_id)
+        else:
+            cycle = 0.0
         logits = net.classify(mine[TARGET])
         bce = L.graded_bce(logits, batch[TARGET], batch.get("intensity"))
         ce = L.labelled_cross_entropy(logits, batch[TARGET])
@@ -87,15 +108,15 @@ def swap_loss(o: SwapOptions):
         metric = (o.cosine_weight * (m_id["cosine"] + m_exp["cosine"])
                   + o.triplet_weight * (m_id["triplet"] + m_exp["triplet"])
                   + o.l1_weight * (m_id["l1"] + m_exp["l1"]))
-        total = o.reconstruction_weight * rec + o.swap_weight * swap + o.bce_weight * bce + o.ce_weight * ce + metric
-        terms = {"reconstruction": rec, "swap": swap, "bce": bce, "cross_entropy": ce,
+        total = (o.reconstruction_weight * rec + o.swap_weight * swap + o.detail_weight * detail
+                 + o.cycle_weight * cycle + o.bce_weight * bce + o.ce_weight * ce + metric)
+        terms = {"reconstruction": rec, "swap": swap, **swap_terms, "bce": bce, "cross_entropy": ce,
                  "accuracy": L.labelled_accuracy(logits, batch[TARGET]),
                  "identity_triplet": m_id["triplet"], "expression_triplet": m_exp["triplet"],
                  "identity_cosine": m_id["cosine"], "expression_cosine": m_exp["cosine"]}
         if o.beta > 0:
-            kl = sum(L.kl_divergence(mu[a], logvar[a]) for a in mu)
-            terms["kl"] = kl
-            total = total + o.beta * kl
+            terms["kl"] = L.total_kl(mu, logvar)
+            total = total + o.beta * terms["kl"]
         return {"loss": total, **terms}
 
     return loss
@@ -127,7 +148,9 @@ def summary(config) -> str:
             f"losses on batches of {o.per_person} images per person; binary cross-entropy on intensity-valued "
             f"expression vectors (×{o.bce_weight}) and cross-entropy on the same head (×{o.ce_weight}); and a swapping loss (×{o.swap_weight}): this face decoded with "
             f"another face's expression code against the generator's true render of that combination (on real "
-            f"data: a same-person partner's photo). {o.epochs} epochs.")
+            f"data: a same-person partner's photo), with extra weight ×{o.detail_weight} on the pixels the swap "
+            f"changes; cycle-consistency (×{o.cycle_weight}): the swapped face re-encoded must read as the partner's "
+            f"expression and keep this face's identity code.")
 
 
 register(Method("swap", SwapOptions, build, stages, summary, follows="Li, Shu & Samaras, latent metric learning "
