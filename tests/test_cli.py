@@ -150,6 +150,12 @@ def test_validation_part_is_kept_out_of_training_and_evaluated_alone(tmp_path):
     figures = evaluate.main(["--checkpoint", str(directory), "--split", "val", "--quiet", "--swap-pairs", "8"])
     assert figures["n_images"] == len(parts["val"]) and "(val split, holdout 0.25, validation 0.25)" in figures["data"][0]
     assert evaluate.main(["--checkpoint", str(directory), "--quiet", "--swap-pairs", "8"])["n_images"] == len(parts["test"])
+    # generator data with a validation part but no held-out people: the test figures are new people's
+    only_val = disvae.main(["--name", "only-val", "--validation", "0.25", *common[:-2], "--holdout", "0"])
+    from train.evaluate import HELD_OUT_SYNTHETIC
+
+    fresh = evaluate.main(["--checkpoint", str(only_val), "--quiet", "--swap-pairs", "8", "--no-png"])
+    assert fresh["data"] == [HELD_OUT_SYNTHETIC] and fresh["n_images"] == len(datasets.load([HELD_OUT_SYNTHETIC]))
     without = disvae.main(["--name", "no-val", *common])
     with pytest.raises(SystemExit, match="without --validation"):
         evaluate.main(["--checkpoint", str(without), "--split", "val", "--quiet"])

@@ -294,9 +294,12 @@ def main(argv=None) -> dict:
         holdout = 0.0
     else:
         own_split = training is not None and (training.holdout > 0 or training.validation > 0)
+        if own_split and args.split == "test" and training.holdout == 0 \
+                and all(d.startswith("synthetic") for d in training.data):
+            own_split = False  # generator data with no held-out people: score brand-new generator people
         specs = args.data or (list(training.data) if own_split else [HELD_OUT_SYNTHETIC])
         holdout = args.holdout if args.holdout is not None else (training.holdout if training else 0.0)
-        validation = training.validation if training else 0.0
+        validation = training.validation if training and own_split else 0.0
         if args.split == "val" and validation == 0:
             raise SystemExit(f"{args.checkpoint} was trained without --validation: it has no validation split")
     split_seed = training.seed if training else 0
@@ -342,6 +345,8 @@ def main(argv=None) -> dict:
             dataset = torch.utils.data.Subset(dataset, split[args.split])
             kept = f"holdout {holdout}" + (f", validation {validation}" if validation else "")
             specs = [f"{s} ({args.split} split, {kept})" for s in specs]
+        if len(dataset) == 0:
+            raise SystemExit(f"nothing to evaluate: the {args.split} split of {', '.join(specs)} is empty")
         print(f"evaluating {model.directory} on {len(dataset)} images from {', '.join(specs)}")
         enc = encode_dataset(model, dataset, progress=not args.quiet)
         figures = representation_scores(model, enc, seed=args.seed)
