@@ -37,11 +37,12 @@ class SwapOptions:
     reconstruction_weight: float = 1.0  # both reconstructions are summed over pixels
     swap_weight: float = 1.0
     bce_weight: float = 100.0  # graded expression BCE on the head of z_exp
-    # plain cross-entropy on the same head: BCE alone learned nothing in 5 epochs on the generator
-    # (chance accuracy) where cross-entropy had started to; both rank the right class first
+    # plain cross-entropy on the same head: with BCE alone the head learns far more slowly (after 5
+    # epochs 17.4 % against 31.3 % training accuracy, chance 14.3 %: bench/expression_head_losses.py);
+    # both rank the right class first
     ce_weight: float = 100.0
-    # metric weights: at 10/10/1 the expression codes collapsed to one direction within 10 steps on
-    # the generator, before they carried any expression (a short run's log: expression_cosine 0.000)
+    # metric weights: at 10/10/1 the expression codes collapsed to one direction on the generator
+    # before they carried any expression (training log: expression_cosine ≈ 0, head at chance)
     cosine_weight: float = 1.0
     triplet_weight: float = 5.0
     l1_weight: float = 0.1
