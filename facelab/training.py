@@ -264,7 +264,3 @@ def train(
         writer.close()
     return network.cpu().eval(), history
 
-
-def train_disvae(dataset, model_config, train_config, **kwargs):
-    """Deprecated name of :func:`train` (DisVAE was once the only method)."""
-    return train(dataset, model_config, train_config, **kwargs)

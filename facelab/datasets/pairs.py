@@ -17,10 +17,22 @@ from torch.utils.data import Dataset, Sampler
 from ..labels import MISSING
 
 
+def _unwrap(dataset) -> tuple[object, np.ndarray]:
+    """The dataset under any ``Subset`` layers and the indices into it, so labels are read from
+    the base dataset's records instead of decoding every image."""
+    idx = np.arange(len(dataset))
+    while isinstance(dataset, torch.utils.data.Subset):
+        idx = np.asarray(dataset.indices, dtype=np.int64)[idx]
+        dataset = dataset.dataset
+    return dataset, idx
+
+
 def _identities(dataset) -> np.ndarray:
     from .splits import sample_groups
 
-    ids, _ = sample_groups(dataset)
+    base, idx = _unwrap(dataset)
+    groups = sample_groups(base)[0]
+    ids = [groups[i] for i in idx]
     names = {n: k for k, n in enumerate(dict.fromkeys(i for i in ids if i is not None))}
     return np.array([names[i] if i is not None else MISSING for i in ids], dtype=np.int64)
 
@@ -31,6 +43,9 @@ def _expressions(dataset) -> np.ndarray:
     view = synthetic_view(dataset)
     if view is not None:
         return np.array([f.expression for f in view.factors], dtype=np.int64)
+    base, idx = _unwrap(dataset)
+    if isinstance(getattr(base, "expressions", None), np.ndarray):  # FaceImageDataset keeps its labels
+        return base.expressions[idx].astype(np.int64)
     return np.array([int(dataset[i]["expression"]) for i in range(len(dataset))], dtype=np.int64)
 
 

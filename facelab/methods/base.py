@@ -9,7 +9,6 @@ never in a method.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
@@ -64,10 +63,6 @@ class Method:
     prepare_data: Callable[[Any, Any], Any] | None = None
     batch_sampler: Callable[[Any, Any, Any, torch.Generator], Any] | None = None
     legacy_keys: dict[str, str] = field(default_factory=dict)
-
-
-def options_fields(options_cls: type) -> list[dataclasses.Field]:
-    return list(dataclasses.fields(options_cls))
 
 
 def trainable(*modules: nn.Module) -> Callable[[], list[nn.Parameter]]:
