@@ -162,6 +162,10 @@ class TrainConfig:
     num_workers: int = 0
     max_steps: int | None = None  # per stage; for smoke tests
     device: str = "auto"
+    save_every: int = 200  # steps between saved training states (--resume continues from the last); 0: never
+    log_every: int = 20  # steps between reading losses back for TensorBoard/progress (each read syncs the device)
+    precision: str = "auto"  # "auto" (bf16 autocast on a GPU that has it, else fp32) | "fp32" | "bf16"
+    channels_last: bool = False  # NHWC memory layout for convolutions (see bench/train_throughput.py)
 
     def __post_init__(self):
         self.data = tuple(self.data)
@@ -169,6 +173,10 @@ class TrainConfig:
             raise ConfigError(f"lr_schedule must be 'constant' or 'onecycle', got {self.lr_schedule!r}")
         if not 0.0 <= self.validation < 1.0:
             raise ConfigError(f"validation must be in [0, 1), got {self.validation}")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ConfigError(f"precision must be 'auto', 'fp32' or 'bf16', got {self.precision!r}")
+        if self.save_every < 0 or self.log_every < 1:
+            raise ConfigError(f"save_every must be >= 0 and log_every >= 1, got {self.save_every}, {self.log_every}")
         if not 0.0 <= self.affine <= 1.0:
             raise ConfigError(f"affine must be in [0, 1], got {self.affine}")
 

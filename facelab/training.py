@@ -1,6 +1,8 @@
 """One trainer for every method: :func:`train` runs a registered method's stages, each stepping
 its named optimizers in order per batch (alternating adversary/model steps), with seeding,
-device, augmentation, learning-rate schedules, progress bars and TensorBoard shared.
+device, augmentation, learning-rate schedules, progress bars, TensorBoard, resumable saving
+(:mod:`facelab.train_state`), bf16 autocast and data-parallel runs under torchrun
+(:mod:`facelab.distributed`) shared.
 
 A method never writes a training loop: it yields :class:`~facelab.methods.Stage` objects
 (:mod:`facelab.methods`).
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -18,9 +21,11 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from . import distributed
 from .config import ModelConfig, TrainConfig
 from .labels import EXPRESSIONS, MISSING
 from .methods import Stage, get_method
+from .train_state import Position, TrainingState, load_state, save_state
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -113,80 +118,209 @@ def _log_lr(writer, tag: str, optimizers: dict, step: int) -> None:
         writer.add_scalar(f"{tag}/lr" if len(optimizers) == 1 else f"{tag}/{name}/lr", opt.param_groups[0]["lr"], step)
 
 
-def run_stage(
+def use_bf16(precision: str, device: torch.device) -> bool:
+    """bf16 autocast: asked for, or ``auto`` on a GPU that has it (CPU autocast is slower here)."""
+    if precision == "bf16":
+        return True
+    return precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()
+
+
+class EpochBatches:
+    """Each epoch's batches as lists of indices, listed up front so a resumed run can skip the ones
+    already trained on without loading them, and sharded across ranks under torchrun.
+
+    The order comes from ``generator`` (shuffled loader), a method's batch sampler (which sees
+    ``set_epoch``), or a DistributedSampler under torchrun; :meth:`loader` serves one epoch's
+    remainder through a DataLoader whose worker seeds come from its own generator, so listing or
+    resuming never draws from the global random stream that augmentation and sampling use."""
+
+    def __init__(self, data, train_config: TrainConfig, generator: torch.Generator, batch_sampler=None):
+        self.data, self.config, self.generator, self.sampler = data, train_config, generator, batch_sampler
+        self.world = distributed.world_size()
+        if batch_sampler is None and self.world > 1:
+            from torch.utils.data import DistributedSampler
+
+            self.sampler = torch.utils.data.BatchSampler(
+                DistributedSampler(data, num_replicas=self.world, rank=distributed.rank(), shuffle=True,
+                                   seed=train_config.seed, drop_last=True),
+                train_config.batch_size, drop_last=True)
+            self.sharded_by_sampler = True
+        else:
+            self.sharded_by_sampler = False
+        if self.sampler is None:
+            drop_last = len(data) > train_config.batch_size
+            self.sampler = torch.utils.data.BatchSampler(
+                torch.utils.data.RandomSampler(data, generator=generator), train_config.batch_size, drop_last)
+
+    def __len__(self) -> int:
+        return len(self.sampler) if self.sharded_by_sampler else len(self.sampler) // self.world
+
+    def epoch(self, epoch: int) -> list[list[int]]:
+        inner = getattr(self.sampler, "sampler", None)
+        for s in (self.sampler, inner):
+            if hasattr(s, "set_epoch"):
+                s.set_epoch(epoch)
+        batches = [list(b) for b in self.sampler]
+        return batches if self.sharded_by_sampler else distributed.shard(batches)
+
+    def loader(self, batches: list[list[int]], epoch: int) -> DataLoader:
+        workers = torch.Generator().manual_seed(self.config.seed * 100_003 + epoch)
+        return DataLoader(self.data, batch_sampler=batches, num_workers=self.config.num_workers, generator=workers)
+
+
+@dataclass
+class RunContext:
+    """What every stage of one run shares: device, logging, saving and where a resume starts."""
+
+    device: torch.device
+    remap: torch.Tensor
+    train_config: TrainConfig
+    writer: object = None
+    progress: bool = True
+    state_dir: Path | None = None
+    configs: dict = field(default_factory=dict)
+    resumed: TrainingState | None = None
+    history: dict = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
+    wall_before: float = 0.0
+
+    def wall_time(self) -> float:
+        return self.wall_before + time.perf_counter() - self.started
+
+
+def run_stage(stage: Stage, network: torch.nn.Module, dataset: Dataset, train_config: TrainConfig, *,
+              expressions: tuple[str, ...] = EXPRESSIONS, writer=None, progress: bool = True) -> dict[str, float]:
+    """One stage on its own (shuffled batches of ``dataset``, no saving): see :func:`train` for a whole run."""
+    batches = EpochBatches(dataset, train_config, seed_everything(train_config.seed))
+    context = RunContext(device=resolve_device(train_config.device), remap=label_remap(expressions),
+                         train_config=train_config, writer=writer, progress=progress)
+    return _run_stage(stage, network, batches, context)
+
+
+def _run_stage(
     stage: Stage,
     network: torch.nn.Module,
-    loader: DataLoader,
-    *,
-    lr: float,
-    weight_decay: float = 0.0,
-    device: torch.device,
-    remap: torch.Tensor,
-    max_steps: int | None = None,
-    writer=None,
-    progress: bool = True,
-    hflip: bool = False,
-    affine: float = 0.0,
-    lr_schedule: str = "constant",
+    batches: EpochBatches,
+    context: RunContext,
+    index: int = 0,
 ) -> dict[str, float]:
     """Train one stage: every batch steps each named optimizer of ``stage.steps`` in order, each on
     its own loss and parameters (an adversary's step, then the model's). Returns the last epoch's
-    mean terms, prefixed ``optimizer/`` when the stage has several optimizers."""
+    mean terms, prefixed ``optimizer/`` when the stage has several optimizers.
+
+    Saves the run's state every ``save_every`` steps and at the end (when ``context.state_dir``
+    is set); continues from ``context.resumed`` when it points inside this stage. Losses are read
+    back from the device once per ``log_every`` steps, not per step."""
+    tc, device = context.train_config, context.device
     if stage.setup is not None:
         stage.setup()
     module = stage.module if stage.module is not None else network
-    network.to(device)
-    module.to(device).train()
-    optimizers = {name: torch.optim.Adam(list(step.params()), lr=lr * step.lr_scale, weight_decay=weight_decay)
+    memory = torch.channels_last if tc.channels_last else torch.contiguous_format
+    network.to(device, memory_format=memory)
+    module.to(device, memory_format=memory).train()
+    runner = distributed.wrap(module, device)
+    optimizers = {name: torch.optim.Adam(list(step.params()), lr=tc.lr * step.lr_scale, weight_decay=tc.weight_decay)
                   for name, step in stage.steps.items()}
-    total = stage.epochs * len(loader) if max_steps is None else min(max_steps, stage.epochs * len(loader))
+    total = stage.epochs * len(batches) if tc.max_steps is None else min(tc.max_steps, stage.epochs * len(batches))
     schedulers = {}
-    if lr_schedule == "onecycle" and total > 1:
+    if tc.lr_schedule == "onecycle" and total > 1:
         schedulers = {name: torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=opt.param_groups[0]["lr"], total_steps=total)
                       for name, opt in optimizers.items()}
-    augment = random_affine(affine) if affine > 0 else None
+    augment = random_affine(tc.affine) if tc.affine > 0 else None
+    bf16 = use_bf16(tc.precision, device)
     several = len(stage.steps) > 1
-    step, means = 0, {}
-    bar = tqdm(total=total, desc=stage.name, unit="step", disable=not progress, dynamic_ncols=True)
-    for epoch in range(stage.epochs):
-        sums, count = {}, 0
-        for batch in loader:
-            if max_steps is not None and step >= max_steps:
+    start_epoch, skip, step, sums = 0, 0, 0, {}
+    resumed = context.resumed if context.resumed is not None and context.resumed.position.stage == index else None
+    if resumed is not None:
+        resumed.restore_weights(network, module)
+        resumed.restore_optimizers(optimizers, schedulers)
+        start_epoch, skip, step = resumed.position.epoch, resumed.position.batch, resumed.position.step
+        sums = {k: torch.tensor(v, device=device) for k, v in resumed.sums.items()}
+        batches.generator.set_state(resumed.epoch_generator_state())
+    main = distributed.is_main()
+    writer = context.writer if main else None
+    means: dict[str, float] = {}
+    bar = tqdm(total=total, initial=step, desc=stage.name, unit="step", disable=not (context.progress and main),
+               dynamic_ncols=True)
+
+    def save(epoch: int, done: int, epoch_state: torch.Tensor) -> None:
+        if context.state_dir is not None:
+            save_state(context.state_dir, position=Position(index, epoch, done, step), network=network, module=module,
+                       optimizers=optimizers, schedulers=schedulers, sums=_floats(sums), history=context.history,
+                       wall_time_s=context.wall_time(), epoch_generator_state=epoch_state, device=device,
+                       configs=context.configs)
+
+    def save_finished(means: dict) -> None:
+        """The next stage's starting point: this stage's weights, history and batch-order state."""
+        if context.state_dir is not None:
+            save_state(context.state_dir, position=Position(index + 1), network=network, module=None, optimizers={},
+                       schedulers={}, sums={}, history={**context.history, stage.name: means},
+                       wall_time_s=context.wall_time(), epoch_generator_state=batches.generator.get_state(),
+                       device=device, configs=context.configs)
+
+    for epoch in range(start_epoch, stage.epochs):
+        epoch_state = batches.generator.get_state()
+        order = batches.epoch(epoch)
+        if resumed is not None and epoch == start_epoch:
+            resumed.restore_random(device)  # the streams as they were after the last saved step
+        else:
+            skip, sums = 0, {}
+        done = skip
+        for batch in batches.loader(order[skip:], epoch):
+            if tc.max_steps is not None and step >= tc.max_steps:
                 break
-            batch = to_device(batch, device, remap)
-            if hflip:
+            batch = to_device(batch, device, context.remap)
+            if tc.channels_last:
+                batch = {k: (v.contiguous(memory_format=torch.channels_last) if torch.is_tensor(v) and v.dim() == 4 else v)
+                         for k, v in batch.items()}
+            if tc.hflip:
                 batch = mirror_half(batch)
             if augment is not None:
                 batch = augment(batch)
             logged = {}
             for name, spec in stage.steps.items():
-                terms = spec.loss(module, batch)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                    terms = runner(spec.loss, batch)
                 module.zero_grad(set_to_none=True)  # no gradient leaks between optimizers
-                terms["loss"].backward()
+                terms["loss"].float().backward()
                 optimizers[name].step()
                 if name in schedulers and step + 1 < total:
                     schedulers[name].step()
-                logged.update({(f"{name}/{k}" if several else k): v.detach() for k, v in terms.items()})
+                logged.update({(f"{name}/{k}" if several else k): v.detach().float() for k, v in terms.items()})
             step += 1
-            count += 1
-            values = {k: float(v) for k, v in logged.items()}  # one device sync per step, not per term
-            for k, v in values.items():
-                sums[k] = sums.get(k, 0.0) + v
+            done += 1
+            for k, v in logged.items():  # stays on the device: no sync here
+                sums[k] = sums[k] + v if k in sums else v.clone()
+            if main and (step % tc.log_every == 0 or step == total):
+                values = dict(zip(logged, torch.stack(list(logged.values())).tolist()))  # one sync per log_every steps
                 if writer is not None:
-                    writer.add_scalar(f"{stage.name}/{k}", v, step)
-            if writer is not None:
-                _log_lr(writer, stage.name, optimizers, step)
+                    for k, v in values.items():
+                        writer.add_scalar(f"{stage.name}/{k}", v, step)
+                    _log_lr(writer, stage.name, optimizers, step)
+                means_now = _floats(sums, done)
+                bar.set_postfix(epoch=epoch + 1, **{k.split("/")[-1] if not several else k: f"{means_now[k]:.3g}"
+                                                    for k in _shown(means_now)})
             bar.update(1)
-            bar.set_postfix(epoch=epoch + 1, **{k.split("/")[-1] if not several else k: f"{sums[k] / count:.3g}"
-                                                for k in _shown(sums)})
-        if count:
-            means = {k: v / count for k, v in sums.items()}
-        if max_steps is not None and step >= max_steps:
+            if tc.save_every and step % tc.save_every == 0 and step < total:
+                save(epoch, done, epoch_state)
+        if done:
+            means = _floats(sums, done)
+        if tc.max_steps is not None and step >= tc.max_steps:
             break
     bar.close()
     module.eval()
     network.eval()
+    network.to(memory_format=torch.contiguous_format)
+    save_finished(means)
     return means
+
+
+def _floats(sums: dict, count: int = 1) -> dict[str, float]:
+    """Device sums → Python floats (one sync), divided by ``count``."""
+    if not sums:
+        return {}
+    values = torch.stack([v.float() for v in sums.values()]).cpu().tolist()
+    return {k: v / count for k, v in zip(sums, values)}
 
 
 def _shown(sums: dict) -> list[str]:
@@ -222,45 +356,58 @@ def train(
     log_dir: str | Path | None = None,
     progress: bool = True,
     init=None,
+    state_dir: str | Path | None = None,
+    resume: bool = False,
 ) -> tuple[torch.nn.Module, dict]:
     """Train ``model_config.method`` on ``dataset``: its stages in order, on one trainer.
 
     ``init`` (a :class:`~facelab.face_model.FaceModel`, a network or a state dict of the same
     architecture) fine-tunes instead of training from scratch: the network starts from its weights
     and the method's stages run with ``fine_tune=True`` (DisVAE then skips identity pre-training).
-    ``init`` itself is not modified. Returns the network (CPU, eval mode) and per-stage mean terms.
+    ``init`` itself is not modified. ``state_dir`` receives the run's state every
+    ``train_config.save_every`` steps (:mod:`facelab.train_state`); ``resume=True`` continues from
+    the last one there. Under ``torchrun`` (:mod:`facelab.distributed`) every rank trains its share
+    of each batch list and rank 0 alone logs. Returns the network (CPU, eval mode) and per-stage
+    mean terms.
     """
     method = get_method(model_config.method)
     gen = seed_everything(train_config.seed)
-    device = resolve_device(train_config.device)
+    device = distributed.local_device(resolve_device(train_config.device))
     network = method.build(model_config)
     if init is not None:
         network.load_state_dict(_init_state(init))
     data = method.prepare_data(dataset, model_config) if method.prepare_data is not None else dataset
-    if method.batch_sampler is not None:
-        sampler = method.batch_sampler(data, model_config, train_config, gen)
-        loader = DataLoader(data, batch_sampler=sampler, num_workers=train_config.num_workers)
-    else:
-        loader = DataLoader(data, batch_size=train_config.batch_size, shuffle=True,
-                            drop_last=len(data) > train_config.batch_size, num_workers=train_config.num_workers,
-                            generator=gen)
+    sampler = method.batch_sampler(data, model_config, train_config, gen) if method.batch_sampler is not None else None
+    batches = EpochBatches(data, train_config, gen, sampler)
     writer = None
-    if log_dir is not None:
+    if log_dir is not None and distributed.is_main():
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(str(log_dir))
-    common = dict(lr=train_config.lr, weight_decay=train_config.weight_decay, device=device,
-                  remap=label_remap(model_config.expressions), max_steps=train_config.max_steps, writer=writer,
-                  progress=progress, hflip=train_config.hflip, affine=train_config.affine,
-                  lr_schedule=train_config.lr_schedule)
-    t0 = time.perf_counter()
-    history: dict = {"init": True} if init is not None else {}
-    for stage in method.stages(network, model_config, train_config, fine_tune=init is not None):
-        history[stage.name] = run_stage(stage, network, loader, **common)
+    configs = {"model": model_config.to_dict(), "training": train_config.to_dict(), "fine_tune": init is not None}
+    resumed = load_state(state_dir, configs) if resume and state_dir is not None else None
+    context = RunContext(device=device, remap=label_remap(model_config.expressions), train_config=train_config,
+                         writer=writer, progress=progress, state_dir=Path(state_dir) if state_dir else None,
+                         configs=configs, resumed=resumed)
+    if init is not None:
+        context.history["init"] = True
+    if resumed is not None:
+        context.history = dict(resumed.history)
+        context.wall_before = resumed.wall_time_s
+    ran = False
+    for index, stage in enumerate(method.stages(network, model_config, train_config, fine_tune=init is not None)):
+        if resumed is not None and index < resumed.position.stage:
+            continue  # finished before the interruption; its weights are in the saved state
+        context.history[stage.name] = _run_stage(stage, network, batches, context, index)
+        ran = True
+    if resumed is not None and not ran:  # interrupted after the last stage: only the statistics were left
+        resumed.restore_weights(network, None)
+    distributed.broadcast_state(network)
     code_statistics(network, DataLoader(dataset, batch_size=256), device)
-    history["wall_time_s"] = time.perf_counter() - t0
+    history = dict(context.history)
+    history["wall_time_s"] = context.wall_time()
     history["device"] = str(device)
+    history["world_size"] = distributed.world_size()
     if writer is not None:
         writer.close()
     return network.cpu().eval(), history
-

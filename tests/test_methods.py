@@ -107,9 +107,8 @@ def test_the_adversary_steps_on_its_own_and_the_encoder_is_pushed_the_other_way(
     assert not adversary_ids & {id(p) for p in stage.steps["model"].params()}
 
     before = {k: v.clone() for k, v in net.state_dict().items()}
-    loader = torch.utils.data.DataLoader(tiny_synthetic, batch_size=8)
-    history = run_stage(stage, net, loader, lr=1e-2, device=torch.device("cpu"),
-                        remap=label_remap(config.expressions), max_steps=2, progress=False)
+    history = run_stage(stage, net, tiny_synthetic, TrainConfig(batch_size=8, lr=1e-2, max_steps=2, device="cpu"),
+                        expressions=config.expressions, progress=False)
     assert {"adversary/identity_accuracy", "model/accuracy", "model/identity_adversary_entropy"} <= set(history)
     moved = {k for k, v in net.state_dict().items() if not torch.equal(v, before[k])}
     assert any(k.startswith("adversaries.") for k in moved) and any(k.startswith("trunk.") for k in moved)

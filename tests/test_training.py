@@ -33,16 +33,15 @@ def test_two_step_training_changes_weights_and_freezes_identity(tiny_synthetic):
 
 def test_stage_two_does_not_move_the_frozen_identity_encoder(tiny_synthetic):
     from facelab.methods import build_network, get_method
-    from facelab.training import label_remap, run_stage
+    from facelab.training import run_stage
 
     cfg = ModelConfig(**TINY)
     net = build_network(cfg)
     stage = list(get_method("disvae").stages(net, cfg, TrainConfig(), fine_tune=True))[-1]
     before = {k: v.clone() for k, v in net.encoders["identity"].state_dict().items()}
     moving = {k: v.clone() for k, v in net.encoders["expression"].state_dict().items()}
-    loader = torch.utils.data.DataLoader(tiny_synthetic, batch_size=8)
-    run_stage(stage, net, loader, lr=1e-2, device=torch.device("cpu"), remap=label_remap(cfg.expressions),
-              max_steps=2, progress=False)
+    run_stage(stage, net, tiny_synthetic, TrainConfig(batch_size=8, lr=1e-2, max_steps=2, device="cpu"),
+              expressions=cfg.expressions, progress=False)
     for k, v in net.encoders["identity"].state_dict().items():
         assert torch.equal(v, before[k]), k
     assert any(not torch.equal(v, moving[k]) for k, v in net.encoders["expression"].state_dict().items())
@@ -157,7 +156,7 @@ def test_random_affine_moves_each_image_and_its_target_together():
 
 def test_onecycle_schedule_warms_up_then_anneals(tiny_synthetic):
     from facelab.methods import build_network, get_method
-    from facelab.training import label_remap, run_stage
+    from facelab.training import run_stage
 
     cfg = ModelConfig(**TINY)
     net = build_network(cfg)
@@ -170,9 +169,19 @@ def test_onecycle_schedule_warms_up_then_anneals(tiny_synthetic):
             if tag.endswith("/lr"):
                 seen.append(value)
 
-    loader = torch.utils.data.DataLoader(tiny_synthetic, batch_size=4)
-    run_stage(stage, net, loader, lr=1e-2, device=torch.device("cpu"), remap=label_remap(cfg.expressions),
-              progress=False, writer=Recorder(), lr_schedule="onecycle")
+    run_stage(stage, net, tiny_synthetic, TrainConfig(batch_size=4, lr=1e-2, lr_schedule="onecycle", log_every=1,
+                                                      device="cpu"),
+              expressions=cfg.expressions, progress=False, writer=Recorder())
     peak = int(np.argmax(seen))
     assert 0 < peak < len(seen) - 1 and max(seen) == pytest.approx(1e-2, rel=0.05)
     assert seen[0] < 0.25 * max(seen) and seen[-1] < 0.01 * max(seen)
+
+
+def test_bf16_autocast_and_channels_last_train_to_finite_losses(tiny_synthetic):
+    """The GPU recipe's switches run on CPU too (autocast covers the losses; NHWC the convolutions)."""
+    config = TrainConfig(batch_size=8, max_steps=2, precision="bf16", channels_last=True, device="cpu")
+    net, history = train(tiny_synthetic, ModelConfig(method="swap", **TINY, options={"epochs": 1}), config, progress=False)
+    assert np.isfinite(history["swap"]["loss"])
+    assert all(p.is_contiguous() for p in net.parameters())  # saved in the default layout
+    with pytest.raises(ConfigError, match="precision"):
+        TrainConfig(precision="fp8")

@@ -4,7 +4,9 @@
     python -m train --method adversarial --help       # that method's options
 
 Writes ``checkpoints/<name>/`` (weights, config, a provisional card) and TensorBoard logs under
-``runs/<name>/``; run ``python -m train.evaluate --checkpoint checkpoints/<name> --card`` next to
+``runs/<name>/``; the training state is saved every ``--save-every`` steps under ``runs/<name>/state``,
+and the same command with ``--resume`` continues a killed run from there. Under
+``torchrun --nproc_per_node N -m train ...`` it trains data-parallel (see facelab/distributed.py). Run ``python -m train.evaluate --checkpoint checkpoints/<name> --card`` next to
 fill the card with measured figures.
 """
 
@@ -21,11 +23,12 @@ from pathlib import Path
 
 import torch
 
-from facelab import datasets
+from facelab import datasets, distributed
 from facelab.align import AlignConfig
 from facelab.checkpoint import save_checkpoint
 from facelab.config import ConfigError, ModelConfig, TrainConfig
 from facelab.methods import METHODS, get_method
+from facelab.train_state import ResumeError
 from facelab.training import train
 
 from .cli import add_dataclass_args, dataclass_from_args, given, parse_latents
@@ -56,6 +59,10 @@ def parse_args(argv=None, method: str | None = None) -> argparse.Namespace:
     p.add_argument("--init", default=None,
                    help="checkpoint to fine-tune from (same architecture; DisVAE skips stage 1)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run from its last saved state (same command otherwise; see --save-every)")
+    p.add_argument("--state-dir", default=None,
+                   help="where the training state is saved for --resume (default: runs/NAME/state)")
     add_dataclass_args(p.add_argument_group("training"), TrainConfig)
     add_dataclass_args(p.add_argument_group(f"{chosen} options"), get_method(chosen).options)
     return p.parse_args(argv)
@@ -69,8 +76,15 @@ def _latents(args) -> dict[str, int]:
     return latents
 
 
-def main(argv=None, method: str | None = None, program: str = "train") -> Path:
+def main(argv=None, method: str | None = None, program: str = "train") -> Path | None:
+    """Train and save (rank 0 only under torchrun: every rank trains, one writes)."""
     args = parse_args(argv, method)
+    with distributed.process_group():
+        return _main(args, argv, program)
+
+
+def _main(args, argv, program: str) -> Path | None:
+    say = print if distributed.is_main() else (lambda *a, **k: None)
     if args.threads:
         torch.set_num_threads(args.threads)
     name = args.name or f"synthetic-{args.method}"
@@ -97,11 +111,11 @@ def main(argv=None, method: str | None = None, program: str = "train") -> Path:
     if train_config.holdout > 0 or train_config.validation > 0:
         split = datasets.training_splits(dataset, train_config.holdout, train_config.validation, seed=train_config.seed)
         if len(split["test"]):
-            print(f"holding out {len(split['test'])} images (identity-disjoint) for evaluation")
+            say(f"holding out {len(split['test'])} images (identity-disjoint) for evaluation")
         if len(split["val"]):
-            print(f"keeping {len(split['val'])} images out for validation (train.evaluate --split val)")
+            say(f"keeping {len(split['val'])} images out for validation (train.evaluate --split val)")
         dataset = torch.utils.data.Subset(dataset, split["train"])
-    print(f"training on {len(dataset)} images from {', '.join(train_config.data)}")
+    say(f"training on {len(dataset)} images from {', '.join(train_config.data)}")
     log_dir = Path(args.logs) / name if args.logs else None
     started = time.strftime("%Y-%m-%d %H:%M")
     init, init_run = None, None
@@ -127,13 +141,20 @@ def main(argv=None, method: str | None = None, program: str = "train") -> Path:
         # Keep the start point's own run record: the card then lists every command that made the weights.
         init_record = Path(init.directory) / "training_run.json"
         init_run = json.loads(init_record.read_text()) if init_record.is_file() else {"command": f"(unrecorded: {args.init})"}
-    model, history = train(dataset, model_config, train_config, log_dir=log_dir, init=init)
+    state_dir = Path(args.state_dir) if args.state_dir else Path("runs") / name / "state"
+    try:
+        model, history = train(dataset, model_config, train_config, log_dir=log_dir, init=init,
+                               state_dir=state_dir, resume=args.resume)
+    except ResumeError as e:
+        sys.exit(f"error: {e}")
+    if not distributed.is_main():
+        return None
     directory = save_checkpoint(Path(args.out) / name, model, model_config, train_config)
     run = {
         "command": f"python -m {program} " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
         "started": started,
         "wall_time_s": round(history["wall_time_s"], 1),
-        "device": history["device"],
+        "device": history["device"] + (f" × {history['world_size']} processes" if history["world_size"] > 1 else ""),
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, {platform.processor() or platform.system()}",
         "images": len(dataset),
         "final_losses": {k: v for k, v in history.items() if isinstance(v, dict)},
