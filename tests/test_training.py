@@ -185,3 +185,39 @@ def test_bf16_autocast_and_channels_last_train_to_finite_losses(tiny_synthetic):
     assert all(p.is_contiguous() for p in net.parameters())  # saved in the default layout
     with pytest.raises(ConfigError, match="precision"):
         TrainConfig(precision="fp8")
+
+
+def test_broken_checkpoints_are_refused_naming_the_file_and_the_problem(tiny_checkpoint, tmp_path):
+    import shutil
+
+    from facelab.config import ConfigError
+
+    def broken(name: str, edit) -> str:
+        copy = tmp_path / name
+        shutil.copytree(tiny_checkpoint, copy)
+        edit(copy)
+        return str(copy)
+
+    def truncate(d, keep_checksum: bool):
+        raw = (d / "model.safetensors").read_bytes()
+        (d / "model.safetensors").write_bytes(raw[: len(raw) // 2])
+        if not keep_checksum:  # as a checkpoint saved before checksums existed
+            cfg = json.loads((d / "config.json").read_text())
+            del cfg["weights_sha256"]
+            (d / "config.json").write_text(json.dumps(cfg))
+
+    def unknown_field(d):
+        cfg = json.loads((d / "config.json").read_text())
+        cfg["model"]["colour_space"] = "lab"
+        (d / "config.json").write_text(json.dumps(cfg))
+
+    path = broken("truncated", lambda d: truncate(d, True))
+    with pytest.raises(CheckpointError, match="model.safetensors was altered"):
+        facelab.load(path)
+    path = broken("truncated-unchecked", lambda d: truncate(d, False))
+    with pytest.raises(CheckpointError, match="model.safetensors cannot be read as safetensors"):
+        facelab.load(path)
+    path = broken("unknown-field", unknown_field)
+    with pytest.raises((ConfigError, CheckpointError), match="colour_space") as caught:
+        facelab.load(path)
+    assert "config.json" in str(caught.value)

@@ -47,7 +47,9 @@ def parse_args(argv=None, method: str | None = None) -> argparse.Namespace:
                    help="training method (its options below follow it; see `--method NAME --help`)")
     p.add_argument("--name", default=None, help="checkpoint name (directory under --out; default synthetic-METHOD)")
     p.add_argument("--out", default="checkpoints", help="parent directory of the checkpoint")
-    p.add_argument("--logs", default="runs", help="TensorBoard log directory ('' to disable)")
+    p.add_argument("--logs", "--tensorboard", dest="logs", default="runs",
+                   help="TensorBoard log directory ('' to disable; spell it --tensorboard under torchrun, "
+                        "whose own --logs-specs flag takes --logs)")
     p.add_argument("--image-size", type=int, default=64, choices=(64, 128))
     p.add_argument("--latents", nargs="+", default=None, metavar="NAME=SIZE",
                    help="named sub-codes and sizes, in code order (default: identity=16 expression=8)")
