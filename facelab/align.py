@@ -341,7 +341,16 @@ class MTCNNDetector:
         f = self.max_detect_side / longest
         return max(1, round(w * f)), max(1, round(h * f))
 
+    def can_detect(self, size: tuple[int, int]) -> bool:
+        """Whether a ``size`` photo can hold a face of ``min_face_size``: MTCNN's image pyramid
+        (the same test as facenet-pytorch's) has at least one level. An empty pyramid makes
+        facenet-pytorch fail with ``torch.cat(): expected a non-empty list`` instead of finding
+        nothing, so such photos never reach it."""
+        return min(self.detect_size(size)) * (12.0 / self.min_face_size) >= 12
+
     def detect(self, img: Image.Image) -> list[Detection]:
+        if not self.can_detect(img.size):
+            return []
         if img.mode != "RGB":
             img = img.convert("RGB")
         w, h = img.size
@@ -450,6 +459,9 @@ def align_largest(
             crop=center_crop(img, cfg.size),
             image_size=img.size,
         )
+    source = str(photo) if isinstance(photo, (str, os.PathLike)) else None
+    if isinstance(det, MTCNNDetector) and not det.can_detect(img.size):
+        raise NoFaceError(_too_small(img.size, det), source=source)
     if isinstance(det, MTCNNDetector):
         tried = det.describe(img.size)
     else:
@@ -457,5 +469,17 @@ def align_largest(
     raise NoFaceError(
         f"no face found in the photo (tried {tried}); "
         "try a clearer frontal photo or use the centre crop",
-        source=str(photo) if isinstance(photo, (str, os.PathLike)) else None,
+        source=source,
+    )
+
+
+def _too_small(size: tuple[int, int], det: MTCNNDetector) -> str:
+    """Why no face can be found in a tiny or very thin photo, in a user's words."""
+    w, h = size
+    dw, dh = det.detect_size(size)
+    shrunk = f", searched at {dw}×{dh}" if (dw, dh) != (w, h) else ""
+    what = "small" if max(w, h) < det.min_face_size else "narrow"
+    return (
+        f"the photo is too {what} to find a face in ({w}×{h} pixels{shrunk}; a face must be at least "
+        f"{det.min_face_size} pixels across); upload a larger photo or use the centre crop"
     )

@@ -445,12 +445,17 @@ def center_crop(img: Image.Image, size: int) -> Image.Image:
 
 
 def to_tensor(img: Image.Image) -> "torch.Tensor":
-    """PIL image -> float32 tensor (3, H, W) in [0, 1], the layout every model here expects."""
-    import torchvision.transforms.functional as TF
+    """PIL image -> float32 tensor (3, H, W) in [0, 1], the layout every model here expects.
+
+    The same arithmetic as torchvision's ``to_tensor`` without importing torchvision, which pulls
+    in torch._dynamo and costs the app about 2 s of its start-up.
+    """
+    import torch
 
     if img.mode != "RGB":
         img = _to_rgb(img, None)
-    return TF.to_tensor(img)
+    hwc = torch.from_numpy(np.array(img, dtype=np.uint8))  # copy: PIL arrays are read-only
+    return hwc.permute(2, 0, 1).contiguous().to(torch.get_default_dtype()).div(255)
 
 
 def to_pil(x: Any) -> Image.Image:
@@ -461,7 +466,6 @@ def to_pil(x: Any) -> Image.Image:
     gives an ``L`` image.
     """
     import torch
-    import torchvision.transforms.functional as TF
 
     t = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.array(x))  # copy: PIL arrays are read-only
     t = t.detach().cpu()
@@ -483,4 +487,5 @@ def to_pil(x: Any) -> Image.Image:
         u8 = t.float().nan_to_num(0.0).clamp(0.0, 1.0).mul(255.0).round().to(torch.uint8)
     else:
         u8 = t.clamp(0, 255).to(torch.uint8)
-    return TF.to_pil_image(u8.contiguous())
+    hwc = u8.permute(1, 2, 0).contiguous().numpy()  # 1, 3, 4 channels -> L, RGB, RGBA
+    return Image.fromarray(hwc[:, :, 0] if hwc.shape[2] == 1 else hwc)

@@ -2,10 +2,15 @@
 align_largest() order, crop and fall back correctly. A fake detector keeps these tests free of
 MTCNN except for the few marked real-MTCNN tests at the end."""
 
+import io
 import json
+import re
+import struct
 import subprocess
 import sys
 import threading
+import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,6 +31,8 @@ from facelab.align import (
     faces,
 )
 from facelab.imageio import ImageError, center_crop
+
+LONDON = Path(__file__).resolve().parents[2] / "shared" / "data" / "london"
 
 
 def _rot(deg):
@@ -199,6 +206,27 @@ def test_detector_protocol_and_box_mapping(monkeypatch):
     assert Spy(device="cpu", min_score=0.995).detect(Image.new("RGB", (50, 50))) == []
 
 
+def test_photos_too_small_for_a_face_never_reach_mtcnn():
+    """facenet-pytorch fails with ``torch.cat(): expected a non-empty list`` on a photo that cannot
+    hold a ``min_face_size`` face (its image pyramid is empty); such photos find no face instead."""
+
+    class Refuse:
+        def detect(self, img, landmarks=True):
+            raise AssertionError(f"MTCNN called on a {img.size} image")
+
+    class Spy(MTCNNDetector):
+        model = Refuse()
+
+    det = Spy(device="cpu", max_detect_side=1024)
+    # 30×3000 is searched at 10×1024: too narrow once downscaled
+    for size in [(1, 1), (2, 2), (5, 5), (19, 19), (19, 400), (1, 2000), (2000, 1), (30, 3000)]:
+        assert not det.can_detect(size) and det.detect(Image.new("RGB", size)) == []
+        with pytest.raises(NoFaceError, match=r"^the photo is too (small|narrow) to find a face in"):
+            align_largest(Image.new("RGB", size), detector=det)
+    assert det.can_detect((20, 20)) and det.can_detect((60, 3000))
+    assert not Spy(device="cpu", min_face_size=40).can_detect((39, 500))
+
+
 def test_import_does_not_load_facenet():
     code = "import sys, facelab.align; print('facenet_pytorch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -247,3 +275,104 @@ def test_mtcnn_model_is_shared_across_threads():
     for t in threads:
         t.join()
     assert len(models) == 4 and all(m is models[0] for m in models)
+
+
+@pytest.mark.parametrize("min_face_size", [20, 37, 45])
+def test_mtcnn_at_the_smallest_detectable_size(min_face_size):
+    """Either side of the size limit, for face sizes whose pyramid test rounds differently."""
+    pytest.importorskip("facenet_pytorch")
+    det = MTCNNDetector(device="cpu", min_face_size=min_face_size)
+    for side in (min_face_size - 1, min_face_size, min_face_size + 1):
+        assert det.detect(Image.new("RGB", (side, side), (128, 128, 128))) == []
+        assert det.detect(Image.new("RGB", (side, 5 * side), (128, 128, 128))) == []
+
+
+# --- bad uploads through the app's photo path: read_upload, then the photo model -------------
+
+
+def _encode(img, fmt, **kw):
+    buf = io.BytesIO()
+    img.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def _png_header(w, h):
+    """A small PNG file claiming to be ``w``×``h``: a decompression-bomb shape."""
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+
+
+def _noise(w, h, seed=0):
+    return Image.fromarray(np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8))
+
+
+# Read errors name the uploaded file; detection errors do not (the app passes a decoded image).
+NO_FACE = r"^no face found in the photo \(tried MTCNN .*\); try a clearer frontal photo"
+TOO_SMALL = r"^the photo is too (small|narrow) to find a face in \(.*\); upload a larger photo"
+BAD_UPLOADS = [  # (file name, bytes, what the user reads); the issue's list, then tiny and thin photos
+    ("cut.png", _encode(_noise(120, 90), "PNG")[:400], r"^{name}: image file is truncated or corrupt"),
+    ("empty.jpg", b"", r"^{name}: empty file$"),
+    ("notes.jpg", b"this is not a face\n", r"^{name}: not an image file \(looks like text\)$"),
+    ("grey16.png", _encode(Image.fromarray(np.full((120, 160), 30000, np.uint16)), "PNG"), NO_FACE),
+    ("cmyk.jpg", _encode(Image.new("CMYK", (160, 120), (0, 40, 80, 0)), "JPEG"), NO_FACE),
+    ("clear.png", _encode(Image.new("RGBA", (160, 120), (0, 0, 0, 0)), "PNG"), NO_FACE),
+    ("huge.png", _png_header(20000, 20000), r"^{name}: image is 400 MP, over the 150 MP limit$"),
+    ("fake.gif", b"GIF89a" + bytes(range(40)), r"^{name}: image file is truncated or corrupt \(starts like a GIF"),
+    ("noise.png", _encode(_noise(200, 150), "PNG"), NO_FACE),
+    ("dot.png", _encode(Image.new("RGB", (1, 1), (200, 150, 120)), "PNG"), TOO_SMALL),
+    ("2x2.png", _encode(Image.new("RGB", (2, 2)), "PNG"), TOO_SMALL),
+    ("5x5.png", _encode(_noise(5, 5), "PNG"), TOO_SMALL),
+    ("line.png", _encode(_noise(1, 300), "PNG"), TOO_SMALL),
+    ("strip.png", _encode(_noise(600, 3), "PNG"), TOO_SMALL),
+    ("banner.jpg", _encode(_noise(3000, 30), "JPEG"), TOO_SMALL),
+]
+INTERNAL = re.compile(r"torch|tensor|traceback|\.py\b|line \d|0x[0-9a-f]|Error\b|<[a-z]", re.IGNORECASE)
+
+
+@pytest.fixture(scope="module")
+def photo_model():
+    """The bundled photo checkpoint, the app's first page."""
+    pytest.importorskip("facenet_pytorch")
+    import facelab
+    from facelab.checkpoint import bundled_names
+
+    if "real-disvae" not in bundled_names():
+        pytest.skip("the real-disvae checkpoint is not bundled")
+    return facelab.load("real-disvae", device="cpu")
+
+
+def _upload(model, path, name):
+    """What the app's Encode tab does with a Gradio file payload."""
+    from facelab.demo.common import encode_face, read_upload
+
+    return encode_face(model, read_upload({"path": str(path), "orig_name": name}))
+
+
+@pytest.mark.parametrize("name,data,message", BAD_UPLOADS, ids=[c[0] for c in BAD_UPLOADS])
+def test_bad_uploads_get_a_plain_message(photo_model, tmp_path, name, data, message):
+    path = tmp_path / "gradio-temp-copy"
+    path.write_bytes(data)
+    with pytest.raises(ImageError) as e:
+        _upload(photo_model, path, name)
+    text = str(e.value)
+    assert re.search(message.format(name=re.escape(name)), text), text
+    assert not INTERNAL.search(text), text
+
+
+@pytest.mark.skipif(not LONDON.is_dir(), reason="needs the London photos (../shared/data/london)")
+def test_a_real_photo_in_unusual_formats_is_read_and_aligned(photo_model, tmp_path):
+    """16-bit, CMYK, RGBA and palette files of one face all find it and read the same expression."""
+    photo = Image.open(LONDON / "smiling_front" / "010_08.jpg").convert("RGB")
+    grey = np.asarray(photo.convert("L"), dtype=np.uint16) * 257
+    files = {"rgb.png": _encode(photo, "PNG"), "grey16.png": _encode(Image.fromarray(grey), "PNG"),
+             "cmyk.jpg": _encode(photo.convert("CMYK"), "JPEG", quality=95),
+             "rgba.png": _encode(photo.convert("RGBA"), "PNG"), "palette.gif": _encode(photo, "GIF")}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        view, code = _upload(photo_model, tmp_path / name, name)
+        assert view.size == (64, 64)
+        assert next(iter(photo_model.classify(code))) == "happiness", name

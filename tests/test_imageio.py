@@ -3,6 +3,8 @@ kind of good input comes back as a fully loaded RGB image."""
 
 import io
 import struct
+import subprocess
+import sys
 import zlib
 
 import numpy as np
@@ -190,6 +192,21 @@ def test_truncated_files():
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False  # never flipped globally
 
 
+def test_fake_gif():
+    with pytest.raises(ImageError, match=r"truncated or corrupt \(starts like a GIF"):
+        read_image(b"GIF89a" + bytes(range(40)))
+    gif = _encode(_gradient(), "GIF")
+    with pytest.raises(ImageError, match="truncated or corrupt"):
+        read_image(gif[: len(gif) // 2])
+
+
+def test_tiny_images_are_read():
+    """A 1×1 or 1×N picture is a valid image; finding no face in it is detection's job (align)."""
+    for size in ((1, 1), (2, 2), (1, 300), (300, 1)):
+        out = read_image(_encode(Image.new("RGB", size, (1, 2, 3)), "PNG"))
+        assert out.size == size and out.mode == "RGB" and out.getpixel((0, 0)) == (1, 2, 3)
+
+
 def test_empty_and_missing(tmp_path):
     p = tmp_path / "empty.png"
     p.write_bytes(b"")
@@ -202,17 +219,23 @@ def test_empty_and_missing(tmp_path):
         read_image(tmp_path)
 
 
-def test_gigantic_header_is_refused():
-    ihdr = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
-    data = (
+def _png_claiming(w, h):
+    """A tiny PNG file whose header claims ``w``×``h`` pixels: a decompression-bomb shape."""
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    return (
         b"\x89PNG\r\n\x1a\n"
         + _png_chunk(b"IHDR", ihdr)
         + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 16))
         + _png_chunk(b"IEND", b"")
     )
+
+
+def test_gigantic_header_is_refused():
     before = Image.MAX_IMAGE_PIXELS
     with pytest.raises(ImageError, match="MP limit"):
-        read_image(data)
+        read_image(_png_claiming(100_000, 100_000))
+    with pytest.raises(ImageError, match=r"^image is 400 MP, over the 150 MP limit$"):
+        read_image(_png_claiming(20_000, 20_000))
     assert Image.MAX_IMAGE_PIXELS == before
 
 
@@ -260,3 +283,27 @@ def test_tensor_round_trip():
     hwc = np.asarray(img)
     assert np.array_equal(np.asarray(to_pil(hwc)), hwc)
     assert to_pil(torch.full((3, 4, 4), 2.0)).getpixel((0, 0)) == (255, 255, 255)  # clamped
+
+
+def test_tensor_conversions_match_torchvision():
+    """Same numbers as torchvision's to_tensor / to_pil_image, which they replace."""
+    torch = pytest.importorskip("torch")
+    TF = pytest.importorskip("torchvision.transforms.functional")
+    rng = np.random.default_rng(0)
+    for h, w in ((1, 1), (7, 13), (64, 64)):
+        img = Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+        t = to_tensor(img)
+        assert torch.equal(t, TF.to_tensor(img)) and t.is_contiguous()
+    for c in (1, 3, 4):
+        u8 = torch.from_numpy(rng.integers(0, 256, (c, 9, 5), dtype=np.uint8))
+        out, ref = to_pil(u8), TF.to_pil_image(u8)
+        assert out.mode == ref.mode and np.array_equal(np.asarray(out), np.asarray(ref))
+
+
+def test_tensor_conversions_do_not_import_torchvision():
+    """torchvision (and the torch._dynamo it imports) would add about 2 s to the app's start-up."""
+    pytest.importorskip("torch")
+    code = ("import sys; from PIL import Image; from facelab.imageio import to_pil, to_tensor; "
+            "to_pil(to_tensor(Image.new('RGB', (4, 4)))); print('torchvision' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
