@@ -116,7 +116,8 @@ def test_traversal_grid_has_one_tile_per_dim_and_value(tiny_checkpoint, tiny_syn
     assert grid.size == (5 * s, 3 * s)
     # tile (row 1, column 3) is exactly the decoded traversal
     expected = model.decode(model.traverse(code, "identity", dims[1], [1.0]))[0]
-    assert np.array_equal(np.asarray(grid)[s:2 * s, 3 * s:4 * s], np.asarray(expected))
+    tile = np.asarray(grid)[s:2 * s, 3 * s:4 * s].astype(int)
+    assert np.abs(tile - np.asarray(expected)).max() <= 1  # batched vs single decode: rounding at most
     per_row = np.stack([plots.traversal_values(model, "identity", d, n=4) for d in dims])
     assert plots.traversal_grid(model, code, "identity", dims, per_row).size == (4 * s, 3 * s)
 
