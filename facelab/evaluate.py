@@ -338,3 +338,138 @@ def cross_validate(model_config, train_config, dataset, k: int = 10, seed: int =
     tqdm.write(f"{k}-fold cross-validation: {len(dataset)} images, {out['n_identities']} people, "
                f"wall time {out['wall_time_s']} s ({out['fold_time_s_mean']} s per fold)")
     return out
+
+
+# ---- every sub-code against every factor: probes, pose error, per-attribute swaps ------------------
+
+PROBE_FACTORS = ("identity", "expression", "intensity", "yaw", "pitch", "roll", "background", "light", "noise")
+
+
+def factor_labels_of(enc: EncodedSet, dataset=None) -> dict[str, np.ndarray]:
+    """The factors to probe for: the generator's (:func:`facelab.synthetic.factor_labels`: pose in
+    degrees, background, light, noise…) when ``dataset`` is the generator or a Subset of it, else
+    what the encoded batches carried (identity, expression, intensity, yaw, pitch). Expressions
+    are the model's class indices (MISSING where the model lacks the class)."""
+    view = synthetic_view(dataset) if dataset is not None else None
+    if view is not None and len(view) == len(enc.images):
+        from .synthetic import factor_labels
+
+        labels = factor_labels(view.factors)
+        out = {k: labels[k] for k in PROBE_FACTORS}
+    else:
+        out = {k: np.asarray(enc.labels[k]) for k in PROBE_FACTORS if k in enc.labels}
+    if "expression" in enc.labels:
+        out["expression"] = np.asarray(enc.labels["expression"], dtype=np.int64)
+    if "identity" in out:
+        out["identity"] = np.asarray(out["identity"], dtype=np.int64)
+    return out
+
+
+def attribute_probe_scores(model, enc: EncodedSet, dataset=None, seed: int = 0, test_size: float = 0.3) -> dict:
+    """The attribute × sub-code probe matrix (:func:`facelab.metrics.probe_matrix`: each factor read
+    from each sub-code by a linear probe, normalised so chance = 0 and perfect = 1) and, for every
+    factor whose group (:data:`facelab.synthetic.FACTOR_GROUPS`) has a sub-code of that name, how
+    well its own sub-code and the best other one read it.
+
+    Keys: ``probe_matrix`` (factors × sub-codes, normalised), ``probe_raw`` (accuracy or R²),
+    ``probe_chance`` (raw chance per factor), ``probe_kinds``, ``probe_factors``, ``probe_codes``,
+    ``probe_mae`` (continuous factors' mean absolute error, in their units: degrees for pose);
+    ``probe_<factor>_own`` and ``probe_<factor>_other_max`` (normalised); ``<group>_mae_<factor>``
+    for continuous factors read from their own sub-code (``pose_mae_yaw``: degrees);
+    ``probe_own_min`` and ``probe_other_max`` over those factors (the issue's bars: ≥ 0.9, and
+    within 0.05 of chance, i.e. ≤ 0.05)."""
+    from .synthetic import FACTOR_GROUPS
+
+    factors = factor_labels_of(enc, dataset)
+    m = metrics.probe_matrix({a: enc.codes[a] for a in model.attributes}, factors, test_size=test_size, seed=seed)
+    out: dict = {"probe_matrix": m["normalised"], "probe_raw": m["raw"], "probe_chance": m["chance"],
+                 "probe_kinds": m["kinds"], "probe_factors": m["factors"], "probe_codes": m["codes"],
+                 "probe_mae": m["mae"]}
+    group_of = {f: g for g, members in FACTOR_GROUPS.items() for f in members}
+    own, other = [], []
+    for i, factor in enumerate(m["factors"]):
+        group = group_of.get(factor)
+        if group not in m["codes"]:
+            continue
+        j = m["codes"].index(group)
+        row = m["normalised"][i]
+        out[f"probe_{factor}_own"] = float(row[j])
+        own.append(float(row[j]))
+        rest = [float(row[k]) for k in range(len(row)) if k != j]
+        if rest:
+            out[f"probe_{factor}_other_max"] = max(rest)
+            other.append(max(rest))
+        if m["kinds"][i] == "r2":
+            out[f"{group}_mae_{factor}"] = float(m["mae"][i, j])
+    if own:
+        out["probe_own_min"] = min(own)
+    if other:
+        out["probe_other_max"] = max(other)
+    return out
+
+
+def _different_people(identities, n_pairs: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.asarray(identities) if identities is not None else None
+    n = len(ids) if ids is not None else 0
+    a_idx = rng.integers(0, n, n_pairs)
+    b_idx = np.empty_like(a_idx)
+    for k, a in enumerate(a_idx):
+        others = np.flatnonzero((ids != ids[a]) & (ids >= 0)) if ids[a] >= 0 else np.flatnonzero(np.arange(n) != a)
+        b_idx[k] = rng.choice(others) if len(others) else rng.integers(0, n)
+    return a_idx, b_idx
+
+
+def _closer(u: np.ndarray, p: np.ndarray, q: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """Per row: is ``u`` closer to ``p`` than to ``q`` by cosine, all three centred on ``centre``?"""
+    u, p, q = (_unit(v - centre) for v in (u, p, q))
+    return (u * p).sum(1) > (u * q).sum(1)
+
+
+def attribute_swap_scores(model, enc: EncodedSet, n_pairs: int = 256, seed: int = 0) -> dict:
+    """For every sub-code: A's code with B's sub-code swapped in (A and B different people),
+    decoded and re-encoded. ``attribute_swap_<a>_moved``: share of swaps whose re-encoded sub-code
+    is closer (cosine, codes centred on the evaluated set's mean) to B's than to A's (``_moved_l2``:
+    by Euclidean distance); ``attribute_swap_<a>_identity_kept``: share whose re-encoded identity
+    code stays closer to A's than to B's (for the identity swap itself: ``_others_kept``, every
+    other sub-code closer to A's); ``attribute_swap_<a>_success``: both at once, the issue's bar
+    (≥ 0.9 for every sub-code); ``attribute_swap_success_min`` the lowest over sub-codes."""
+    from .face_model import join_codes
+
+    rng = np.random.default_rng(seed)
+    a_idx, b_idx = _different_people(enc.labels.get("identity", np.zeros(len(enc.images), np.int64) - 1),
+                                     n_pairs, rng)
+    order = model.config.latents
+    ca = {a: enc.codes[a][a_idx] for a in order}
+    cb = {a: enc.codes[a][b_idx] for a in order}
+    centre = {a: enc.codes[a].mean(0) for a in order}
+    identity = "identity" if "identity" in order else None
+    out: dict = {}
+    successes = []
+    for a in order:
+        swapped = join_codes({**ca, a: cb[a]}, order)
+        again = model.encode_tensor(model.decode_tensor(swapped))
+        moved = _closer(again[a], cb[a], ca[a], centre[a])
+        moved_l2 = np.linalg.norm(again[a] - cb[a], axis=1) < np.linalg.norm(again[a] - ca[a], axis=1)
+        out[f"attribute_swap_{a}_moved"] = float(moved.mean())
+        out[f"attribute_swap_{a}_moved_l2"] = float(moved_l2.mean())
+        if identity is not None and a != identity:
+            kept = _closer(again[identity], ca[identity], cb[identity], centre[identity])
+            out[f"attribute_swap_{a}_identity_kept"] = float(kept.mean())
+        else:
+            kept = np.ones(len(a_idx), dtype=bool)
+            for other in order:
+                if other != a:
+                    kept &= _closer(again[other], ca[other], cb[other], centre[other])
+            out[f"attribute_swap_{a}_others_kept"] = float(kept.mean())
+        out[f"attribute_swap_{a}_success"] = float((moved & kept).mean())
+        successes.append(out[f"attribute_swap_{a}_success"])
+    out["attribute_swap_success_min"] = min(successes)
+    out["attribute_swap_pairs"] = int(len(a_idx))
+    return out
+
+
+def attribute_scores(model, enc: EncodedSet, dataset=None, seed: int = 0, n_pairs: int = 256) -> dict:
+    """:func:`attribute_probe_scores` and :func:`attribute_swap_scores` together: the figures of a
+    model with several sub-codes (any names), one call for ``train.evaluate``."""
+    return {**attribute_probe_scores(model, enc, dataset, seed=seed),
+            **attribute_swap_scores(model, enc, n_pairs=n_pairs, seed=seed)}

@@ -127,3 +127,80 @@ def batch_hard_triplet(z: torch.Tensor, labels: torch.Tensor, margin: float = 0.
     hardest_pos = torch.where(same, d, torch.zeros_like(d)).max(1).values
     hardest_neg = torch.where(different, d, torch.full_like(d, 4.0)).min(1).values
     return F.relu(hardest_pos - hardest_neg + margin)[anchors].mean()
+
+
+def l1(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference over every element (a per-pixel or per-dimension ℓ1)."""
+    return (x_hat - x).abs().mean()
+
+
+def gan_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:
+    """Binary cross-entropy of a critic's logits against "real" (1) or "fake" (0) for every sample:
+    a critic minimises it with the true answers, a generator with ``real=True`` on its fakes (the
+    non-saturating GAN loss)."""
+    target = torch.ones_like(logits) if real else torch.zeros_like(logits)
+    return F.binary_cross_entropy_with_logits(logits, target)
+
+
+def labelled_l1(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error over rows of ``target`` (B, k) with no NaN (NaN marks an unknown label); 0
+    when none are known. ``prediction`` may have more columns than ``target``: the first k are compared."""
+    target = target.to(prediction.dtype)
+    if target.dim() == 1:
+        target = target[:, None]
+    known = torch.isfinite(target).all(1)
+    if not known.any():
+        return prediction.sum() * 0.0
+    return (prediction[known, : target.shape[1]] - target[known]).abs().mean()
+
+
+def graded_label_vectors(labels: torch.Tensor, intensity: torch.Tensor | None, n_classes: int) -> torch.Tensor:
+    """Expressions as points (B, n_classes) whose distances mean something: class ``e`` at intensity
+    ``t`` is ``t`` at e and 0 elsewhere, so every class starts from the neutral face (intensity 0,
+    the origin) and two intensities of one class lie on one ray. A missing intensity (NaN) counts
+    as 1; rows of unknown labels (MISSING) are NaN."""
+    known = labels != MISSING
+    t = torch.ones(labels.shape[0], device=labels.device) if intensity is None \
+        else torch.nan_to_num(intensity.float(), nan=1.0).clamp(0, 1)
+    out = torch.zeros(labels.shape[0], n_classes, device=labels.device)
+    out[torch.arange(labels.shape[0]), labels.clamp_min(0)] = t
+    return torch.where(known[:, None], out, torch.full_like(out, float("nan")))
+
+
+def label_distance_triplet(z: torch.Tensor, targets: torch.Tensor, margin: float = 0.2,
+                           tolerance: float = 1e-6) -> torch.Tensor:
+    """Triplet loss on L2-normalised codes for labels that are points (continuous factors, graded
+    expressions) rather than classes.
+
+    For each anchor the positives are its nearest samples in label space (ties within
+    ``tolerance``: every same-class sample for class labels), the hardest of them (furthest in
+    code space) is used, and every sample further away in label space is a negative:
+    ``relu(d(a, p) − d(a, n) + margin · min(1, (L(a, n) − L(a, p)) / s))`` averaged over
+    (anchor, negative) pairs, where L is the label distance, s its batch median and d the
+    squared code distance. The margin so grows with how much further the negative's label is;
+    with one-hot labels this is the batch-hard triplet loss with every negative. Rows of
+    ``targets`` (B, k) containing NaN are unknown and take no part."""
+    targets = targets.float()
+    if targets.dim() == 1:
+        targets = targets[:, None]
+    known = torch.isfinite(targets).all(1)
+    if int(known.sum()) < 3:
+        return z.sum() * 0.0
+    zk, tk = F.normalize(z[known], dim=1), targets[known]
+    n = zk.shape[0]
+    eye = torch.eye(n, dtype=torch.bool, device=z.device)
+    label = torch.cdist(tk, tk)
+    d = (2 - 2 * zk @ zk.T).clamp_min(0)
+    off = label.masked_fill(eye, float("inf"))
+    nearest = off.min(1, keepdim=True).values
+    positive = (off <= nearest + tolerance) & ~eye
+    negative = (label > nearest + tolerance) & ~eye
+    anchors = positive.any(1) & negative.any(1)
+    if not anchors.any():
+        return z.sum() * 0.0
+    hardest = torch.where(positive, d, torch.zeros_like(d)).max(1, keepdim=True).values
+    scale = label[~eye].median().clamp_min(tolerance)
+    m = margin * ((label - nearest) / scale).clamp(0, 1)
+    hinge = F.relu(hardest - d + m)
+    pairs = negative & anchors[:, None]
+    return hinge[pairs].mean()

@@ -28,7 +28,7 @@ from sklearn.ensemble import (
     RandomForestClassifier,
     RandomForestRegressor,
 )
-from sklearn.linear_model import Lasso, LogisticRegression
+from sklearn.linear_model import Lasso, LogisticRegression, Ridge
 from sklearn.metrics import balanced_accuracy_score, mutual_info_score, r2_score, roc_auc_score
 from sklearn.model_selection import GroupShuffleSplit, train_test_split
 from sklearn.neural_network import MLPClassifier
@@ -49,6 +49,8 @@ __all__ = [
     "compute_sap",
     "compute_dci",
     "factor_table",
+    "regression_probe",
+    "probe_matrix",
 ]
 
 
@@ -637,3 +639,90 @@ def factor_table(labels: Mapping[str, np.ndarray], names: Sequence[str] | None =
     if len(n) != 1:
         raise ValueError(f"label columns differ in length: {dict(zip(names, map(len, cols)))}")
     return np.stack(cols, axis=1), names
+
+
+# --------------------------------------------------------------------------- factor × sub-code probes
+
+
+def regression_probe(codes, targets, test_size: float = 0.3, seed: int = 0, alpha: float = 1.0) -> dict:
+    """Held-out fit of a linear regression (standardised features + ``Ridge(alpha)``) that reads a
+    continuous factor (N,) or several (N, k) off ``codes``.
+
+    Rows with a NaN target are dropped; the split is a plain random one (``test_size`` of the
+    rows). ``r2`` is the mean over target columns of the test R² (0: no better than predicting the
+    training mean, the chance level; 1: perfect); ``mae`` the test mean absolute error per column
+    (in the targets' units), ``mae_mean`` their mean.
+    """
+    x = _codes_2d(codes)
+    y = _factors_2d(targets)
+    _check_len(x, y, "codes/targets")
+    keep = np.isfinite(y).all(1)
+    x, y = x[keep], y[keep]
+    if len(y) < 4:
+        raise ValueError("regression_probe needs at least 4 labelled rows")
+    tr, te = train_test_split(np.arange(len(y)), test_size=test_size, random_state=seed)
+    model = make_pipeline(StandardScaler(), Ridge(alpha=alpha))
+    model.fit(x[tr], y[tr])
+    pred = model.predict(x[te]).reshape(len(te), -1)
+    r2 = []
+    for j in range(y.shape[1]):
+        var = np.var(y[te, j])
+        r2.append(float(1.0 - np.mean((pred[:, j] - y[te, j]) ** 2) / var) if var > 0 else float("nan"))
+    mae = np.abs(pred - y[te]).mean(0)
+    return {"r2": float(np.nanmean(r2)) if np.isfinite(r2).any() else float("nan"), "r2_per_column": np.array(r2),
+            "mae": mae, "mae_mean": float(mae.mean()), "n_train": len(tr), "n_test": len(te)}
+
+
+def _categorical(v: np.ndarray) -> bool:
+    return v.ndim == 1 and v.dtype.kind in "iub"
+
+
+def probe_matrix(codes: Mapping[str, np.ndarray], factors: Mapping[str, np.ndarray], test_size: float = 0.3,
+                 seed: int = 0) -> dict:
+    """Every factor read from every sub-code by a simple probe, normalised so chance is 0 and a
+    perfect read 1.
+
+    ``codes``: sub-code name → (N, d); ``factors``: factor name → (N,) integer labels (a class;
+    < 0 unknown: logistic regression, :func:`probe_accuracy`) or (N,) / (N, k) floats (continuous;
+    NaN unknown: linear regression, :func:`regression_probe`). Factors that do not vary are left
+    out. Each factor uses one train/test split (random, stratified for classes: identities are
+    read as classes, so the same people are on both sides) for every sub-code.
+
+    Returns ``factors`` (row names), ``codes`` (column names), ``kinds`` (``"accuracy"`` or
+    ``"r2"`` per row), ``raw`` (F, C) test accuracy or R², ``chance`` (F,) the raw score of
+    guessing (the test part's majority rate; 0 for R²: predicting the mean), ``normalised``
+    (F, C) = (raw − chance) / (1 − chance), and ``mae`` (F, C): the continuous factors' mean
+    absolute error in their units (NaN for classes).
+    """
+    names = list(codes)
+    rows, kinds, raw, chance, mae = [], [], [], [], []
+    for fname, values in factors.items():
+        v = _np(values)
+        if _categorical(v):
+            known = v >= 0
+            if len(np.unique(v[known])) < 2:
+                continue
+            results = [probe_accuracy(codes[c], v, kind="linear", test_size=test_size, seed=seed) for c in names]
+            rows.append(fname)
+            kinds.append("accuracy")
+            raw.append([r["accuracy"] for r in results])
+            chance.append(results[0]["majority_rate"])
+            mae.append([float("nan")] * len(names))
+        else:
+            f = _factors_2d(v)
+            ok = np.isfinite(f).all(1)
+            if ok.sum() < 4 or not (np.nanstd(f[ok], axis=0) > 0).any():
+                continue
+            f = f[:, np.nanstd(f[ok], axis=0) > 0]
+            results = [regression_probe(codes[c], f, test_size=test_size, seed=seed) for c in names]
+            rows.append(fname)
+            kinds.append("r2")
+            raw.append([r["r2"] for r in results])
+            chance.append(0.0)
+            mae.append([r["mae_mean"] for r in results])
+    raw_a = np.asarray(raw, dtype=np.float64).reshape(len(rows), len(names))
+    chance_a = np.asarray(chance, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        normalised = (raw_a - chance_a[:, None]) / np.maximum(1.0 - chance_a[:, None], 1e-12)
+    return {"factors": rows, "codes": names, "kinds": kinds, "raw": raw_a, "chance": chance_a,
+            "normalised": normalised, "mae": np.asarray(mae, dtype=np.float64).reshape(len(rows), len(names))}

@@ -13,7 +13,8 @@ How a face is drawn (all numpy, vectorised over pixels *and* over a batch of fac
 * the head group is shaded with a lambertian pseudo-normal taken from the head ellipse;
 * pose is an inverse warp: each pixel is lifted onto a flattened ellipsoid, rotated back by the
   yaw/pitch, and the features are drawn in those *face coordinates*, so they shift and
-  foreshorten plausibly while the outline, ears and chin follow;
+  foreshorten plausibly while the outline, ears and chin follow; roll (off by default) turns the
+  whole frame about the head centre, as a tilted camera would, with the light kept fixed;
 * expressions are vectors of action-unit-like parameters (:data:`EXPRESSION_AUS`); a face at
   intensity ``s`` uses ``s * AU``, so intensity 0 is the neutral face *exactly* and
   intermediate intensities are linear blends of the AU parameters.
@@ -51,15 +52,19 @@ __all__ = [
     "AU_NAMES",
     "EXPRESSION_AUS",
     "EXPRESSION_NAMES",
+    "FACTOR_GROUPS",
     "FaceFactors",
     "HAIR_STYLES",
     "Identity",
     "MAX_PITCH",
+    "MAX_ROLL",
     "MAX_YAW",
     "N_EXPRESSIONS",
     "RENDER_VERSION",
     "SyntheticFaces",
+    "factor_labels",
     "identity_params",
+    "landmarks",
     "render",
     "render_batch",
     "sample_factors",
@@ -74,6 +79,16 @@ EXPRESSION_NAMES = EXPRESSIONS[:N_EXPRESSIONS]
 
 MAX_YAW = math.radians(25.0)  # FaceFactors.yaw = ±1 means ±25° (turning left/right)
 MAX_PITCH = math.radians(15.0)  # FaceFactors.pitch = ±1 means ±15° (looking up/down)
+MAX_ROLL = math.radians(20.0)  # FaceFactors.roll = ±1 means ±20° (head tilted in the image plane)
+
+#: The generator's factors grouped by what they describe (labels of :func:`factor_labels`): a
+#: model sub-code of a group's name is expected to carry that group's factors and no other.
+FACTOR_GROUPS = {
+    "identity": ("identity",),
+    "expression": ("expression", "intensity"),
+    "pose": ("yaw", "pitch", "roll"),
+    "style": ("background", "light", "noise"),
+}
 
 # --------------------------------------------------------------------------------------------
 # Expressions as action units
@@ -246,12 +261,13 @@ class FaceFactors:
     light: float = 0.0  # light direction angle (radians); 0 = from above-front, + from the right
     noise: float = 0.0  # pixel noise std; the pattern is seeded from the non-expression factors
     seed: int = 0  # identity seed space
+    roll: float = 0.0  # in units of MAX_ROLL; + turns the head clockwise in the image (0: every face before roll existed)
 
     def __post_init__(self):
         # plain Python types: equal factors must hash, compare and seed noise identically
         for name in ("identity", "expression", "seed"):
             object.__setattr__(self, name, int(getattr(self, name)))
-        for name in ("intensity", "yaw", "pitch", "light", "noise"):
+        for name in ("intensity", "yaw", "pitch", "light", "noise", "roll"):
             object.__setattr__(self, name, float(getattr(self, name)))
         object.__setattr__(self, "background", tuple(float(c) for c in self.background))
         if len(self.background) != 3:
@@ -273,7 +289,10 @@ def _noise_seed(f: FaceFactors) -> int:
     So an expression edit keeps the very same noise pattern and the rendered target of a swap
     is exact, noise included.
     """
-    key = repr((f.seed, f.identity, f.yaw, f.pitch, tuple(f.background), f.light, f.noise)).encode()
+    fields = (f.seed, f.identity, f.yaw, f.pitch, tuple(f.background), f.light, f.noise)
+    if f.roll != 0.0:  # faces without roll keep the noise they had before roll existed
+        fields += (f.roll,)
+    key = repr(fields).encode()
     return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little")
 
 
@@ -400,6 +419,11 @@ def _face_params(f: FaceFactors) -> dict[str, float | tuple]:
     # style
     p["bg"] = tuple(float(c) for c in f.background)
     p["lx"], p["ly"], p["lz"] = _light_vector(f.light)
+    roll = f.roll * MAX_ROLL
+    p["roll_c"], p["roll_s"] = math.cos(roll), math.sin(roll)
+    if roll != 0.0:  # the frame is turned by the roll; the light stays where it was in the image
+        lx, ly = p["lx"], p["ly"]
+        p["lx"], p["ly"] = p["roll_c"] * lx + p["roll_s"] * ly, -p["roll_s"] * lx + p["roll_c"] * ly
 
     # head and pose
     a = HEAD_HALF_WIDTH * ident.face_width
@@ -598,6 +622,15 @@ class _Frame:
         self.y = g[None, :, None]
         self.dx = self.x  # the head is centred horizontally
         self.dy = self.y - np.float32(HEAD_Y)
+        self.max_roll = float(np.max(np.abs(np.arcsin(np.clip(P["roll_s"], -1.0, 1.0))))) if "roll_s" in P else 0.0
+        if _active(P, "roll_s"):  # turn the whole frame about the head centre (a tilted camera)
+            c, s = P["roll_c"], P["roll_s"]
+            h = np.float32(HEAD_Y)
+            # written so that a face without roll (c = 1, s = 0) gets its grids back bit for bit
+            x = c * self.x + s * self.dy
+            self.y = c * self.y - s * self.x + (1.0 - c) * h
+            self.x = self.dx = x
+            self.dy = self.y - h
         self._face_coords()
 
     _GRIDS = ("x", "y", "dx", "dy", "X", "Y", "Xa", "Yp", "Ym")
@@ -622,6 +655,10 @@ class _Frame:
         pad = BOX_SAFETY_PX * self.px
         y0, y1 = face_y[0] + HEAD_Y - my - pad, face_y[1] + HEAD_Y + my + pad
         x0, x1 = -face_x - mx - pad, face_x + mx + pad
+        if self.max_roll > 0:  # a roll moves a point at radius r about the head centre by at most 2r·sin(roll/2)
+            r = math.hypot(max(abs(x0), abs(x1)), max(abs(y0 - HEAD_Y), abs(y1 - HEAD_Y)))
+            grow = 2.0 * r * math.sin(min(self.max_roll, math.pi) / 2.0)
+            x0, x1, y0, y1 = x0 - grow, x1 + grow, y0 - grow, y1 + grow
         to_px = lambda v: min(max(int(math.floor((v + 1.0) / self.px)), 0), self.size)  # noqa: E731
         return slice(to_px(y0), to_px(y1) + 1), slice(to_px(x0), to_px(x1) + 1)
 
@@ -915,7 +952,7 @@ def _render_chunk(P: dict[str, np.ndarray], size: int) -> np.ndarray:
     fr = _Frame(P, size)
     n = P["a"].shape[0]
     img = _Canvas(np.broadcast_to(P["bg"], (n, 3, size, size)).copy())
-    body_rows = slice(int((HEAD_Y + 0.15 + 1.0) / fr.px), size)
+    body_rows = slice(int((HEAD_Y + 0.15 + 1.0) / fr.px), size) if fr.max_roll == 0 else slice(None)
     _draw_body(fr.crop(body_rows, slice(None)), img.crop(body_rows, slice(None)))
 
     head = _Canvas(np.zeros((n, 3, size, size), np.float32), alpha=np.zeros((n, size, size), np.float32))
@@ -990,14 +1027,36 @@ LIGHT_MAX = 1.1  # radians either side of "from above"
 BACKGROUND_RANGE = (0.1, 0.9)
 
 
-def _sample_nuisance(rng: np.random.Generator) -> dict:
-    return dict(
+def pose_ranges(pose_range: float = 0.0, pitch_range: float = 0.0, roll_range: float = 0.0) -> tuple[float, float, float]:
+    """Half-ranges in degrees (yaw, pitch, roll) that :func:`sample_factors` draws poses from.
+
+    ``pose_range`` 0 is the generator's own ±25° yaw; a pitch range of 0 follows the yaw range at
+    the generator's ratio (15/25: ±15° by default, ±21° at ``pose_range=35``); roll is off unless
+    ``roll_range`` is given."""
+    if min(pose_range, pitch_range, roll_range) < 0:
+        raise ValueError(f"pose ranges must be >= 0, got {pose_range}, {pitch_range}, {roll_range}")
+    yaw = pose_range or math.degrees(MAX_YAW)
+    pitch = pitch_range or yaw * math.degrees(MAX_PITCH) / math.degrees(MAX_YAW)
+    return yaw, pitch, float(roll_range)
+
+
+_DEFAULT_POSE = pose_ranges()
+
+
+def _sample_nuisance(rng: np.random.Generator, pose: tuple[float, float, float] = _DEFAULT_POSE) -> dict:
+    out = dict(
         yaw=float(rng.uniform(-1.0, 1.0)),
         pitch=float(rng.uniform(-1.0, 1.0)),
         background=tuple(float(c) for c in rng.uniform(*BACKGROUND_RANGE, 3)),
         light=float(rng.uniform(-LIGHT_MAX, LIGHT_MAX)),
         noise=float(rng.uniform(0.0, NOISE_MAX)),
     )
+    if pose != _DEFAULT_POSE:  # wider (or narrower) poses: the same draws, scaled; roll drawn last
+        out["yaw"] *= pose[0] / math.degrees(MAX_YAW)
+        out["pitch"] *= pose[1] / math.degrees(MAX_PITCH)
+        if pose[2] > 0:
+            out["roll"] = float(rng.uniform(-1.0, 1.0)) * pose[2] / math.degrees(MAX_ROLL)
+    return out
 
 
 def sample_factors(
@@ -1009,6 +1068,7 @@ def sample_factors(
     min_intensity: float = 0.0,
     balanced: bool = False,
     seed: int = 0,
+    pose: tuple[float, float, float] | None = None,
 ) -> list[FaceFactors]:
     """Draw ``n`` factor sets.
 
@@ -1016,7 +1076,9 @@ def sample_factors(
     the expressions evenly in a shuffled order, keeping classes balanced per call). Neutral
     samples get intensity 0 and the others a uniform intensity in ``[min_intensity, 1]``.
     ``nuisance=False`` gives frontal faces on a grey background, fixed light, no noise.
-    ``seed`` is the identity seed space written into every factor set.
+    ``seed`` is the identity seed space written into every factor set. ``pose`` gives the
+    (yaw, pitch, roll) half-ranges in degrees (:func:`pose_ranges`; default: the generator's own
+    ±25°/±15°/no roll, drawn exactly as before the option existed).
     """
     rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
     identities, expressions = list(identities), list(expressions)
@@ -1030,7 +1092,7 @@ def sample_factors(
         ident = identities[int(rng.integers(len(identities)))]
         expr = int(expr_seq[k])
         intensity = 0.0 if expr == 0 else float(rng.uniform(min_intensity, 1.0))
-        extra = _sample_nuisance(rng) if nuisance else {}
+        extra = _sample_nuisance(rng, pose or _DEFAULT_POSE) if nuisance else {}
         out.append(FaceFactors(identity=int(ident), expression=expr, intensity=intensity, seed=seed, **extra))
     return out
 
@@ -1047,6 +1109,12 @@ class SyntheticFaces(_TorchDataset):
     for held-out people. Each identity gets ``per_identity`` samples with expressions balanced.
     ``seed`` drives the sampling of expressions, intensities and nuisances; identities are
     the same people in every dataset (identity seed space ``identity_seed``).
+
+    Opt-in options (their defaults leave the factors, pixels and cache files exactly as they were):
+    ``pose_range``/``pitch_range``/``roll_range`` widen the sampled poses (half-ranges in degrees,
+    :func:`pose_ranges`; e.g. ``--data synthetic:...,pose_range=35,roll_range=15``), and
+    ``factor_labels=True`` adds ``pose`` (yaw, pitch, roll in degrees), ``style`` (background
+    r, g, b, light angle in radians, noise std) and ``roll`` to every item (:func:`factor_labels`).
     """
 
     def __init__(
@@ -1061,17 +1129,23 @@ class SyntheticFaces(_TorchDataset):
         progress: bool = True,
         identity_seed: int = 0,
         min_intensity: float = 0.0,
+        pose_range: float = 0.0,
+        pitch_range: float = 0.0,
+        roll_range: float = 0.0,
+        factor_labels: bool = False,
     ):
         ids = list(range(identities)) if isinstance(identities, int) else [int(i) for i in identities]
         self.identities = ids
         self.size = size
         self.with_neutral = with_neutral
+        self.factor_labels = bool(factor_labels)
+        self.pose_ranges = pose_ranges(pose_range, pitch_range, roll_range)
         rng = np.random.default_rng([0xDA7A, seed])
         self.factors: list[FaceFactors] = []
         for ident in ids:
             self.factors += sample_factors(
                 per_identity, [ident], rng, nuisance=nuisance, balanced=True,
-                min_intensity=min_intensity, seed=identity_seed,
+                min_intensity=min_intensity, seed=identity_seed, pose=self.pose_ranges,
             )
 
         key = dict(
@@ -1079,6 +1153,8 @@ class SyntheticFaces(_TorchDataset):
             nuisance=nuisance, with_neutral=with_neutral, identity_seed=identity_seed,
             min_intensity=min_intensity,
         )
+        if self.pose_ranges != _DEFAULT_POSE:  # only then: default sets keep their cache files
+            key["pose"] = list(self.pose_ranges)
         digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
         root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.cache_path = root / f"synthetic-v{RENDER_VERSION}-{digest}.npz"
@@ -1153,11 +1229,14 @@ class SyntheticFaces(_TorchDataset):
         }
         if self.with_neutral:
             item["target"] = self._to_tensor(self.neutral[i])
+        if self.factor_labels:
+            item.update(factor_item(f))
         return item
 
     def labels(self) -> dict[str, np.ndarray]:
         """Per-sample ground truth as arrays, for metrics and plots."""
         fs = self.factors
+        physical = factor_labels(fs)
         return {
             "identity": np.array([f.identity for f in fs], dtype=np.int64),
             "expression": np.array([f.expression for f in fs], dtype=np.int64),
@@ -1168,4 +1247,82 @@ class SyntheticFaces(_TorchDataset):
             "noise": np.array([f.noise for f in fs], dtype=np.float32),
             "seed": np.array([f.seed for f in fs], dtype=np.int64),
             "background": np.array([f.background for f in fs], dtype=np.float32).reshape(-1, 3),
+            "roll": np.array([f.roll for f in fs], dtype=np.float32),
+            "pose": physical["pose"],  # (N, 3) yaw, pitch, roll in degrees
+            "style": physical["style"],  # (N, 5) background r, g, b, light, noise
         }
+
+
+# --------------------------------------------------------------------------------------------
+# Labels in physical units, and where the five landmarks land
+# --------------------------------------------------------------------------------------------
+
+STYLE_FIELDS = ("background_r", "background_g", "background_b", "light", "noise")  # columns of ``style``
+
+
+def factor_labels(factors: Sequence[FaceFactors]) -> dict[str, np.ndarray]:
+    """Per-sample labels of the factors in physical units: ``yaw``/``pitch``/``roll`` in degrees,
+    ``pose`` (N, 3) = (yaw, pitch, roll) in degrees, ``background`` (N, 3) RGB in [0, 1], ``light``
+    (radians), ``noise`` (std), ``style`` (N, 5) = (background r, g, b, light, noise)
+    (:data:`STYLE_FIELDS`), ``identity``, ``expression`` and ``intensity``. The groups are
+    :data:`FACTOR_GROUPS`."""
+    fs = list(factors)
+    deg = (math.degrees(MAX_YAW), math.degrees(MAX_PITCH), math.degrees(MAX_ROLL))
+    pose = np.array([(f.yaw * deg[0], f.pitch * deg[1], f.roll * deg[2]) for f in fs], dtype=np.float32).reshape(-1, 3)
+    background = np.array([f.background for f in fs], dtype=np.float32).reshape(-1, 3)
+    light = np.array([f.light for f in fs], dtype=np.float32)
+    noise = np.array([f.noise for f in fs], dtype=np.float32)
+    return {
+        "identity": np.array([f.identity for f in fs], dtype=np.int64),
+        "expression": np.array([f.expression for f in fs], dtype=np.int64),
+        "intensity": np.array([f.intensity for f in fs], dtype=np.float32),
+        "yaw": pose[:, 0], "pitch": pose[:, 1], "roll": pose[:, 2], "pose": pose,
+        "background": background, "light": light, "noise": noise,
+        "style": np.concatenate([background, light[:, None], noise[:, None]], axis=1),
+    }
+
+
+def factor_item(f: FaceFactors) -> dict:
+    """The extra item keys of ``SyntheticFaces(factor_labels=True)``: ``pose`` (3,) in degrees,
+    ``style`` (5,), ``roll`` (units of MAX_ROLL, like ``yaw``/``pitch``)."""
+    labels = factor_labels([f])
+    return {"pose": torch.from_numpy(labels["pose"][0]), "style": torch.from_numpy(labels["style"][0]), "roll": f.roll}
+
+
+# The five points MTCNN reports, in its order: left eye, right eye (as seen in the image), nose tip,
+# left and right mouth corner. Face coordinates (x right, y down, relative to the head centre) of
+# each, from the same per-face parameters the renderer draws with.
+def _landmarks_face(p: dict) -> list[tuple[float, float]]:
+    es = p["es"] + 0.004  # the iris sits 0.004 outwards of the eye's centre line
+    mouth_y = p["my"] - p["mcurve"]  # the mouth's centre line at the corners
+    return [(-es, EYE_Y), (es, EYE_Y), (p["nose_shift"], p["ny"]), (-p["mw"], mouth_y), (p["mw"], mouth_y)]
+
+
+def landmarks(f: FaceFactors, size: int = 64) -> np.ndarray:
+    """Where the eye centres, nose tip and mouth corners of ``f`` land in its render: (5, 2) pixel
+    coordinates (x right, y down; pixel centres at k + 0.5) in MTCNN's order.
+
+    The renderer draws features in face coordinates and finds, for every pixel, the face point
+    seen there (an inverse warp through a flattened ellipsoid); this runs that warp forwards:
+    the point on the front of the ellipsoid whose inverse rotation gives the feature's face
+    coordinates, then the roll about the head centre."""
+    p = _face_params(f)
+    rot = _rotation(p["yaw"], p["pitch"])
+    a, bt = p["a"], HEAD_TOP
+    out = []
+    for fx, fy in _landmarks_face(p):
+        u, v = fx / a, fy / bt
+        # image-frame point q = rot @ (u, v, w) on the ellipsoid x² + y² + (z / FACE_DEPTH)² = 1, front side
+        cx = [rot[i][0] * u + rot[i][1] * v for i in range(3)]
+        dx = [rot[i][2] for i in range(3)]
+        k = (1.0, 1.0, 1.0 / (FACE_DEPTH * FACE_DEPTH))
+        qa = sum(k[i] * dx[i] * dx[i] for i in range(3))
+        qb = 2.0 * sum(k[i] * cx[i] * dx[i] for i in range(3))
+        qc = sum(k[i] * cx[i] * cx[i] for i in range(3)) - 1.0
+        root = math.sqrt(max(qb * qb - 4.0 * qa * qc, 0.0))
+        w = max(((-qb + root) / (2.0 * qa), (-qb - root) / (2.0 * qa)), key=lambda t: cx[2] + dx[2] * t)  # the front
+        x, dy = (cx[0] + dx[0] * w) * a, (cx[1] + dx[1] * w) * bt
+        c, s = p["roll_c"], p["roll_s"]
+        x, dy = c * x - s * dy, s * x + c * dy  # the frame's roll (the renderer turns pixels back by it)
+        out.append(((x + 1.0) * size / 2.0, (dy + HEAD_Y + 1.0) * size / 2.0))
+    return np.asarray(out, dtype=np.float64)

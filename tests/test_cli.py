@@ -219,7 +219,10 @@ def test_compare_trains_every_method_on_one_split_and_writes_one_table(tmp_path,
     assert list(saved["methods"]) == list(METHODS) and saved["train_images"] == 28
     # the same image budget: 3 passes over the data each, DisVAE's split 1 + 2 between its stages
     assert saved["methods"]["disvae"]["stage_epochs"] == {"identity_epochs": 1, "disvae_epochs": 2}
-    assert all(r["stage_epochs"] == {"epochs": 3} for m, r in saved["methods"].items() if m != "disvae")
+    stages = {m: r["stage_epochs"] for m, r in saved["methods"].items()}
+    assert sum(stages["fourway"].values()) == 3 and set(stages["fourway"]) == {
+        "autoencoder_epochs", "mapping_epochs", "joint_epochs"}
+    assert all(e == {"epochs": 3} for m, e in stages.items() if m not in ("disvae", "fourway"))
     for name, result in saved["methods"].items():
         figures = result["figures"]
         for key in ("expression_accuracy", "leakage_accuracy", "identity_auc", "identity_top1", "psnr",

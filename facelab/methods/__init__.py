@@ -2,7 +2,7 @@
 
     >>> from facelab.methods import get_method, METHODS
     >>> sorted(METHODS)  # doctest: +SKIP
-    ['adversarial', 'disvae', 'disvae-e2e', 'swap']
+    ['adversarial', 'disvae', 'disvae-e2e', 'fourway', 'swap']
 
 A new method is one module here that calls :func:`register` with a :class:`Method`; the
 trainer, the CLIs (``--method NAME``), evaluation, the card and the app need no change.
@@ -35,6 +35,6 @@ def build_network(config):
 
 
 # Registration order is the order methods are listed and compared in.
-from . import disvae, adversarial, swap  # noqa: E402,F401
+from . import disvae, adversarial, swap, fourway  # noqa: E402,F401
 
 __all__ = ["METHODS", "Method", "Stage", "Step", "build_network", "get_method", "register", "trainable"]

@@ -4,7 +4,9 @@ Methods (model + losses + stages + options) live in :mod:`facelab.methods`; this
 only the modules they assemble.
 """
 
+from .aae import AttributeSplitAAE, ImageDiscriminator, LatentDiscriminator
 from .blocks import ConvTrunk, Decoder, Encoder, reparameterize
 from .network import FaceNetwork, SplitAutoencoder
 
-__all__ = ["ConvTrunk", "Decoder", "Encoder", "FaceNetwork", "SplitAutoencoder", "reparameterize"]
+__all__ = ["AttributeSplitAAE", "ConvTrunk", "Decoder", "Encoder", "FaceNetwork", "ImageDiscriminator",
+           "LatentDiscriminator", "SplitAutoencoder", "reparameterize"]

@@ -1,0 +1,398 @@
+"""Attribute split of an adversarial autoencoder (after Browatzki & Wallraven): pose, identity,
+expression and style — or whatever sub-codes ``config.latents`` names — read from one code.
+
+- **Adversarial autoencoder** (stage ``autoencoder``): encoder E → z → generator G, ℓ1
+  reconstruction; a latent critic D_z (three fully connected layers) pushes E's codes towards the
+  prior (a standard normal by default), an image critic D_x (DCGAN-style) scores reconstructions
+  and G(z*) of prior samples z*. The critics take their own optimizer step first, then E and G
+  minimise λ_AE·ℓ1 + (1 − λ_AE)·(non-saturating adversarial terms).
+- **Φ and Φ⁻¹** (stage ``mapping``, the autoencoder fixed): Φ maps z to f = (f_a for each sub-code),
+  Φ⁻¹ maps f back (two fully connected layers each), with ℓ1 between Φ⁻¹(Φ(z)) and z. Supervised
+  task losses on f: ℓ1 on pose (yaw, pitch, roll in degrees / ``pose_scale``); triplet losses for
+  identity (same person), expression (distance between graded label vectors: class and, where
+  known, intensity) and style (distance between the generator's background, light and noise);
+  cross-entropy of the expression head on f_expression.
+- **Attribute cycle-consistency**: one sub-code is permuted across the batch (f*), decoded
+  G(Φ⁻¹(f*)) and re-encoded Φ(E(·)), with ℓ1 against f*; **cycle-augmentation**: the generated
+  images carry the permuted labels under the task losses.
+- Optional stage ``joint``: everything fine-tuned together (critics too).
+
+Which label supervises which sub-code is :data:`SUPERVISION`, here and nowhere else; a sub-code
+the table does not name is shaped by the cycle losses alone. Labels come from the batch:
+``pose`` and ``style`` from the generator's factors (:func:`facelab.synthetic.factor_labels`,
+added to the training set by :func:`prepare_data`), ``identity``/``expression``/``intensity``
+from every dataset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch.utils.data import Dataset
+
+from .. import losses as L
+from ..config import ConfigError
+from ..models.aae import AttributeSplitAAE
+from . import register
+from .base import Method, Stage, Step, trainable
+
+#: sub-code → (batch keys of its labels, kind of supervision)
+SUPERVISION = {
+    "pose": (("pose",), "regression"),
+    "identity": (("identity",), "triplet"),
+    "expression": (("expression", "intensity"), "graded_triplet"),
+    "style": (("style",), "distance_triplet"),
+}
+PRIORS = ("normal", "uniform")
+
+
+@dataclass
+class FourWayOptions:
+    autoencoder_epochs: int = 10  # stage 1: the adversarial autoencoder
+    mapping_epochs: int = 10  # stage 2: Φ/Φ⁻¹ (and the heads), the autoencoder fixed
+    joint_epochs: int = 0  # stage 3 (optional): everything fine-tuned together
+    z_dim: int = 0  # size of z; 0: the size of f (the sum of the sub-codes: 99 at 3 + 32 + 32 + 32, the paper's)
+    map_hidden: int = 256  # hidden width of Φ and Φ⁻¹
+    encoder_depth: int = 0  # extra 3×3 convs per stage in E
+    decoder_depth: int = 0  # extra 3×3 convs per stage in G
+    critic_hidden: int = 256  # hidden width of D_z
+    prior: str = "normal"  # prior of z: "normal" (N(0, I)) or "uniform" (U[-1, 1])
+    lambda_ae: float = 0.9  # the paper's weighting: λ·reconstruction + (1 − λ)·adversarial
+    # ℓ1 is a mean over pixels (about 0.05 for a fair reconstruction); this brings it to the scale of
+    # the adversarial cross-entropies (so 0.05 weighs 5 against their ~1)
+    reconstruction_scale: float = 100.0
+    latent_adversarial_weight: float = 1.0  # D_z's term (0: a plain autoencoder's code, no prior)
+    image_adversarial_weight: float = 1.0  # D_x's terms on reconstructions and on G(prior samples)
+    prior_fraction: float = 0.5  # prior samples z* per batch, as a fraction of the batch (each costs a decode)
+    critic_lr_scale: float = 1.0
+    # ℓ1 between Φ⁻¹(Φ(z)) and z: decode(f) = G(Φ⁻¹(f)) is only as good as this inverse. After 9
+    # mapping epochs on 1,200 faces, weight 1 left ℓ1 0.23 (G(Φ⁻¹(Φ(z))) 29 dB from G(z)), weight 10
+    # ℓ1 0.12 (36 dB) with the task losses unchanged
+    z_reconstruction_weight: float = 10.0
+    pose_weight: float = 1.0
+    pose_scale: float = 30.0  # degrees per unit of f_pose: f_pose is (yaw, pitch, roll) / pose_scale
+    identity_weight: float = 1.0
+    expression_weight: float = 1.0
+    style_weight: float = 1.0
+    head_weight: float = 1.0  # cross-entropy of the expression head on f_expression
+    margin: float = 0.2  # triplet margin (codes L2-normalised: squared distances in [0, 4])
+    cycle_weight: float = 1.0  # attribute cycle-consistency
+    augmentation_weight: float = 1.0  # task losses on the cycle's generated images (permuted labels)
+    cycle_attributes: int = 1  # sub-codes permuted per batch, each one more decode + encode (0: none)
+    per_person: int = 4  # images of one person per batch, for the identity triplets (1: plain shuffling)
+
+
+def _validate(config) -> None:
+    o = config.options
+    if o.prior not in PRIORS:
+        raise ConfigError(f"prior must be one of {', '.join(PRIORS)}, got {o.prior!r}")
+    if not 0.0 <= o.lambda_ae <= 1.0:
+        raise ConfigError(f"lambda_ae must be in [0, 1], got {o.lambda_ae}")
+    for name in ("autoencoder_epochs", "mapping_epochs", "joint_epochs", "z_dim", "cycle_attributes",
+                 "encoder_depth", "decoder_depth"):
+        if getattr(o, name) < 0:
+            raise ConfigError(f"{name} must be >= 0, got {getattr(o, name)}")
+    if o.per_person < 1 or o.map_hidden < 1 or o.critic_hidden < 1 or o.pose_scale <= 0:
+        raise ConfigError("per_person, map_hidden and critic_hidden must be >= 1 and pose_scale > 0")
+    if o.prior_fraction < 0:
+        raise ConfigError(f"prior_fraction must be >= 0, got {o.prior_fraction}")
+
+
+def build(config) -> AttributeSplitAAE:
+    o = config.options
+    return AttributeSplitAAE(config, z_dim=o.z_dim, map_hidden=o.map_hidden, encoder_depth=o.encoder_depth,
+                             decoder_depth=o.decoder_depth, critic_hidden=o.critic_hidden)
+
+
+# ---- the adversarial autoencoder ---------------------------------------------------------------
+
+def _n_prior(o: FourWayOptions, n: int) -> int:
+    return max(1, round(o.prior_fraction * n)) if o.prior_fraction > 0 else 0
+
+
+def _prior(o: FourWayOptions, n: int, net: AttributeSplitAAE, like: torch.Tensor) -> torch.Tensor:
+    if o.prior == "uniform":
+        return torch.rand(n, net.z_dim, device=like.device, dtype=like.dtype) * 2 - 1
+    return torch.randn(n, net.z_dim, device=like.device, dtype=like.dtype)
+
+
+def critic_loss(o: FourWayOptions):
+    """D_z tells prior samples from E's codes; D_x tells real faces from reconstructions and from
+    G(prior samples). The autoencoder's outputs are fixed here (no gradient reaches E or G)."""
+
+    def loss(net: AttributeSplitAAE, batch: dict) -> dict:
+        x = batch["image"]
+        n = x.shape[0]
+        with torch.no_grad():
+            z = net.encode_z(x)
+            prior = _prior(o, max(n, 1), net, z)
+            fakes = net.decode_z(torch.cat([z, prior[:_n_prior(o, n)]])) if o.image_adversarial_weight > 0 else None
+        total, terms = x.sum() * 0.0, {}
+        if o.latent_adversarial_weight > 0:
+            real, fake = net.latent_critic(prior), net.latent_critic(z)
+            terms["latent"] = L.gan_loss(real, True) + L.gan_loss(fake, False)
+            terms["latent_accuracy"] = ((real > 0).float().mean() + (fake < 0).float().mean()) / 2
+            total = total + o.latent_adversarial_weight * terms["latent"]
+        if fakes is not None:
+            real, fake = net.image_critic(x), net.image_critic(fakes)
+            terms["image"] = L.gan_loss(real, True) + L.gan_loss(fake, False)
+            terms["image_accuracy"] = ((real > 0).float().mean() + (fake < 0).float().mean()) / 2
+            total = total + o.image_adversarial_weight * terms["image"]
+        return {"loss": total, **terms}
+
+    return loss
+
+
+def _autoencoder_terms(net: AttributeSplitAAE, x: torch.Tensor, z: torch.Tensor, o: FourWayOptions) -> tuple:
+    """λ·scale·ℓ1(G(z), x) + (1 − λ)·(fool D_z with z, fool D_x with G(z) and G(prior))."""
+    n = x.shape[0]
+    gen = o.image_adversarial_weight > 0
+    out = net.decode_z(torch.cat([z, _prior(o, _n_prior(o, n), net, z)]) if gen else z)
+    rec = L.l1(out[:n], x)
+    adversarial, terms = x.sum() * 0.0, {"reconstruction_l1": rec}
+    if o.latent_adversarial_weight > 0:
+        terms["fool_latent"] = L.gan_loss(net.latent_critic(z), True)
+        adversarial = adversarial + o.latent_adversarial_weight * terms["fool_latent"]
+    if gen:
+        scores = net.image_critic(out)
+        terms["fool_image"] = L.gan_loss(scores[:n], True)
+        if out.shape[0] > n:
+            terms["fool_image"] = (terms["fool_image"] + L.gan_loss(scores[n:], True)) / 2
+        adversarial = adversarial + o.image_adversarial_weight * terms["fool_image"]
+    total = o.lambda_ae * o.reconstruction_scale * rec + (1 - o.lambda_ae) * adversarial
+    return total, terms
+
+
+def autoencoder_loss(o: FourWayOptions):
+    def loss(net: AttributeSplitAAE, batch: dict) -> dict:
+        x = batch["image"]
+        total, terms = _autoencoder_terms(net, x, net.encode_z(x), o)
+        return {"loss": total, **terms}
+
+    return loss
+
+
+# ---- Φ, Φ⁻¹, the task losses and the cycle -----------------------------------------------------
+
+def _labels(batch: dict, attributes) -> dict[str, torch.Tensor]:
+    """The batch's labels that supervise some sub-code, style standardised per batch."""
+    out = {}
+    for a in attributes:
+        keys, kind = SUPERVISION.get(a, ((), None))
+        for key in keys:
+            if key in batch and torch.is_tensor(batch[key]):
+                out[key] = batch[key]
+        if kind == "distance_triplet" and keys[0] in out:  # put every style factor on one scale
+            s = out[keys[0]].float()
+            s = s if s.dim() == 2 else s[:, None]
+            known = torch.isfinite(s).all(1)
+            if int(known.sum()) > 1:
+                mean, std = s[known].mean(0), s[known].std(0).clamp_min(1e-6)
+                out[keys[0]] = (s - mean) / std
+    return out
+
+
+def _permuted(labels: dict[str, torch.Tensor], attribute: str, perm: torch.Tensor) -> dict[str, torch.Tensor]:
+    keys = SUPERVISION.get(attribute, ((), None))[0]
+    return {k: (v[perm] if k in keys else v) for k, v in labels.items()}
+
+
+def task_losses(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], labels: dict[str, torch.Tensor],
+                o: FourWayOptions) -> tuple[torch.Tensor, dict]:
+    """Weighted sum and terms of every supervised sub-code's loss (those whose labels the batch has)."""
+    any_part = next(iter(parts.values()))
+    total, terms = any_part.sum() * 0.0, {}
+    for a, code in parts.items():
+        keys, kind = SUPERVISION.get(a, ((), None))
+        if kind is None or keys[0] not in labels:
+            continue
+        if kind == "regression":
+            terms[f"{a}_l1"] = L.labelled_l1(code, labels[keys[0]].float() / o.pose_scale)
+            total = total + o.pose_weight * terms[f"{a}_l1"]
+        elif kind == "triplet":
+            terms[f"{a}_triplet"] = L.batch_hard_triplet(code, labels[keys[0]].long(), o.margin)
+            total = total + o.identity_weight * terms[f"{a}_triplet"]
+        elif kind == "graded_triplet":
+            target = L.graded_label_vectors(labels[keys[0]].long(), labels.get(keys[1]), len(net.config.expressions))
+            terms[f"{a}_triplet"] = L.label_distance_triplet(code, target, o.margin)
+            total = total + o.expression_weight * terms[f"{a}_triplet"]
+            if a in net.heads:
+                logits = net.classify(code, a)
+                terms[f"{a}_cross_entropy"] = L.labelled_cross_entropy(logits, labels[keys[0]].long())
+                terms[f"{a}_accuracy"] = L.labelled_accuracy(logits, labels[keys[0]].long())
+                total = total + o.head_weight * terms[f"{a}_cross_entropy"]
+        elif kind == "distance_triplet":
+            terms[f"{a}_triplet"] = L.label_distance_triplet(code, labels[keys[0]], o.margin)
+            total = total + o.style_weight * terms[f"{a}_triplet"]
+    return total, terms
+
+
+def cycle_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], labels: dict[str, torch.Tensor],
+                o: FourWayOptions, attributes=None) -> tuple[torch.Tensor, dict]:
+    """For each of ``attributes`` (default: ``o.cycle_attributes`` sub-codes drawn at random):
+    permute that sub-code across the batch (f*), decode G(Φ⁻¹(f*)), re-encode Φ(E(·)), ℓ1 against
+    f* (the target held fixed); the re-encoded codes then carry the permuted labels under the task
+    losses (cycle-augmentation)."""
+    names = list(parts)
+    if attributes is None:
+        k = min(o.cycle_attributes, len(names))
+        attributes = [names[int(i)] for i in torch.randperm(len(names))[:k]] if k else []
+    n = next(iter(parts.values())).shape[0]
+    total, terms = next(iter(parts.values())).sum() * 0.0, {}
+    for a in attributes:
+        perm = torch.randperm(n, device=parts[a].device)
+        star = {**parts, a: parts[a][perm]}
+        joined = net.join(star)
+        again = net.split(net.phi(net.encode_z(net.decode_z(net.phi_inv(joined)))))
+        cycle = L.l1(net.join(again), joined.detach())
+        aug, aug_terms = task_losses(net, again, _permuted(labels, a, perm), o)
+        # the same keys every step (whichever sub-code was drawn), each a mean over the drawn ones,
+        # so that the trainer's per-epoch means are means
+        for k, v in {"cycle": cycle, **{f"augmented_{k}": v for k, v in aug_terms.items()}}.items():
+            terms[k] = terms.get(k, 0.0) + v / len(attributes)
+        total = total + (o.cycle_weight * cycle + o.augmentation_weight * aug) / len(attributes)
+    return total, terms
+
+
+def _mapping_terms(net: AttributeSplitAAE, batch: dict, z: torch.Tensor, o: FourWayOptions) -> tuple:
+    f = net.phi(z)
+    z_rec = L.l1(net.phi_inv(f), z.detach())
+    parts = net.split(f)
+    labels = _labels(batch, net.attributes)
+    task, terms = task_losses(net, parts, labels, o)
+    cycle, c_terms = cycle_terms(net, parts, labels, o)
+    total = o.z_reconstruction_weight * z_rec + task + cycle
+    return total, {"z_reconstruction": z_rec, **terms, **c_terms}
+
+
+def mapping_loss(o: FourWayOptions):
+    """Stage 2: Φ, Φ⁻¹ and the heads; E and G are fixed (gradients pass through them, unused)."""
+
+    def loss(net: AttributeSplitAAE, batch: dict) -> dict:
+        with torch.no_grad():
+            z = net.encode_z(batch["image"])
+        total, terms = _mapping_terms(net, batch, z, o)
+        return {"loss": total, **terms}
+
+    return loss
+
+
+def joint_loss(o: FourWayOptions):
+    """Stage 3: the autoencoder's and the mapping's losses on everything at once."""
+
+    def loss(net: AttributeSplitAAE, batch: dict) -> dict:
+        x = batch["image"]
+        z = net.encode_z(x)
+        ae, ae_terms = _autoencoder_terms(net, x, z, o)
+        mapping, m_terms = _mapping_terms(net, batch, z, o)
+        return {"loss": ae + mapping, **ae_terms, **m_terms}
+
+    return loss
+
+
+def _only(net: AttributeSplitAAE, modules) -> None:
+    net.requires_grad_(False)
+    for m in modules:
+        m.requires_grad_(True)
+
+
+def stages(net: AttributeSplitAAE, config, train_config, fine_tune: bool = False):
+    o = config.options
+    critic_step = Step(trainable(*net.critics()), critic_loss(o), lr_scale=o.critic_lr_scale)
+    if o.autoencoder_epochs:
+        yield Stage("autoencoder", o.autoencoder_epochs,
+                    setup=lambda: _only(net, net.autoencoder() + net.critics()),
+                    steps={"critics": critic_step, "model": Step(trainable(*net.autoencoder()), autoencoder_loss(o))})
+    if o.mapping_epochs:
+        yield Stage("mapping", o.mapping_epochs, setup=lambda: _only(net, net.mapping()),
+                    steps={"model": Step(trainable(*net.mapping()), mapping_loss(o))})
+    if o.joint_epochs:
+        yield Stage("joint", o.joint_epochs, setup=lambda: net.requires_grad_(True),
+                    steps={"critics": Step(trainable(*net.critics()), critic_loss(o), lr_scale=o.critic_lr_scale),
+                           "model": Step(trainable(*net.autoencoder(), *net.mapping()), joint_loss(o))})
+
+
+# ---- data --------------------------------------------------------------------------------------
+
+class FactorLabels(Dataset):
+    """``dataset``'s items plus the generator's ``pose`` and ``style`` labels
+    (:func:`facelab.synthetic.factor_labels`) where ``dataset`` is the generator, or a Subset of it,
+    and its items lack them."""
+
+    def __init__(self, dataset):
+        from ..synthetic import factor_labels
+
+        self.dataset = dataset
+        base, idx = dataset, None
+        while isinstance(base, torch.utils.data.Subset):
+            idx = base.indices if idx is None else [base.indices[i] for i in idx]
+            base = base.dataset
+        factors = getattr(base, "factors", None)
+        self.labels = None
+        if factors is not None and not getattr(base, "factor_labels", False):
+            fs = factors if idx is None else [factors[int(i)] for i in idx]
+            self.labels = {k: factor_labels(fs)[k] for k in ("pose", "style")}
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> dict:
+        item = dict(self.dataset[i])
+        if self.labels is not None:
+            for k, v in self.labels.items():
+                item[k] = torch.from_numpy(v[i])
+        return item
+
+
+def prepare_data(dataset, config):
+    return FactorLabels(dataset)
+
+
+def batch_sampler(dataset, config, train_config, generator):
+    if config.options.per_person <= 1 or not any(SUPERVISION.get(a, ((), ""))[1] == "triplet" for a in config.latents):
+        return None
+    from ..datasets.pairs import person_batch_sampler
+
+    base = dataset.dataset if isinstance(dataset, FactorLabels) else dataset
+    return person_batch_sampler(base, train_config.batch_size, config.options.per_person, generator)
+
+
+def summary(config) -> str:
+    o = config.options
+    sizes = ", ".join(f"{a} {d}" for a, d in config.latents.items())
+    z = o.z_dim or config.latent_dim
+    supervised = [a for a in config.latents if a in SUPERVISION]
+    stages_text = (f"(1) an adversarial autoencoder, {o.autoencoder_epochs} epochs: conv encoder E "
+                   f"({'-'.join(map(str, config.channels))}) → z ({z}-d) → generator G, ℓ1 reconstruction, a latent "
+                   f"critic D_z (3 fully connected layers) imposing a {o.prior} prior on z and a DCGAN-style image critic "
+                   f"D_x on reconstructions and on G(prior samples; {o.prior_fraction:g} per image), weighted λ_AE = {o.lambda_ae} "
+                   f"(λ·{o.reconstruction_scale}·ℓ1 + (1 − λ)·adversarial); (2) with the autoencoder fixed, "
+                   f"{o.mapping_epochs} epochs: Φ: z → f = ({sizes}) and Φ⁻¹: f → z (two fully connected layers each), "
+                   f"ℓ1 of z through Φ⁻¹(Φ(z)) (×{o.z_reconstruction_weight})")
+    tasks = []
+    if "pose" in supervised:
+        tasks.append(f"ℓ1 on pose (yaw, pitch, roll / {o.pose_scale}°, ×{o.pose_weight})")
+    if "identity" in supervised:
+        tasks.append(f"a batch-hard identity triplet loss (×{o.identity_weight}, {o.per_person} images per person "
+                     f"per batch)")
+    if "expression" in supervised:
+        tasks.append(f"an expression triplet loss on distances between graded label vectors (class and intensity, "
+                     f"×{o.expression_weight}) and the expression head's cross-entropy (×{o.head_weight})")
+    if "style" in supervised:
+        tasks.append(f"a style triplet loss on distances between the generator's background, light and noise "
+                     f"(×{o.style_weight})")
+    text = (f"Attribute split of an adversarial autoencoder (after Browatzki & Wallraven): {stages_text}; "
+            f"task losses: {'; '.join(tasks) or 'none'} (triplet margin {o.margin}); attribute cycle-consistency "
+            f"(×{o.cycle_weight}): {o.cycle_attributes} sub-code(s) per batch permuted across the batch, decoded "
+            f"G(Φ⁻¹(f*)) and re-encoded Φ(E(·)) with ℓ1 against f*, the generated images carrying the permuted "
+            f"labels under the task losses (cycle-augmentation, ×{o.augmentation_weight}).")
+    if o.joint_epochs:
+        text += f" (3) {o.joint_epochs} epochs of joint fine-tuning of everything together."
+    return text
+
+
+register(Method("fourway", FourWayOptions, build, stages, summary,
+                follows="Browatzki & Wallraven, disentangled face embeddings from an adversarial autoencoder split "
+                        "by attribute with cycle-consistency",
+                validate=_validate, prepare_data=prepare_data, batch_sampler=batch_sampler))

@@ -1,0 +1,293 @@
+"""Four attributes from one adversarial autoencoder (the ``fourway`` method, issue 11): the
+generator's factor labels, the GAN and mapping stages on the one trainer, the attribute cycle,
+the FaceNetwork interface, and the attribute × sub-code probe matrix and swap figures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import facelab
+from facelab import losses as L
+from facelab.checkpoint import save_checkpoint
+from facelab.config import ConfigError, ModelConfig, TrainConfig
+from facelab.labels import MISSING
+from facelab.methods import build_network, get_method
+from facelab.synthetic import FaceFactors, SyntheticFaces, factor_labels, landmarks, render, render_batch
+
+LATENTS = {"pose": 3, "identity": 6, "expression": 4, "style": 4}
+STEPS = TrainConfig(batch_size=8, max_steps=3, seed=0, lr=2e-3, device="cpu")
+
+
+def config(**options) -> ModelConfig:
+    base = dict(autoencoder_epochs=1, mapping_epochs=1, joint_epochs=0)
+    return ModelConfig(method="fourway", channels=(8, 16, 16, 16), latents=LATENTS, fusion_dim=32,
+                       options={**base, **options})
+
+
+@pytest.fixture(scope="module")
+def posed(cache_dir):
+    """A tiny generator set with a wider pose range, roll, and the factor labels in its items."""
+    return SyntheticFaces(identities=4, per_identity=8, size=64, seed=0, cache_dir=cache_dir, progress=False,
+                          pose_range=35, roll_range=15, factor_labels=True)
+
+
+# ---- labels from the generator ------------------------------------------------------------------
+
+def test_items_carry_pose_and_style_labels_when_asked(posed, tiny_synthetic):
+    item, f = posed[5], posed.factors[5]
+    assert tuple(item["pose"].shape) == (3,) and tuple(item["style"].shape) == (5,)
+    assert np.allclose(item["pose"].numpy(), (f.yaw * 25, f.pitch * 15, f.roll * 20), atol=1e-4)
+    assert np.allclose(item["style"].numpy(), (*f.background, f.light, f.noise), atol=1e-6)
+    assert set(tiny_synthetic[0]) == {"image", "identity", "expression", "intensity", "yaw", "pitch", "target"}
+    pose = factor_labels(posed.factors)["pose"]
+    assert np.abs(pose[:, 0]).max() > 25 and np.abs(pose[:, 2]).max() > 0  # wider than the default ±25°, with roll
+    assert np.abs(pose[:, 0]).max() <= 35 and np.abs(pose[:, 1]).max() <= 21 + 1e-4 and np.abs(pose[:, 2]).max() <= 15
+    labels = posed.labels()
+    assert labels["pose"].shape == (32, 3) and labels["style"].shape == (32, 5) and labels["roll"].shape == (32,)
+
+
+def test_the_pose_options_are_opt_in_and_leave_default_sets_alone(tiny_synthetic, cache_dir):
+    again = SyntheticFaces(identities=4, per_identity=8, size=64, seed=0, cache_dir=cache_dir, progress=False,
+                           pose_range=0, roll_range=0, factor_labels=True)
+    assert again.cache_path == tiny_synthetic.cache_path and again.factors == tiny_synthetic.factors
+    assert np.array_equal(again.images, tiny_synthetic.images)
+    wide = SyntheticFaces(identities=4, per_identity=8, size=64, seed=0, cache_dir=cache_dir, progress=False,
+                          pose_range=35)
+    assert wide.cache_path != tiny_synthetic.cache_path
+    # the same draws, scaled: identities, expressions and style are those of the default set
+    for a, b in zip(wide.factors, tiny_synthetic.factors):
+        assert (a.identity, a.expression, a.intensity, a.background, a.light) == \
+               (b.identity, b.expression, b.intensity, b.background, b.light)
+        assert a.yaw == pytest.approx(b.yaw * 35 / 25) and a.roll == 0.0
+
+
+def test_roll_is_exact_for_unrolled_faces_and_turns_the_landmarks():
+    plain = [FaceFactors(i, i % 7, 0.8, yaw=0.3, pitch=-0.2, light=0.4, noise=0.02) for i in range(5)]
+    rolled = [f.replace(roll=0.5) for f in plain]
+    together = render_batch(plain + rolled, 32)
+    assert np.array_equal(together[:5], render_batch(plain, 32))  # a rolled face in the chunk changes no other
+    assert not np.array_equal(together[5:], together[:5])
+    f = FaceFactors(2, 0, 0.0)
+    a, b = landmarks(f, 64), landmarks(f.replace(roll=0.75), 64)  # 15° clockwise
+    eyes = lambda p: np.degrees(np.arctan2(p[1, 1] - p[0, 1], p[1, 0] - p[0, 0]))  # noqa: E731
+    assert abs(eyes(a)) < 1e-6 and eyes(b) == pytest.approx(15.0, abs=1e-6)
+    img = render(f, 64).astype(float).mean(2)
+    for x, y in landmarks(f, 64)[:2]:  # the eye centres are on the dark iris/pupil
+        assert img[int(y), int(x)] < 0.6 * img[5, 5]
+
+
+# ---- the method on the one trainer ----------------------------------------------------------------
+
+def test_registered_with_options_validated_and_a_card_paragraph():
+    method = get_method("fourway")
+    c = config()
+    assert isinstance(c.options, method.options) and c.options.lambda_ae == 0.9
+    assert "Browatzki" in method.follows and "cycle" in method.summary(c)
+    net = build_network(c)
+    assert net.z_dim == sum(LATENTS.values())  # z_dim 0: the size of f (99 at 3 + 32 + 32 + 32)
+    assert build_network(ModelConfig(method="fourway", latents={"pose": 3, "identity": 32, "expression": 32,
+                                                                 "style": 32})).z_dim == 99
+    with pytest.raises(ConfigError, match="prior"):
+        config(prior="laplace")
+    with pytest.raises(ConfigError, match="lambda_ae"):
+        config(lambda_ae=1.5)
+
+
+def _state(module):
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _moved(before, module, prefix):
+    return [k for k, v in module.state_dict().items() if k.startswith(prefix) and not torch.equal(v, before[k])]
+
+
+def test_gan_training_steps_the_critics_then_the_autoencoder(posed):
+    from facelab.methods.fourway import FactorLabels
+    from facelab.training import run_stage
+
+    c = config()
+    net = build_network(c)
+    stage = next(get_method("fourway").stages(net, c, STEPS))
+    assert stage.name == "autoencoder" and list(stage.steps) == ["critics", "model"]  # discriminators first
+    before = _state(net)
+    history = run_stage(stage, net, FactorLabels(posed), STEPS, expressions=c.expressions, progress=False)
+    assert history and all(np.isfinite(v) for v in history.values()), history
+    assert {"critics/latent", "critics/image", "model/reconstruction_l1", "model/fool_latent",
+            "model/fool_image"} <= set(history)
+    for prefix in ("latent_critic.", "image_critic.", "encoder.", "generator."):
+        assert _moved(before, net, prefix), f"{prefix} did not move"
+    for prefix in ("phi.", "phi_inv.", "heads."):
+        assert not _moved(before, net, prefix), f"{prefix} moved in the autoencoder stage"
+
+
+def test_the_critic_step_leaves_the_autoencoder_and_the_model_step_the_critics(posed):
+    from facelab.methods.fourway import FactorLabels, autoencoder_loss, critic_loss
+
+    c = config()
+    net = build_network(c)
+    batch = {k: v for k, v in torch.utils.data.default_collate([FactorLabels(posed)[i] for i in range(8)]).items()}
+    critic = {id(p) for m in net.critics() for p in m.parameters()}
+    net.zero_grad()
+    critic_loss(c.options)(net, batch)["loss"].backward()
+    assert all(p.grad is None for p in net.parameters() if id(p) not in critic)
+    net.zero_grad()
+    out = autoencoder_loss(c.options)(net, batch)
+    out["loss"].backward()
+    assert all(p.grad is not None for p in net.encoder.parameters())
+    assert torch.isfinite(out["loss"])
+
+
+def test_mapping_stage_trains_phi_with_the_autoencoder_fixed(posed):
+    from facelab.methods.fourway import FactorLabels
+    from facelab.training import run_stage
+
+    c = config()
+    net = build_network(c)
+    stages = get_method("fourway").stages(net, c, STEPS)
+    next(stages)
+    stage = next(stages)
+    assert stage.name == "mapping" and list(stage.steps) == ["model"]
+    before = _state(net)
+    history = run_stage(stage, net, FactorLabels(posed), STEPS, expressions=c.expressions, progress=False)
+    assert all(np.isfinite(v) for v in history.values()), history
+    for key in ("z_reconstruction", "pose_l1", "identity_triplet", "expression_triplet", "style_triplet",
+                "expression_cross_entropy", "cycle", "augmented_pose_l1", "augmented_style_triplet"):
+        assert key in history, key
+    assert _moved(before, net, "phi.") and _moved(before, net, "phi_inv.") and _moved(before, net, "heads.")
+    for prefix in ("encoder.", "generator.", "latent_critic.", "image_critic."):
+        assert not _moved(before, net, prefix), f"{prefix} moved with the autoencoder fixed"
+
+
+def test_the_cycle_permutes_exactly_one_sub_code_and_its_labels():
+    from facelab.methods.fourway import _labels, _permuted, cycle_terms
+
+    c = config(cycle_attributes=1)
+    net = build_network(c)
+    torch.manual_seed(0)
+    parts = {a: torch.randn(8, d) for a, d in LATENTS.items()}
+    seen = []
+    original = net.phi_inv.forward
+    net.phi_inv.forward = lambda f: (seen.append(f.detach().clone()), original(f))[1]
+    batch = {"pose": torch.randn(8, 3) * 20, "identity": torch.arange(8) // 2, "expression": torch.arange(8) % 7,
+             "intensity": torch.rand(8), "style": torch.rand(8, 5)}
+    labels = _labels(batch, net.attributes)
+    total, terms = cycle_terms(net, parts, labels, c.options, attributes=["style"])
+    assert torch.isfinite(total) and {"cycle", "augmented_pose_l1", "augmented_identity_triplet"} <= set(terms)
+    star = net.split(seen[0])
+    for a in LATENTS:
+        if a == "style":
+            rows = [int(torch.nonzero((parts[a] == r).all(1))[0]) for r in star[a]]
+            assert sorted(rows) == list(range(8)) and rows != list(range(8))  # a permutation, not the identity
+        else:
+            assert torch.equal(star[a], parts[a]), a
+    perm = torch.tensor([3, 0, 1, 2, 7, 6, 5, 4])
+    moved = _permuted(labels, "identity", perm)
+    assert torch.equal(moved["identity"], labels["identity"][perm])
+    assert all(torch.equal(moved[k], labels[k]) for k in labels if k != "identity")
+    moved = _permuted(labels, "expression", perm)
+    assert torch.equal(moved["intensity"], labels["intensity"][perm]) and torch.equal(moved["pose"], labels["pose"])
+
+
+def test_network_is_a_face_network_and_round_trips_through_a_checkpoint(posed, tmp_path):
+    from facelab.models import FaceNetwork
+    from facelab.training import train
+
+    c = config(joint_epochs=1)
+    net, history = train(posed, c, STEPS, progress=False)
+    assert {"autoencoder", "mapping", "joint"} <= set(history)
+    assert isinstance(net, FaceNetwork) and net.attributes == tuple(LATENTS)
+    x = torch.stack([posed[i]["image"] for i in range(4)])
+    with torch.no_grad():
+        mu, logvar = net.encode(x)
+        assert {a: v.shape[1] for a, v in mu.items()} == LATENTS
+        f = net.join(mu)
+        assert torch.allclose(net.decode(f), net.generator(net.phi_inv(f)))
+        assert torch.allclose(f, net.phi(net.encoder(x)))
+    directory = save_checkpoint(tmp_path / "fourway", net, c, STEPS)
+    model = facelab.load(directory, device="cpu")
+    got = model.encode_tensor(x)
+    for a in LATENTS:
+        assert np.allclose(got[a], mu[a].numpy(), atol=1e-6)
+    a, b = model.encode(posed.images[0]), model.encode(posed.images[9])
+    for attribute in LATENTS:
+        swapped = model.swap(a, b, attribute)
+        assert np.array_equal(getattr(swapped, attribute), getattr(b, attribute))
+        assert model.decode(swapped).size == (64, 64)
+    assert abs(sum(model.classify(a).values()) - 1) < 1e-5
+
+
+def test_two_sub_code_configs_train_too(tiny_synthetic):
+    """Nothing outside the method's own file names four attributes: any latents train (here the
+    registry-wide test's identity + expression, on a set without pose or style labels)."""
+    from facelab.training import train
+
+    c = ModelConfig(method="fourway", channels=(8, 16, 16, 16), latents={"identity": 6, "expression": 4},
+                    options={"autoencoder_epochs": 1, "mapping_epochs": 1, "per_person": 1})
+    _, history = train(tiny_synthetic, c, TrainConfig(batch_size=8, max_steps=2, seed=0), progress=False)
+    assert "pose_l1" not in history["mapping"] and all(np.isfinite(v) for v in history["mapping"].values())
+
+
+# ---- losses -----------------------------------------------------------------------------------------
+
+def test_label_distance_triplet_and_graded_vectors():
+    v = L.graded_label_vectors(torch.tensor([1, 0, MISSING, 3]), torch.tensor([0.5, 0.0, 1.0, float("nan")]), 4)
+    assert torch.allclose(v[0], torch.tensor([0, 0.5, 0, 0])) and torch.equal(v[1], torch.zeros(4))
+    assert torch.isnan(v[2]).all() and torch.allclose(v[3], torch.tensor([0, 0, 0, 1.0]))
+    targets = torch.tensor([[0.0], [0.1], [1.0], [1.1], [2.0], [2.1]])
+    ordered = torch.tensor([[1.0, 0.0], [0.99, 0.05], [0.0, 1.0], [0.05, 0.99], [-1.0, 0.0], [-0.99, -0.05]])
+    shuffled = ordered[[0, 2, 4, 1, 3, 5]]
+    assert L.label_distance_triplet(ordered, targets) == 0
+    assert L.label_distance_triplet(shuffled, targets) > 0.5
+    assert L.label_distance_triplet(ordered, torch.full((6, 1), float("nan"))) == 0
+    assert L.labelled_l1(torch.zeros(3, 4), torch.tensor([[1.0, 1, 1], [float("nan"), 0, 0], [2.0, 2, 2]])) == 1.5
+    assert L.gan_loss(torch.full((4,), 20.0), True) < 1e-6 and L.gan_loss(torch.full((4,), 20.0), False) > 10
+
+
+# ---- evaluation ---------------------------------------------------------------------------------------
+
+def test_probe_matrix_shape_and_chance_rows():
+    from facelab import metrics
+
+    rng = np.random.default_rng(0)
+    n = 600
+    identity = np.repeat(np.arange(20), 30)
+    expression = rng.integers(0, 7, n)
+    yaw = rng.uniform(-30, 30, n)
+    background = rng.uniform(0, 1, (n, 3))
+    factors = {"identity": identity, "expression": expression, "yaw": yaw, "background": background,
+               "constant": np.zeros(n)}
+    codes = {"noise": rng.normal(size=(n, 8)),
+             "perfect": np.concatenate([np.eye(20)[identity], np.eye(7)[expression], yaw[:, None], background], 1)}
+    m = metrics.probe_matrix(codes, factors, seed=0)
+    assert m["factors"] == ["identity", "expression", "yaw", "background"]  # the constant factor is left out
+    assert m["codes"] == ["noise", "perfect"] and m["normalised"].shape == m["raw"].shape == (4, 2)
+    assert m["kinds"] == ["accuracy", "accuracy", "r2", "r2"]
+    assert 0 < m["chance"][0] < 0.2 and 0.1 < m["chance"][1] < 0.3 and (m["chance"][2:] == 0).all()
+    assert np.all(np.abs(m["normalised"][:, 0]) < 0.1), m["normalised"]  # noise reads at chance
+    assert np.all(m["normalised"][:, 1] > 0.97), m["normalised"]  # the factors themselves read perfectly
+    assert m["mae"][2, 1] < 0.5 and np.isnan(m["mae"][0]).all()
+
+
+def test_attribute_scores_cover_every_sub_code(posed):
+    from facelab.evaluate import attribute_scores, encode_dataset, representation_scores
+    from facelab.face_model import FaceModel
+    from facelab.training import train
+
+    c = config()
+    net, _ = train(posed, c, STEPS, progress=False)
+    model = FaceModel(net, c)
+    enc = encode_dataset(model, posed, progress=False)
+    figures = attribute_scores(model, enc, posed, seed=0, n_pairs=32)
+    m = np.asarray(figures["probe_matrix"])
+    assert figures["probe_codes"] == list(LATENTS)
+    assert set(figures["probe_factors"]) >= {"identity", "expression", "yaw", "pitch", "roll", "background", "light"}
+    assert m.shape == (len(figures["probe_factors"]), 4) and len(figures["probe_chance"]) == m.shape[0]
+    for factor in ("yaw", "pitch", "roll"):
+        assert np.isfinite(figures[f"pose_mae_{factor}"]) and f"probe_{factor}_own" in figures
+    for a in LATENTS:
+        assert 0 <= figures[f"attribute_swap_{a}_success"] <= figures[f"attribute_swap_{a}_moved"] <= 1
+    assert "attribute_swap_identity_others_kept" in figures and "attribute_swap_pose_identity_kept" in figures
+    # the existing figures are untouched by the new ones
+    assert "expression_accuracy" in representation_scores(model, enc)
