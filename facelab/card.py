@@ -28,8 +28,20 @@ ROWS = [
     ("identity_auc_expression_code", "  same from z_exp (ideal ≈ 0.5)", "{:.3f}"),
     ("identity_top1", "Identity top-1: nearest other image by cosine of z_id is the same person", "{:.1%}"),
     ("identity_top1_chance", "  chance level (a random other image)", "{:.1%}"),
+    # recogniser figures (train.evaluate --recogniser; facelab.photo_eval): dlib judges the model's outputs
+    ("recon_identified", "Reconstruction identified as the right person (recogniser: nearest aligned view)", "{:.1%}"),
+    ("recon_identified_chance", "  chance level (a random view)", "{:.1%}"),
+    ("recon_identified_other_view", "  with its own view left out (people with two views)", "{:.1%}"),
+    ("view_identified", "  ceiling: the aligned view identified from the person's other view", "{:.1%}"),
+    ("recon_same_person", "Reconstruction within dlib's same-person distance (0.6) of its view", "{:.1%}"),
+    ("recon_face_found", "A face found in the reconstruction (dlib's HOG detector on the upscaled crop)", "{:.1%}"),
+    ("view_face_found", "  ceiling: in the aligned view", "{:.1%}"),
     ("psnr", "Reconstruction PSNR (dB)", "{:.2f}"),
     ("ssim", "Reconstruction SSIM", "{:.3f}"),
+    ("colour_kept", "Colour kept: saturation of reconstruction / of the view (colour photos)", "{:.2f}"),
+    ("swap_identified_as_a", "Expression swap (A with B's z_exp): still identified as A by the recogniser", "{:.1%}"),
+    ("noswap_identified_as_a", "  same for A's unchanged reconstruction (baseline)", "{:.1%}"),
+    ("swap_face_found", "  a face found in the swapped face", "{:.1%}"),
     ("swap_expression_accuracy", "Expression swap: re-encoded swap classified as B's expression", "{:.1%}"),
     ("noswap_expression_accuracy", "  same for A's unchanged reconstruction (baseline)", "{:.1%}"),
     ("swap_identity_kept", "Expression swap: re-encoded z_id closer to A's than to B's (another person)", "{:.1%}"),
@@ -42,6 +54,10 @@ ROWS = [
     ("dci_disentanglement", "DCI disentanglement", "{:.3f}"),
     ("dci_completeness", "DCI completeness", "{:.3f}"),
     ("dci_informativeness", "DCI informativeness", "{:.3f}"),
+    ("slider_end_face_found", "A face found with an expression slider at either end of the app's range", "{:.1%}"),
+    ("slider_all_ends_face_found", "  faces still found at every expression-slider end", "{:.1%}"),
+    ("fer2013_balanced100_accuracy", "FER2013 test, 100 faces per class: model's classifier on z_exp", "{:.1%}"),
+    ("fer2013_test_accuracy", "FER2013 test, all images", "{:.1%}"),
 ]
 # Per-sub-code figures (any latent names): key pattern → (row label, format, the row they follow).
 _PER_CODE = [

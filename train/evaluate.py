@@ -59,6 +59,18 @@ with --folds, every figure F above becomes:
 metadata: data, checkpoint, method, mirror_expression (the setting evaluated), command, title, description, wall_time_s, and plots (name →
 {html, png, caption}; paths relative to the JSON file's folder).
 
+With ``--recogniser`` (photo models) the outputs are judged by an independent face recogniser, dlib's
+ResNet face descriptor and HOG face detector (``facelab.recogniser``; needs ``dlib-bin`` and
+``face-recognition-models``, a training/evaluation dependency only), on the checkpoint's held-out
+people of its identity-labelled data (or ``--data`` it never saw), and FER2013's test split when
+the checkpoint's data or ``--data`` include FER2013:
+
+    python -m train.evaluate --checkpoint checkpoints/real-disvae --recogniser --card
+
+writes ``evaluation-recogniser.json`` (keys: ``facelab.photo_eval``'s docstring: recon_identified,
+view_identified, recon_face_found, psnr, colour_kept, swap_identified_as_a, swap_expression_accuracy,
+slider_end_face_found, fer2013_balanced100_accuracy, fer2013_test_accuracy, ...) and its card section.
+
 Plots (--plots DIR; default <checkpoint>/plots with --card, file names prefixed by --name or
 "<K>fold-"): confusion (confusion matrix), traversal-<attribute> (a traversal grid per
 sub-vector: its top 6 dimensions by variance × 7 values from mean − 2.5 std to mean + 2.5 std,
@@ -75,6 +87,7 @@ import argparse
 import dataclasses
 import json
 import os
+import platform
 import shlex
 import sys
 import time
@@ -133,7 +146,14 @@ def parse_args(argv=None):
     p.add_argument("--max-steps", type=int, default=None,
                    help="with --folds: at most this many steps per stage and fold (smoke tests)")
     p.add_argument("--swap-pairs", type=int, default=256,
-                   help="(A, B) pairs for the swap figures on synthetic data (per fold with --folds)")
+                   help="(A, B) pairs for the swap figures on synthetic data (per fold with --folds), and for "
+                        "--recogniser's swaps (all pairs when there are fewer)")
+    p.add_argument("--recogniser", action="store_true",
+                   help="photo models: judge reconstructions, expression swaps and slider edits with dlib's face "
+                        "recogniser on held-out people, plus FER2013 test accuracy (100 per class and all); "
+                        "--card saves evaluation-recogniser.json. Needs dlib-bin + face-recognition-models")
+    p.add_argument("--fer-per-class", type=int, default=100,
+                   help="with --recogniser: FER2013 test faces per class for the balanced accuracy (default 100)")
     p.add_argument("--plots", default=None, metavar="DIR",
                    help="write plots (HTML + PNG) here (default: <checkpoint>/plots with --card)")
     p.add_argument("--no-png", action="store_true", help="write the plots as HTML only")
@@ -278,16 +298,140 @@ def _relative(plots: dict, base: Path | None) -> dict:
     return {name: {"html": rel(v["html"]), "png": rel(v["png"]), "caption": v["caption"]} for name, v in plots.items()}
 
 
+def _same_data(a: str, b: str) -> bool:
+    """Two ``--data`` specs name the same files (same dataset name, path and options; paths resolved)."""
+    (na, pa, oa), (nb, pb, ob) = datasets.parse_data_arg(a), datasets.parse_data_arg(b)
+    return na == nb and dict(oa) == dict(ob) and (pa == pb or (pa and pb and Path(pa).resolve() == Path(pb).resolve()))
+
+
+def _is_fer2013(spec: str) -> bool:
+    return datasets.parse_data_arg(spec)[0] == "fer2013"
+
+
+def evaluate_recogniser(args, argv, model, t0: float) -> dict:
+    """``--recogniser``: the photo figures of :mod:`facelab.photo_eval` on unseen faces, and FER2013 test."""
+    from facelab.photo_eval import fer2013_scores, recogniser_scores
+
+    training = model.training
+    specs = list(args.data or (training.data if training else []))
+    if not args.data and specs and all(s.startswith("synthetic") for s in specs) and not training.holdout:
+        specs = [HELD_OUT_SYNTHETIC]  # generator data with no held-out people: brand-new generator people
+    if not specs:
+        raise SystemExit("--recogniser needs --data (aligned photos with person labels): the checkpoint records none")
+    fer_specs = [s for s in specs if _is_fer2013(s)]
+    face_specs = [s for s in specs if not _is_fer2013(s)]
+    if not face_specs:
+        raise SystemExit("--recogniser needs photos with person labels in --data (e.g. london:../shared/data/london)")
+    trained_on = list(training.data) if training else []
+    seen = [s for s in face_specs if any(_same_data(s, t) for t in trained_on)]
+    size = model.config.image_size
+    holdout = args.holdout if args.holdout is not None else (training.holdout if training else 0.0)
+    if seen and args.split != "all":
+        if args.split == "val" and training.validation == 0:
+            raise SystemExit(f"{args.checkpoint} was trained without --validation: it has no validation split")
+        if holdout == 0 and args.split == "test":
+            raise SystemExit(f"{args.checkpoint} was trained on every image of {', '.join(seen)} (no --holdout): "
+                             "nothing held out; pass --data with photos it never saw")
+        if len(seen) != len(face_specs):
+            raise SystemExit(f"mix of data the checkpoint trained on ({', '.join(seen)}) and data it did not: "
+                             "evaluate them separately")
+    faces = datasets.load(face_specs, size=size, progress=not args.quiet)
+    split_note = "as given"
+    if seen:
+        validation = training.validation
+        if args.split != "all":
+            ours = [t for t in trained_on if not _is_fer2013(t)]
+            if len(ours) != len(face_specs) or not all(_same_data(a, b) for a, b in zip(face_specs, ours)):
+                print("warning: the held-out people are recomputed on the given --data alone; they match training's "
+                      f"split only when it is the identity-labelled part of the training data ({', '.join(ours)})",
+                      file=sys.stderr)
+            split = datasets.training_splits(faces, holdout, validation, seed=training.seed)
+            faces = torch.utils.data.Subset(faces, split[args.split])
+            split_note = {"test": "the people the checkpoint held out of training: identity-disjoint split, "
+                                  f"holdout {holdout}, seed {training.seed}",
+                          "val": "the validation people, kept out of training",
+                          "train": "training people (not unseen)"}[args.split]
+        else:
+            split_note = "all images, training people included (not unseen)"
+    else:
+        split_note = "a dataset the checkpoint was not trained on"
+    if len(faces) == 0:
+        raise SystemExit(f"nothing to evaluate: the {args.split} split of {', '.join(face_specs)} is empty")
+    print(f"evaluating {model.directory} with the recogniser on {len(faces)} images from {', '.join(face_specs)} "
+          f"({split_note})")
+    t1 = time.perf_counter()
+    figures = recogniser_scores(model, faces, n_pairs=args.swap_pairs, seed=args.seed, progress=not args.quiet)
+    figures["recogniser_time_s"] = round(time.perf_counter() - t1, 1)
+    fer_note = ""
+    if fer_specs:
+        t1 = time.perf_counter()
+        fer = datasets.load(fer_specs, size=size, progress=not args.quiet)
+        _, test = datasets.identity_split(fer, test_size=0.2, seed=0)  # no person labels: the official split
+        figures.update(fer2013_scores(model, torch.utils.data.Subset(fer, test), per_class=args.fer_per_class,
+                                      seed=args.seed, progress=not args.quiet))
+        figures["fer2013_time_s"] = round(time.perf_counter() - t1, 1)
+        fer_note = (f" FER2013 (`{'`, `'.join(fer_specs)}`): the model's expression classifier on z_exp over the "
+                    f"official test split ({figures['fer2013_test_n']} images, PublicTest + PrivateTest) and on "
+                    f"{args.fer_per_class} random test faces per class (seed {args.seed}).")
+    figures["data"] = face_specs + fer_specs
+    figures["checkpoint"] = str(model.directory)
+    figures["method"] = model.config.method
+    figures["mirror_expression"] = model.setting("mirror_expression", False)
+    from facelab import recogniser
+
+    description = (
+        f"Judged by an independent face recogniser, dlib's ResNet face descriptor (99.4 % on LFW) and its HOG "
+        f"face detector (`facelab.recogniser`), on {figures['n_images']} aligned photos of {figures['n_people']} "
+        f"people from `{'`, `'.join(face_specs)}` ({split_note}). A face is identified as the person of its "
+        f"nearest aligned view by descriptor distance, among all {figures['n_images']} views (chance "
+        f"{figures['recon_identified_chance']:.1%}); descriptors come from one fixed 150-px chip of each 64-px crop "
+        f"(where dlib's own landmark pipeline puts it on facelab-aligned crops: `bench/recogniser_check.py`); faces "
+        f"count as found when dlib's detector finds one on the crop upscaled to any of "
+        f"{', '.join(map(str, recogniser.FIND_SIDES))} px. The ceilings are the recogniser on the "
+        f"aligned views themselves. Expression accuracy: the model's classifier on z_exp of these faces "
+        f"themselves (the baseline for reading B's expression on a swap). Swaps: {figures.get('swap_pairs', 0)} (A, B) pairs of different people with "
+        f"different expression labels, decoded with A's codes and B's expression code. Sliders: each of the app's "
+        f"{len(figures.get('sliders', []))} expression sliders set to either end of its range, one at a time, on "
+        f"every face ({figures.get('slider_ends', 0)} edited faces). Colour: mean HSV saturation, reconstructions "
+        f"over views, on the {figures['n_colour_images']} colour views.{fer_note}")
+    if figures["mirror_expression"]:
+        description += " z_exp is averaged over each face and its mirror image (`mirror_expression`)."
+    command = "python -m train.evaluate " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    name = args.name or "recogniser"
+    figures["wall_time_s"] = round(time.perf_counter() - t0, 1)
+    description += (f" This run took {figures['wall_time_s']:g} s ({torch.get_num_threads()} torch thread(s), "
+                    f"{platform.machine()}, {os.cpu_count()} CPUs).")
+    figures.update(command=command, title=name, description=description)
+    out = Path(args.out) if args.out else (Path(model.directory) / f"evaluation-{name}.json" if args.card else None)
+    print_table(figures)
+    print(f"wall time {figures['wall_time_s']} s")
+    if out:
+        write_json(out, figures)
+        print(f"wrote {out}")
+    if args.card:
+        print(f"wrote {write_card(model.directory)}")
+    return figures
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.init and not args.folds:
         raise SystemExit("--init needs --folds (it sets where each fold's training starts)")
+    if args.recogniser and args.folds:
+        raise SystemExit("--recogniser scores the checkpoint itself; it does not combine with --folds")
+    if args.recogniser:
+        from facelab import recogniser
+
+        if not recogniser.available():
+            raise SystemExit(f"--recogniser needs dlib and its models: {recogniser.INSTALL_HINT}")
     t0 = time.perf_counter()
     model = facelab.load(args.checkpoint)
     if args.mirror_expression is not None:
         model.configure(mirror_expression=args.mirror_expression)
+    if args.recogniser:
+        return evaluate_recogniser(args, argv, model, t0)
     training = model.training
     if args.folds:
         specs = args.data or [HELD_OUT_SYNTHETIC]
