@@ -58,12 +58,20 @@ ROWS = [
     ("slider_all_ends_face_found", "  faces still found at every expression-slider end", "{:.1%}"),
     ("fer2013_balanced100_accuracy", "FER2013 test, 100 faces per class: model's classifier on z_exp", "{:.1%}"),
     ("fer2013_test_accuracy", "FER2013 test, all images", "{:.1%}"),
+    ("attribute_swap_success_min", "Swap any one sub-code from B into A: it moves to B's and A's identity stays "
+                                   "(lowest over sub-codes)", "{:.1%}"),
+    ("probe_own_min", "Each factor read from its own sub-code (probe, 0 chance to 1; lowest over factors)", "{:.2f}"),
+    ("probe_other_max", "  read from any other sub-code (highest; ideal ≈ 0)", "{:.2f}"),
+    ("pose_mae_yaw", "Pose from the pose sub-code: yaw mean absolute error (degrees)", "{:.1f}"),
+    ("pose_mae_pitch", "  pitch (degrees)", "{:.1f}"),
+    ("pose_mae_roll", "  roll (degrees)", "{:.1f}"),
 ]
 # Per-sub-code figures (any latent names): key pattern → (row label, format, the row they follow).
 _PER_CODE = [
     (r"leakage_(\w+?)_accuracy", "  expression from z_{}, linear probe", "{:.1%}", "leakage_accuracy"),
     (r"leakage_(\w+?)_mlp_accuracy", "  expression from z_{}, MLP probe", "{:.1%}", "leakage_mlp_accuracy"),
     (r"identity_auc_(\w+?)_code", "  identity AUC from z_{} (ideal ≈ 0.5)", "{:.3f}", "identity_auc_expression_code"),
+    (r"attribute_swap_(\w+?)_success", "  swapping z_{}", "{:.1%}", "attribute_swap_success_min"),
 ]
 
 
@@ -107,6 +115,22 @@ def figures_table(figures: dict) -> str:
         text = format_value(figures, key, fmt)
         if text is not None:
             lines.append(f"| {label} | {text} |")
+    return "\n".join(lines)
+
+
+def probe_table(figures: dict) -> str:
+    """The attribute × sub-code probe matrix as a table: 0 = chance, 1 = perfect (raw score and
+    chance in brackets); each factor's own sub-code should be near 1 and every other near 0."""
+    if not figures.get("probe_matrix"):
+        return ""
+    codes = figures["probe_codes"]
+    lines = ["Each factor read from each sub-code by a linear probe (0 = chance, 1 = perfect; "
+             "in brackets the raw accuracy or R² and its chance level):", "",
+             "| factor | " + " | ".join(f"z_{c}" for c in codes) + " |", "| --- |" + " --- |" * len(codes)]
+    for factor, row, raw, chance, kind in zip(figures["probe_factors"], figures["probe_matrix"],
+                                              figures["probe_raw"], figures["probe_chance"], figures["probe_kinds"]):
+        cells = [f"{v:.2f} ({kind} {r:.2f}, chance {chance:.2f})" for v, r in zip(row, raw)]
+        lines.append(f"| {factor} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -180,6 +204,7 @@ def write_card(directory: str | Path, limits: str | None = None) -> Path:
             f"### {figures.get('title', path.stem)}\n{figures.get('description', '')}\n\n"
             f"```\n{figures.get('command', '(command not recorded)')}\n```\n\n"
             f"{figures_table(figures)}\n\n"
+            + (f"{probe_table(figures)}\n\n" if figures.get("probe_matrix") else "")
             + (f"{plots_section(figures)}\n\n" if figures.get("plots") else "")
             + f"Raw figures: `{path.name}`"
             + (" (per-fold figures under `folds`)" if "folds" in figures else "") + ".\n"

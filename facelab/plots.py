@@ -109,6 +109,26 @@ def importance_figure(importance, code_names, factor_names: Sequence[str], title
     return fig
 
 
+def probe_figure(matrix, factors: Sequence[str], codes: Sequence[str], title: str | None = None):
+    """Heatmap of the attribute × sub-code probe matrix (:func:`facelab.evaluate.attribute_probe_scores`):
+    how well each factor is read from each sub-code, 0 = chance, 1 = perfect. A disentangled model
+    has one bright cell per row, in its own sub-code's column."""
+    go = _go()
+    z = np.asarray(matrix, dtype=np.float64)
+    if z.shape != (len(factors), len(codes)):
+        raise ValueError(f"probe matrix of shape {z.shape} for {len(factors)} factors × {len(codes)} codes")
+    fig = go.Figure(go.Heatmap(
+        z=z, x=[f"z_{c}" for c in codes], y=list(factors), colorscale="Viridis", zmin=0, zmax=1,
+        text=np.round(z, 2), texttemplate="%{text}",
+        hovertemplate="%{y} from %{x}<br>%{z:.3f} (0 chance, 1 perfect)<extra></extra>",
+        colorbar=dict(title="read"),
+    ))
+    fig.update_layout(title=title or "Each factor read from each sub-code (0 = chance, 1 = perfect)",
+                      xaxis=dict(title="sub-code"), yaxis=dict(title="factor", autorange="reversed"),
+                      width=320 + 110 * z.shape[1], height=180 + 34 * z.shape[0])
+    return fig
+
+
 def traversal_values(model, attribute: str, dim: int, n: int = 7, span: float = 2.5) -> np.ndarray:
     """``n`` values of one dimension from mean − span·std to mean + span·std of the training codes."""
     mean, std = model.code_range(attribute)

@@ -102,6 +102,7 @@ from facelab.card import format_value, rows_for, write_card
 from facelab.config import ModelConfig, TrainConfig
 from facelab.face_model import Code
 from facelab.evaluate import (
+    attribute_scores,
     cross_validate,
     disentanglement_scores,
     encode_dataset,
@@ -261,6 +262,10 @@ def make_plots(model, figures: dict, dataset, directory: Path, prefix: str, png:
             f" (fold {figures['dci_importance_fold']}'s model on its held-out people)" if "folds" in figures else "")
         figs.append(("dci-importance", caption, plots.importance_figure(
             figures["dci_importance"], figures["dimensions"], figures["factors"], title=caption)))
+    if figures.get("probe_matrix") is not None:
+        caption = "Each factor read from each sub-code by a linear probe (0 = chance, 1 = perfect)"
+        figs.append(("probe-matrix", caption, plots.probe_figure(
+            figures["probe_matrix"], figures["probe_factors"], figures["probe_codes"], title=caption)))
     for (name, caption, _), saved in zip(figs, plots.save_figures([(f, stem(n)) for n, _, f in figs], png=png)):
         made[name] = {**saved, "caption": caption}
 
@@ -498,6 +503,8 @@ def main(argv=None) -> dict:
         if view is not None:  # the synthetic generator: ground truth for swaps and factors
             figures.update(swap_fidelity(model, view, n_pairs=args.swap_pairs, seed=args.seed))
             figures.update(disentanglement_scores(enc, seed=args.seed))
+            # every factor read from every sub-code, and a swap per sub-code (any number of sub-codes)
+            figures.update(attribute_scores(model, enc, view, seed=args.seed, n_pairs=args.swap_pairs))
         eval_set = dataset
         held_out = ("held out from training: identity-disjoint split, or the dataset's own test split"
                     if holdout > 0 and args.split == "test" else
