@@ -8,7 +8,8 @@ loaded once at start-up. Every interaction is also a named HTTP API endpoint, ca
 interpolate, topology, retrieve, label_debug and ping. This file only wires components to
 :mod:`facelab.demo`, which holds the logic; each tab has its own builder below (``_encode_tab``,
 ``_sliders_tab``, ...), sharing one :class:`Page` per model. Every sub-code of the model gets its
-sliders, swap/interpolation choice, topology map and retrieval gallery.
+sliders, swap/interpolation choice, topology map and retrieval gallery. Result images are written
+each to a new file (``_result_files``), so many users at once never get a truncated download.
 """
 
 from __future__ import annotations
@@ -17,15 +18,20 @@ import argparse
 import functools
 import inspect
 import os
+import signal
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Sequence
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import gradio as gr  # noqa: E402
+from gradio.data_classes import ImageData  # noqa: E402
+from gradio.utils import get_upload_folder  # noqa: E402
+from PIL import Image  # noqa: E402
 
 import facelab  # noqa: E402
 from facelab import demo as D  # noqa: E402
@@ -37,6 +43,8 @@ from facelab.imageio import ImageError  # noqa: E402
 MODEL_QUEUE = "model"  # concurrency_id shared by every event that runs the network
 MODEL_CONCURRENCY = 2  # at most this many model calls at once (CPU: more only thrashes)
 MAX_UPLOAD = "20mb"
+RESULTS_DIR = "facelab-results"  # in Gradio's cache, so result images are served as they are (no copy)
+RESULT_MAX_AGE_S = 3600  # result images are only shown: each file is deleted an hour after it was written
 N_EXAMPLES = 6
 MAX_NEIGHBOURS = 32  # retrieval re-renders this many faces at most per attribute
 IMAGE_HEIGHT = 240
@@ -117,6 +125,32 @@ class Page:
         return D.load_topology(self.model)
 
 
+@functools.cache
+def _results() -> D.ResultFolder:
+    """Where result images go: inside Gradio's cache folder, so they are served as they are (no copy)."""
+    return D.ResultFolder(Path(get_upload_folder()) / RESULTS_DIR, RESULT_MAX_AGE_S)
+
+
+def _result_files(fn):
+    """Write each PIL image ``fn`` returns (alone, or in lists and tuples: several outputs, galleries) to
+    a new file of its own (:class:`facelab.demo.ResultFolder`) and return its path instead. Gradio's own
+    cache names a result after its content and rewrites the file whenever an identical result comes
+    again, truncating any download of it in flight: many users clicking the same example got errors."""
+
+    def saved(value):
+        if isinstance(value, Image.Image):
+            return _results().save(value)
+        if isinstance(value, (list, tuple)):
+            return type(value)(saved(v) for v in value)
+        return value
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return saved(fn(*args, **kwargs))
+
+    return wrapper
+
+
 def _face_image(label, **kw):
     return gr.Image(label=label, format="png", type="filepath", height=IMAGE_HEIGHT, elem_classes="face", **kw)
 
@@ -151,6 +185,7 @@ def _encode_tab(page: Page):
     labelled = D.labelled_attribute(model)
     classes = model.class_names().get(labelled, ()) if labelled else ()
 
+    @_result_files
     @_user_errors
     def encode(image, state, face_number=1, center_fallback=False):
         picture = D.read_upload(image)
@@ -195,7 +230,8 @@ def _sliders_tab(page: Page, encoded, reconstruction) -> None:
     @_user_errors
     def sliders(state, face=None, *values):
         code = page.face_code(state, face) or base_code
-        return model.decode(D.apply_sliders(code, specs, values))
+        path = _results().save(model.decode(D.apply_sliders(code, specs, values)))
+        return ImageData(path=path, orig_name=Path(path).name)  # what postprocessing would make of it
 
     # Name the slider parameters for the API (expression_dim_5=..., identity_dim_2=...).
     sliders.__signature__ = inspect.Signature(
@@ -203,6 +239,7 @@ def _sliders_tab(page: Page, encoded, reconstruction) -> None:
          inspect.Parameter("face", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)]
         + [inspect.Parameter(s.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=s.default) for s in specs])
 
+    @_result_files
     @_user_errors
     def reset(state):
         code = D.code_from_state(state) or base_code
@@ -215,7 +252,8 @@ def _sliders_tab(page: Page, encoded, reconstruction) -> None:
         with gr.Row():
             with gr.Column(scale=1, min_width=200):
                 slider_source = _face_image("Your face (reconstruction)", interactive=False)
-                edited = _face_image("Edited", interactive=False, value=model.decode(base_code))
+                edited = _face_image("Edited", interactive=False,
+                                     value=_results().save(model.decode(base_code), keep=True))
                 reset_button = gr.Button("Reset to your face", variant="secondary")
             slider_boxes = []
             for attribute in D.slider_attributes(model):
@@ -226,9 +264,11 @@ def _sliders_tab(page: Page, encoded, reconstruction) -> None:
 
     encoded.success(sync_sliders, [reconstruction, page.state], [slider_source, edited, *slider_boxes],
                     api_name=page.api("sync_sliders"), api_visibility="private", queue=False)
+    # The hot path: the handler hands Gradio the output's final form (postprocess=False), which spares
+    # a thread hop and a second pass over Gradio's file cache per slider move.
     gr.on([s.input for s in slider_boxes], sliders, [page.state, page.api_face, *slider_boxes], edited,
-          api_name=page.api("sliders"), preprocess=False, trigger_mode="always_last", show_progress="hidden",
-          **page.model_event)
+          api_name=page.api("sliders"), preprocess=False, postprocess=False, trigger_mode="always_last",
+          show_progress="hidden", **page.model_event)
     reset_button.click(reset, [page.state], [edited, *slider_boxes], api_name=page.api("reset"),
                        show_progress="hidden", **page.model_event)
 
@@ -238,6 +278,7 @@ def _swap_tab(page: Page) -> None:
     model = page.model
     default = D.default_attribute(model)
 
+    @_result_files
     @_user_errors
     def swap(face_a, face_b, attribute):
         view_a, code_a = D.encode_face(model, _required_image(face_a, "face A"))
@@ -274,6 +315,7 @@ def _interpolate_tab(page: Page) -> None:
     """Interpolate: A → B in one sub-code (the rest of A fixed) or in all of them, as a strip."""
     model = page.model
 
+    @_result_files
     @_user_errors
     def interpolate(face_a, face_b, steps, what):
         code_a = D.encode_face(model, _required_image(face_a, "face A"))[1]
@@ -337,6 +379,7 @@ def _retrieval_tab(page: Page) -> None:
     photo_gallery = functools.lru_cache(maxsize=1)(lambda: D.photo_gallery(model))
     nothing = [[] for _ in attributes]
 
+    @_result_files
     @_user_errors
     def retrieve(k, state, face=None, progress=gr.Progress()):
         code = page.face_code(state, face)
@@ -380,6 +423,7 @@ def _evaluation_tab(page: Page) -> None:
     model = page.model
     debug_sets = functools.lru_cache(maxsize=4)(lambda source: D.debug_dataset(model, source))
 
+    @_result_files
     @_user_errors
     def label_debug(source, k, progress=gr.Progress()):
         if source not in D.debug_sources(model):
@@ -484,6 +528,7 @@ def main(argv=None) -> int:
     except (CheckpointError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so a plain kill, too, deletes the result files
     _, url, _ = demo.launch(**launch_options(server_name=args.host, server_port=args.port, quiet=True,
                                              prevent_thread_lock=True))
     print(f"facelab demo running at {url}  (Ctrl+C to stop)", flush=True)

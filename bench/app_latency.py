@@ -1,22 +1,33 @@
-"""Latency of the demo app's live path: a slider move, as a client sees it.
+"""Latency of the demo app's live path: a slider move, as a client sees it, next to a no-op call.
 
-    python bench/app_latency.py [--checkpoint synthetic-disvae] [--n 50] [--warmup 5]
+    python bench/app_latency.py [--checkpoint synthetic-disvae] [--n 100] [--warmup 5]
                                 [--out bench/results/app_latency.json]
 
 Starts the app (app.py) on a free 127.0.0.1 port with the checkpoint and, in one run, measures
-p50/p95 over ``--n`` calls (after ``--warmup`` calls) of:
+p50/p95 over ``--n`` rounds (after ``--warmup``) of:
 
 * ``sliders``  -- the /sliders endpoint through gradio_client (queue, decode, PNG, download);
   ``sliders_no_download`` is the same with ``Client(download_files=False)`` (the image's URL only);
 * ``ping``     -- the /ping no-op endpoint of the same server (the server + client overhead);
-* ``decode``   -- the bare ``model.decode(code)`` call on the same model object.
+* ``sliders_http`` / ``ping_http`` -- the same two over Gradio's plain HTTP API with one
+  keep-alive httpx client (POST ``/gradio_api/call/<name>``, read the event stream, download the
+  image), because gradio_client adds tens of ms of its own to every call: it polls its message
+  queue every 50 ms, and builds a new httpx client, CA bundle and all, for each HTTP request
+  outside its event stream (one for ping, two for a slider move: the call and the download);
+* ``sliders_shared_ssl`` / ``ping_shared_ssl`` -- gradio_client again, given one SSL context to
+  reuse (``Client(ssl_verify=context)``): the same calls without most of that per-request setup;
+* ``download_http`` -- the image download alone, on the keep-alive client;
+* ``client_setup`` -- one ``httpx.Client()`` construction: what gradio_client spends per such request;
+* ``decode``   -- the bare ``model.decode(code)`` call on the same model object;
+* ``server_cpu_ms`` -- before the server starts: process CPU time per call of Gradio's own
+  ``process_api`` (inputs, handler, outputs and result file; no HTTP) for sliders and ping, and of
+  the bare decode: the server's work, which other load on the machine inflates far less.
 
-so ``sliders ≈ ping + decode + PNG encoding/transfer`` shows where a slider move's time goes.
-The same two endpoints are also timed over Gradio's plain HTTP API with httpx (``*_http``: POST
-``/gradio_api/call/<name>``, read the event stream, download the image), because gradio_client
-polls its message queue every 50 ms and so adds tens of ms of its own to every call.
-Every call moves one slider to a new value (nothing can be served from a cache). The load
-average is recorded because other work on the machine inflates every figure.
+The calls are interleaved, one of each per round, so a change in the machine's load hits all of
+them alike, and the headline is the ratio of p50s measured in this run: ``sliders / ping``
+(gradio_client), the same with the shared SSL context, and ``sliders_http / ping_http``. Every
+call moves one slider to a new value (nothing can be served from a cache). The load average is
+recorded because other work on the machine inflates every figure.
 """
 
 from __future__ import annotations
@@ -25,7 +36,7 @@ import argparse
 import json
 import os
 import platform
-import socket
+import ssl
 import sys
 import time
 from pathlib import Path
@@ -35,36 +46,42 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
 import numpy as np  # noqa: E402
-from common import write_results  # noqa: E402  (bench/ is on sys.path when run as a script)
+from common import free_port, latency_stats, write_results  # noqa: E402  (bench/ is on sys.path)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _stats(seconds: list[float]) -> dict:
-    ms = np.asarray(seconds) * 1e3
-    return {"n": len(ms), "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)),
-            "mean_ms": float(ms.mean()), "min_ms": float(ms.min()), "max_ms": float(ms.max())}
-
-
-def _timed(fn, n: int, warmup: int) -> list[float]:
-    for i in range(warmup):
-        fn(i)
-    out = []
-    for i in range(n):
-        t0 = time.perf_counter()
-        fn(warmup + i)
-        out.append(time.perf_counter() - t0)
+def _interleaved(calls: dict, n: int, warmup: int) -> dict[str, list[float]]:
+    """Seconds per call of each ``calls[name](i)``, one of each per round (rounds < ``warmup`` untimed)."""
+    out = {name: [] for name in calls}
+    for i in range(warmup + n):
+        for name, fn in calls.items():
+            t0 = time.perf_counter()
+            fn(i)
+            if i >= warmup:
+                out[name].append(time.perf_counter() - t0)
     return out
+
+
+def _server_cpu_ms(calls: dict, n: int, warmup: int) -> dict[str, float]:
+    """Mean process CPU ms per call of each ``calls[name]()`` coroutine, interleaved like :func:`_interleaved`."""
+    import asyncio
+
+    async def measure():
+        total = dict.fromkeys(calls, 0.0)
+        for i in range(warmup + n):
+            for name, call in calls.items():
+                t0 = time.process_time()
+                await call()
+                if i >= warmup:
+                    total[name] += time.process_time() - t0
+        return {name: t / n * 1e3 for name, t in total.items()}
+
+    return asyncio.run(measure())
 
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", default=None, help="bundled name or directory (default: as app.py)")
-    p.add_argument("--n", type=int, default=50)
+    p.add_argument("--n", type=int, default=100)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--out", default=str(ROOT / "bench/results/app_latency.json"))
     args = p.parse_args(argv)
@@ -73,6 +90,7 @@ def main(argv=None) -> dict:
     import gradio_client
     import httpx
     import torch
+    from gradio.state_holder import SessionState
     from gradio_client import Client
 
     import app
@@ -83,31 +101,50 @@ def main(argv=None) -> dict:
     t0 = time.perf_counter()
     model = facelab.load(checkpoint)
     demo = app.build_app(checkpoint)
-    port = _free_port()
+    startup_s = time.perf_counter() - t0
+    specs = D.slider_specs(model)
+    code = D.mean_code(model)
+    rng = np.random.default_rng(0)
+
+    def values():  # slider 0 swept to a fresh random position on every call
+        v = [s.default for s in specs]
+        v[0] = specs[0].minimum + float(rng.uniform()) * (specs[0].maximum - specs[0].minimum)
+        return v
+
+    fns = {fn.api_name: fn for fn in demo.fns.values()}
+    session = SessionState(demo)
+
+    async def decode():
+        model.decode(D.apply_sliders(code, specs, values()))
+
+    server_cpu = _server_cpu_ms({
+        "sliders": lambda: demo.process_api(fns["sliders"], [None, None, *values()], session),
+        "ping": lambda: demo.process_api(fns["ping"], [], session),
+        "decode": decode}, args.n, args.warmup)
+    t0 = time.perf_counter()
+    port = free_port()
     _, url, _ = demo.launch(**app.launch_options(prevent_thread_lock=True, server_name="127.0.0.1",
                                                  server_port=port, quiet=True))
-    startup_s = time.perf_counter() - t0
+    startup_s += time.perf_counter() - t0
     try:
         client = Client(url, verbose=False)
         no_download = Client(url, verbose=False, download_files=False)
-        specs = D.slider_specs(model)
-        code = D.mean_code(model)
-        rng = np.random.default_rng(0)
-        moves = rng.uniform(0.0, 1.0, size=args.n + args.warmup)
-
-        def values(i):  # slider 0 swept to a fresh position on every call
-            v = [s.default for s in specs]
-            v[0] = specs[0].minimum + float(moves[i]) * (specs[0].maximum - specs[0].minimum)
-            return v
+        shared_ssl = Client(url, verbose=False, ssl_verify=ssl.create_default_context())
 
         def call_sliders(i):
-            client.predict(None, *values(i), api_name="/sliders")
+            client.predict(None, *values(), api_name="/sliders")
 
         def call_sliders_no_download(i):
-            no_download.predict(None, *values(i), api_name="/sliders")
+            no_download.predict(None, *values(), api_name="/sliders")
 
         def call_ping(i):
             client.predict(api_name="/ping")
+
+        def call_sliders_shared_ssl(i):
+            shared_ssl.predict(None, *values(), api_name="/sliders")
+
+        def call_ping_shared_ssl(i):
+            shared_ssl.predict(api_name="/ping")
 
         http = httpx.Client(base_url=url, timeout=30)
 
@@ -118,30 +155,35 @@ def main(argv=None) -> dict:
                 raise RuntimeError(f"/{name} failed: {stream[:300]}")
             return json.loads(stream.split("data:", 1)[1].strip().splitlines()[0])
 
+        last_image = {}
+
         def call_sliders_http(i):
-            image = call_http("sliders", [None, *values(i)])[0]
-            http.get(image["url"]).raise_for_status()
+            last_image["url"] = call_http("sliders", [None, *values()])[0]["url"]
+            http.get(last_image["url"]).raise_for_status()
+
+        def call_download_http(i):
+            http.get(last_image["url"]).raise_for_status()
 
         def call_ping_http(i):
             assert call_http("ping", []) == ["pong"]
 
+        def call_client_setup(i):
+            httpx.Client().close()
+
         def call_decode(i):
-            model.decode(D.apply_sliders(code, specs, values(i)))
+            model.decode(D.apply_sliders(code, specs, values()))
 
         load_before = os.getloadavg()
-        timings = {
-            "sliders": _timed(call_sliders, args.n, args.warmup),
-            "sliders_no_download": _timed(call_sliders_no_download, args.n, args.warmup),
-            "ping": _timed(call_ping, args.n, args.warmup),
-            "sliders_http": _timed(call_sliders_http, args.n, args.warmup),
-            "ping_http": _timed(call_ping_http, args.n, args.warmup),
-            "decode": _timed(call_decode, args.n, args.warmup),
-        }
+        timings = _interleaved({"sliders": call_sliders, "sliders_no_download": call_sliders_no_download,
+                                "ping": call_ping, "sliders_shared_ssl": call_sliders_shared_ssl,
+                                "ping_shared_ssl": call_ping_shared_ssl, "sliders_http": call_sliders_http,
+                                "download_http": call_download_http, "ping_http": call_ping_http,
+                                "client_setup": call_client_setup, "decode": call_decode}, args.n, args.warmup)
         load_after = os.getloadavg()
     finally:
         demo.close()
 
-    results = {name: _stats(t) for name, t in timings.items()}
+    results = {name: latency_stats(t) for name, t in timings.items()}
     report = {
         "benchmark": "app_latency",
         "checkpoint": str(model.directory),
@@ -149,7 +191,11 @@ def main(argv=None) -> dict:
         "image_size": model.config.image_size,
         "sliders": len(specs),
         "results": results,
+        "ratio_p50": {f"{a}/{b}": results[a]["p50_ms"] / results[b]["p50_ms"]
+                      for a, b in [("sliders", "ping"), ("sliders_shared_ssl", "ping_shared_ssl"),
+                                   ("sliders_http", "ping_http")]},
         "overhead_ms_p50": results["sliders"]["p50_ms"] - results["decode"]["p50_ms"],
+        "server_cpu_ms": server_cpu,
         "startup_s": startup_s,
         "machine": {"python": platform.python_version(), "platform": platform.platform(),
                     "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
@@ -161,10 +207,12 @@ def main(argv=None) -> dict:
     }
     print(f"checkpoint {report['checkpoint']} ({model.config.method}, {model.config.image_size}px, "
           f"{len(specs)} sliders); "
-          f"N={args.n} after {args.warmup} warm-up calls; startup {startup_s:.1f} s")
+          f"N={args.n} interleaved rounds after {args.warmup} warm-up rounds; startup {startup_s:.1f} s")
     print(f"{'call':<20}{'p50 ms':>10}{'p95 ms':>10}{'mean ms':>10}{'min ms':>10}")
     for name, r in results.items():
         print(f"{name:<20}{r['p50_ms']:>10.1f}{r['p95_ms']:>10.1f}{r['mean_ms']:>10.1f}{r['min_ms']:>10.1f}")
+    print("p50 ratio: " + ", ".join(f"{k} {v:.2f}×" for k, v in report["ratio_p50"].items()))
+    print("server CPU per call (process_api, no HTTP): " + ", ".join(f"{k} {v:.2f} ms" for k, v in server_cpu.items()))
     print(f"slider overhead over bare decode (p50): {report['overhead_ms_p50']:.1f} ms; "
           f"load average {load_before[0]:.2f} → {load_after[0]:.2f} on {os.cpu_count()} CPUs")
     write_results(report, args.out)

@@ -1,9 +1,12 @@
-"""Shared by the benchmark scripts: where results go and how they are written."""
+"""Shared by the benchmark scripts: where results go and how they are written, ports and latency figures."""
 
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
+
+import numpy as np
 
 
 def write_results(result: dict, path: str | Path) -> Path:
@@ -13,3 +16,19 @@ def write_results(result: dict, path: str | Path) -> Path:
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")
     return out
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a benchmark's own server)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def latency_stats(seconds) -> dict:
+    """n, p50, p95, mean, min and max (ms) of a list of durations in seconds."""
+    ms = np.asarray(seconds, dtype=float) * 1e3
+    if not len(ms):
+        return {"n": 0}
+    return {"n": len(ms), "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)),
+            "mean_ms": float(ms.mean()), "min_ms": float(ms.min()), "max_ms": float(ms.max())}

@@ -426,8 +426,9 @@ def test_three_codes_app(three_codes, examples, tmp_path):
     assert choices(_endpoint(demo, "topology").inputs[0]) == list(model.attributes)
     sliders = [c for c in _endpoint(demo, "sliders").inputs if isinstance(c, gr.Slider)]
     assert {s.label.split(" · ")[0] for s in sliders} == {"identity", "expression", "style"}
-    *_, ab, _ = _endpoint(demo, "swap").fn(str(examples[0]), str(examples[1]), "style")
-    assert _close(ab, model.decode(model.swap(model.encode(examples[0]), model.encode(examples[1]), "style")))
+    *_, ab, _ = _endpoint(demo, "swap").fn(str(examples[0]), str(examples[1]), "style")  # result files' paths
+    expected = model.decode(model.swap(model.encode(examples[0]), model.encode(examples[1]), "style"))
+    assert _close(_image(ab), expected)
 
 
 # --------------------------------------------------------------------------------------------

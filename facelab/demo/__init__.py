@@ -5,7 +5,8 @@
 (``model.attributes``: identity, expression, later pose, style...) is treated alike; expression is
 special only as the labelled sub-code whose class probabilities are shown.
 
-- :mod:`.common` — checkpoints, data folder, examples, uploads, codes, state, strips, the page header
+- :mod:`.common` — checkpoints, data folder, examples, uploads, codes, state, strips and result files, the
+  page header
 - :mod:`.sliders` — the Sliders tab
 - :mod:`.swap` — the Swap and Interpolate tabs
 - :mod:`.topology` — the Topology and Retrieval tabs
@@ -18,6 +19,7 @@ from .common import (
     DEFAULT_CHECKPOINT,
     EXAMPLE_IDENTITIES,
     HEADLINE,
+    ResultFolder,
     checkpoint_argument,
     code_from_state,
     code_name,
@@ -61,7 +63,7 @@ from .topology import COLOR_BY, YOUR_FACE, load_topology, retrieve, topology_fig
 
 __all__ = [
     "CHECKPOINT_ENV", "COLOR_BY", "DATA_ENV", "DEFAULT_CHECKPOINT", "EVERYTHING", "EXAMPLE_IDENTITIES", "HEADLINE",
-    "PhotoGallery", "SLIDER_STD", "SliderSpec", "YOUR_FACE", "apply_sliders", "checkpoint_argument",
+    "PhotoGallery", "ResultFolder", "SLIDER_STD", "SliderSpec", "YOUR_FACE", "apply_sliders", "checkpoint_argument",
     "code_from_state", "code_name", "data_root", "debug_dataset", "debug_sources", "default_attribute",
     "default_checkpoints", "encode_face", "evaluation_figures", "evaluation_sections", "example_factors",
     "example_faces", "interpolation_choices", "interpolation_strip", "label_disagreements", "labelled_attribute",

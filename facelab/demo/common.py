@@ -8,9 +8,14 @@ payload, a path, PIL, numpy); images out are PIL images. Per-session state is a 
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import secrets
 import tempfile
+import threading
+import time
+from collections import deque
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -197,6 +202,59 @@ def probability_label(model: FaceModel) -> str:
 
 # --------------------------------------------------------------------------------------------
 # Pictures
+
+
+class ResultFolder:
+    """The app's output images: each written to a new file of its own, deleted ``max_age_s`` later.
+
+    No file is ever written twice, and a path is handed out only once its file is complete.
+    Gradio's own cache names a result after its content and rewrites that file in place whenever
+    the same result comes again (``gradio.processing_utils.save_pil_to_cache``), so a download of
+    it in flight meanwhile got a truncated file (h11 "Too little data for declared Content-Length").
+    Results are only shown, never read back later, so each save deletes the files this folder
+    wrote over ``max_age_s`` ago (but kept ones), and the rest go at exit: the disk holds about
+    ``max_age_s`` worth of results. Only its own files: other apps may share the directory.
+    """
+
+    def __init__(self, directory: str | os.PathLike, max_age_s: float = 3600.0):
+        self.directory = Path(directory)
+        self.max_age_s = max_age_s
+        self.keep: set[str] = set()  # names of files deleted only at exit (e.g. a page's initial images)
+        self._written: deque[tuple[float, Path]] = deque()  # (time.monotonic(), path), oldest first
+        self._lock = threading.Lock()
+        atexit.register(self.clear)  # results are of no use once the app is gone
+
+    def save(self, image: Image.Image, keep: bool = False) -> str:
+        """Write ``image`` as a PNG to a new file (``keep``: never deleted until exit); returns its path.
+        zlib level 1: half the default level's encoding time, for a slightly larger file."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / f"{secrets.token_hex(8)}.png"
+        file = open(path, "xb")  # exclusive: never an existing file
+        try:
+            with file:
+                image.save(file, format="PNG", compress_level=1)
+        except BaseException:  # no half-written file left behind
+            path.unlink(missing_ok=True)
+            raise
+        if keep:
+            self.keep.add(path.name)
+        now = time.monotonic()
+        with self._lock:
+            self._written.append((now, path))
+            expired = []
+            while now - self._written[0][0] > self.max_age_s:
+                expired.append(self._written.popleft()[1])
+        for old in expired:
+            if old.name not in self.keep:
+                old.unlink(missing_ok=True)
+        return str(path)
+
+    def clear(self) -> None:
+        """Delete every file this folder wrote, kept ones too."""
+        with self._lock:
+            written, self._written = self._written, deque()
+        for path in [path for _, path in written] + [self.directory / name for name in self.keep]:
+            path.unlink(missing_ok=True)
 
 
 def strip(images: Sequence[Image.Image], gap: int = 0, background=(255, 255, 255)) -> Image.Image:
