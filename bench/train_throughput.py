@@ -6,7 +6,8 @@
 For each bundled checkpoint, its recipe (method, channels, sub-code sizes, batch size from its
 config.json) is rebuilt untrained and its main stage's optimizer steps are timed on generator
 faces (throughput does not depend on what the pixels show), in fp32 with the default memory
-layout and with ``channels_last``; bf16 autocast too when ``--bf16`` is given (off by default:
+layout and with ``channels_last``, the variants alternating over three rounds (median kept) so
+other load on the machine falls on each alike; bf16 autocast too when ``--bf16`` is given (off by default:
 CPU autocast is slow here; on a GPU it is the trainer's default). A step's FLOPs (forward +
 backward of every optimizer's loss) are counted once with ``torch.utils.flop_counter``; the
 achieved FLOP/s is set next to a plain fp32 ``--matmul``-sized matrix product's FLOP/s measured
@@ -27,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from common import write_results  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
@@ -60,7 +62,8 @@ def recipe_batch(model_config, train_config, faces) -> dict:
     return to_device(next(iter(loader)), torch.device("cpu"), label_remap(model_config.expressions))
 
 
-def time_steps(model_config, train_config, batch, steps: int, warmup: int, channels_last: bool, bf16: bool) -> dict:
+def step_function(model_config, train_config, batch, channels_last: bool, bf16: bool):
+    """One optimizer step of the recipe's main stage (every optimizer, in order), ready to time."""
     method = get_method(model_config.method)
     network = method.build(model_config)
     stage = list(method.stages(network, model_config, train_config))[-1]
@@ -82,16 +85,29 @@ def time_steps(model_config, train_config, batch, steps: int, warmup: int, chann
             loss.float().backward()
             optimizers[name].step()
 
-    for _ in range(warmup):
-        step()
+    return step
+
+
+def time_variants(steps: dict, n: int, warmup: int, rounds: int = 3) -> dict[str, float]:
+    """Median seconds per step of each variant, timed in alternating rounds so that other load on
+    the machine falls on every variant alike."""
+    for fn in steps.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, fn in steps.items():
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            times[name].append((time.perf_counter() - t0) / n)
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
+def count_flops(step) -> int:
     with FlopCounterMode(display=False) as counter:
         step()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    seconds = (time.perf_counter() - t0) / steps
-    return {"step_ms": seconds * 1e3, "images_per_s": train_config.batch_size / seconds,
-            "flops_per_step": counter.get_total_flops(), "flops_per_s": counter.get_total_flops() / seconds}
+    return counter.get_total_flops()
 
 
 def main(argv=None) -> dict:
@@ -119,10 +135,15 @@ def main(argv=None) -> dict:
         if model_config.image_size != faces.size:
             faces = SyntheticFaces(identities=24, per_identity=8, size=model_config.image_size, seed=0, progress=False)
         batch = recipe_batch(model_config, train_config, faces)
-        for label, channels_last, bf16 in variants:
+        steps = {label: step_function(model_config, train_config, batch, channels_last, bf16)
+                 for label, channels_last, bf16 in variants}
+        flops = count_flops(next(iter(steps.values())))
+        seconds = time_variants(steps, args.steps, args.warmup)
+        peak = float(np.median([peak, matmul_flops(args.matmul)]))  # re-measured beside each recipe
+        for label, sec in seconds.items():
             row = {"checkpoint": name, "method": model_config.method, "batch_size": train_config.batch_size,
-                   "variant": label, **time_steps(model_config, train_config, batch, args.steps, args.warmup,
-                                                  channels_last, bf16)}
+                   "variant": label, "step_ms": sec * 1e3, "images_per_s": train_config.batch_size / sec,
+                   "flops_per_step": flops, "flops_per_s": flops / sec}
             row["roofline"] = row["flops_per_s"] / peak
             rows.append(row)
             print(f"{name:24s} {label:20s} {row['images_per_s']:8.1f} img/s  {row['flops_per_s'] / 1e9:7.2f} GFLOP/s"
