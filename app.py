@@ -4,12 +4,16 @@
 
 Runs offline on 127.0.0.1 by default (no share link, no analytics, system fonts). The model is
 loaded once at start-up. Every interaction is also a named HTTP API endpoint, callable with
-``gradio_client`` (see the "Use via API" link in the footer): encode, sliders, reset, swap,
-interpolate, topology, retrieve, label_debug and ping. This file only wires components to
+``gradio_client`` (see the "Use via API" link in the footer): encode, sliders (+ sliders_readback),
+reset, swap, interpolate, topology, retrieve, live_frame, the exports (export_png, sliders_png,
+export_sweep, export_strip), the presenter's (random_face, presenter_encode, presenter_edit,
+presenter_readback, compare_models), label_debug and ping. This file only wires components to
 :mod:`facelab.demo`, which holds the logic; each tab has its own builder below (``_encode_tab``,
 ``_sliders_tab``, ...), sharing one :class:`Page` per model. Every sub-code of the model gets its
 sliders, swap/interpolation choice, topology map and retrieval gallery. Result images are written
-each to a new file (``_result_files``), so many users at once never get a truncated download.
+each to a new file (``_result_files``), so many users at once never get a truncated download; the
+slider's edited face and webcam frames come back inline (an ``<img>`` with a data: URI), with no file
+at all: one round trip per move.
 """
 
 from __future__ import annotations
@@ -29,7 +33,6 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import gradio as gr  # noqa: E402
-from gradio.data_classes import ImageData  # noqa: E402
 from gradio.utils import get_upload_folder  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -48,6 +51,10 @@ RESULT_MAX_AGE_S = 3600  # result images are only shown: each file is deleted an
 N_EXAMPLES = 6
 MAX_NEIGHBOURS = 32  # retrieval re-renders this many faces at most per attribute
 IMAGE_HEIGHT = 240
+PRESENTER_HEIGHT = 460  # px: the presenter's two faces, for a projector
+LIVE_EVERY_S = 0.2  # the webcam sends a frame this often (5 a second at most)...
+LIVE_INTERVAL_S = 0.15  # ...and the server processes at most one per session in this long (Throttle)
+LIVE_TIME_LIMIT_S = 600  # a webcam stream runs at most this long, then the viewer presses record again
 
 THEME = gr.themes.Soft(
     font=[gr.themes.Font("system-ui"), "ui-sans-serif", "sans-serif"],
@@ -56,16 +63,25 @@ THEME = gr.themes.Soft(
 CSS = """
 .face img { width: 100% !important; height: 100% !important; object-fit: contain; }
 .howto { opacity: 0.8; }
+img.inline-face { display: block; margin: 0 auto; height: 240px; width: auto; max-width: 100%;
+  object-fit: contain; image-rendering: pixelated; }
+.presenter img.inline-face { height: 460px; }
+.live img.inline-face { height: 200px; }
+.compare img { image-rendering: pixelated; }
+.diagram svg { width: 100%; height: auto; }
+.export-file .empty { min-height: 44px !important; height: 44px !important; }
+.export-file .empty .icon { height: 24px; }
 """
 HEADER = "# facelab · disentangled face codes"
 
 
 def launch_options(**overrides) -> dict:
-    """Keyword arguments for ``Blocks.launch``: offline theme/CSS, no SSR, upload limit, no share."""
+    """Keyword arguments for ``Blocks.launch``: offline theme/CSS, the topology map's hover script, no SSR,
+    upload limit, no share; ``overrides`` replace or add any of them."""
     # The data folder is served only so its London photos can be shown as examples.
     allowed = [str(D.data_root() / "london")] if D.photo_examples(1) else []
-    return dict(theme=THEME, css=CSS, ssr_mode=False, share=False, max_file_size=MAX_UPLOAD,
-                footer_links=["api", "settings"], mcp_server=False, allowed_paths=allowed, **overrides)
+    return {**dict(theme=THEME, css=CSS, head=D.HOVER_HEAD, ssr_mode=False, share=False, max_file_size=MAX_UPLOAD,
+                   footer_links=["api", "settings"], mcp_server=False, allowed_paths=allowed), **overrides}
 
 
 def _user_errors(fn):
@@ -98,19 +114,30 @@ def _examples(paths: list[str], target, label: str, examples_per_page: int = N_E
 @dataclass
 class Page:
     """What the tab builders of one model's page share: the model, the session state, the
-    API-only face input, the example faces, the API-name prefix and the model-event settings."""
+    API-only face input, the example faces, the API-name prefix, the model-event settings, and every
+    loaded model (for "compare models")."""
 
     model: FaceModel
     state: gr.State  # the session's encoded face: code.to_dict()
     api_face: gr.Image  # API-only input: lets gradio_client pass a face to sliders/topology/retrieve
     examples: list[str]
     prefix: str = ""
+    models: Sequence[FaceModel] = ()
     model_event: dict = field(default_factory=lambda: dict(concurrency_id=MODEL_QUEUE,
                                                            concurrency_limit=MODEL_CONCURRENCY))
+    named: set = field(default_factory=set)  # API names already given on this page
 
     def api(self, name: str) -> str:
         """The page's API name of an endpoint (``prefix + name``)."""
         return self.prefix + name
+
+    def api_once(self, name: str) -> dict:
+        """``api_name`` for the first event of a shared endpoint (e.g. export_png, wired to several
+        buttons), private for the others."""
+        if name in self.named:
+            return dict(api_visibility="private")
+        self.named.add(name)
+        return dict(api_name=self.api(name))
 
     def face_code(self, state, face):
         """The code to work on: an image passed to the API, else the session's encoded face, else None."""
@@ -155,8 +182,13 @@ def _face_image(label, **kw):
     return gr.Image(label=label, format="png", type="filepath", height=IMAGE_HEIGHT, elem_classes="face", **kw)
 
 
-def _upload_image(label):
-    return gr.Image(label=label, sources=["upload", "webcam"], height=IMAGE_HEIGHT, elem_classes="face")
+def _upload_image(label, height=IMAGE_HEIGHT):
+    return gr.Image(label=label, sources=["upload", "webcam"], height=height, elem_classes="face")
+
+
+def _inline_face(label, image=None, **kw):
+    """A face shown inline (gr.HTML holding an <img> with a data: URI): no file, no download."""
+    return gr.HTML(D.inline_image(image), label=label, show_label=True, container=True, padding=True, **kw)
 
 
 def _face_pair(page: Page, shift: int):
@@ -172,6 +204,33 @@ def _face_pair(page: Page, shift: int):
 def _codes_text(model) -> str:
     """``"expression (z_exp), identity (z_id)"``: the model's sub-codes, as the UI names them."""
     return ", ".join(f"{a} ({D.code_name(a)})" for a in D.slider_attributes(model))
+
+
+def _readback_outputs(label="Read-back figures (JSON)"):
+    """The read-back under a result: one summary line per face (markdown), and its figures (JSON, folded)."""
+    note = gr.Markdown(elem_classes="readback")
+    with gr.Accordion(label, open=False):
+        figures = gr.JSON(label="read-back", show_label=False)
+    return note, figures
+
+
+def _png_export(page: Page, label: str, image, note=""):
+    """A button that exports ``image`` (a result image component) as a PNG for slides (the shared
+    ``export_png`` endpoint); returns (button, file, caption)."""
+    with gr.Row(equal_height=True):
+        button = gr.Button(label, size="sm", scale=0, min_width=220)
+        file = gr.File(label="PNG for slides", interactive=False, scale=1, elem_classes="export-file")
+        caption = gr.Markdown(note)
+    button.click(_export_png, image, [file, caption], preprocess=False, show_progress="minimal",
+                 **page.api_once("export_png"))
+    return button, file, caption
+
+
+@_user_errors
+def _export_png(image):
+    """Any result image → a PNG ``facelab.export.DISPLAY_SIZE`` px high (nearest-neighbour), and its caption."""
+    path, caption = D.export_png(_required_image(image, "a result"), _results())
+    return path, caption
 
 
 # ---- one builder per tab: creates its components and wires its events -------------------------
@@ -209,6 +268,7 @@ def _encode_tab(page: Page):
             face_number = gr.Number(1, precision=0, minimum=1, label="Face (1 = largest; for group photos)")
             center_fallback = gr.Checkbox(False, label="No face found? Use the centre crop anyway")
         _examples(page.examples, image, "Example faces (click one)")
+        _png_export(page, "Reconstruction → PNG", reconstruction)
 
     encoded = gr.on([image.change, face_number.change, center_fallback.change], encode,
                     [image, page.state, face_number, center_fallback],
@@ -218,63 +278,124 @@ def _encode_tab(page: Page):
 
 
 def _sliders_tab(page: Page, encoded, reconstruction) -> None:
-    """Sliders: one column per sub-code, one slider per leading dimension; follows the encoded face."""
+    """Sliders: one column per sub-code, one slider per leading dimension; follows the encoded face.
+    The edited face comes back inline (one round trip); its read-back follows in a chained event."""
     model = page.model
     specs = D.slider_specs(model, k=8)
     base_code = D.mean_code(model)
+    attributes = D.slider_attributes(model)
+
+    def source(state, face):
+        """(the code the sliders edit, its name in the read-back)."""
+        code = page.face_code(state, face)
+        return (code, D.measured.YOUR_FACE) if code is not None else (base_code, D.AVERAGE_FACE)
 
     def sync_sliders(reconstruction, state):
         code = D.code_from_state(state)
-        return reconstruction, reconstruction, *D.slider_values(code, specs)
+        return reconstruction, D.inline_image(D.read_upload(reconstruction), "edited"), *D.slider_values(code, specs)
 
     @_user_errors
     def sliders(state, face=None, *values):
         code = page.face_code(state, face) or base_code
-        path = _results().save(model.decode(D.apply_sliders(code, specs, values)))
-        return ImageData(path=path, orig_name=Path(path).name)  # what postprocessing would make of it
+        # Inline: the face travels in the event's own message (no file, no second request to fetch it).
+        return D.inline_image(model.decode(D.apply_sliders(code, specs, values)), "edited")
+
+    @_user_errors
+    def sliders_readback(state, face=None, *values):
+        code, name = source(state, face)
+        found = D.slider_readback(model, code, D.apply_sliders(code, specs, values), name)
+        return D.readback_markdown(found), D.readback_json(found)
+
+    @_user_errors
+    def sliders_png(state, face=None, *values):
+        code, _ = source(state, face)
+        return D.export_png(model.decode(D.apply_sliders(code, specs, values)), _results())
 
     # Name the slider parameters for the API (expression_dim_5=..., identity_dim_2=...).
-    sliders.__signature__ = inspect.Signature(
-        [inspect.Parameter("state", inspect.Parameter.POSITIONAL_OR_KEYWORD),
-         inspect.Parameter("face", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)]
-        + [inspect.Parameter(s.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=s.default) for s in specs])
+    for fn in (sliders, sliders_readback, sliders_png):
+        fn.__signature__ = inspect.Signature(
+            [inspect.Parameter("state", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+             inspect.Parameter("face", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)]
+            + [inspect.Parameter(s.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=s.default) for s in specs])
 
-    @_result_files
-    @_user_errors
     def reset(state):
         code = D.code_from_state(state) or base_code
-        return model.decode(code), *D.slider_values(code, specs)
+        return D.inline_image(model.decode(code), "edited"), *D.slider_values(code, specs)
+
+    @_user_errors
+    def export_sweep(state, face=None, attribute=None, dim=None, steps=D.exports.SWEEP_STEPS):
+        code, _ = source(state, face)
+        attribute = attribute or attributes[0]
+        dim = int(dim) if dim is not None else model.top_dimensions(attribute, 1)[0]
+        return D.export_sweep(model, code, attribute, dim, _results(), steps=int(steps or D.exports.SWEEP_STEPS))
+
+    def dimensions(attribute):
+        choices = D.dimension_choices(model, attribute)
+        return gr.update(choices=choices, value=choices[0][1])
 
     with gr.Tab("Sliders", id="sliders"):
         gr.Markdown(f"Move a slider to change one leading dimension of one code — {_codes_text(model)}; only the "
                     "decoder runs. Sliders start at your encoded face (or the average face) and span mean ± 3 std "
-                    "of the training codes.", elem_classes="howto")
+                    "of the training codes. Under the edited face: what the model reads back from it.",
+                    elem_classes="howto")
         with gr.Row():
             with gr.Column(scale=1, min_width=200):
                 slider_source = _face_image("Your face (reconstruction)", interactive=False)
-                edited = _face_image("Edited", interactive=False,
-                                     value=_results().save(model.decode(base_code), keep=True))
+                edited = _inline_face("Edited", model.decode(base_code))
+                readback, readback_json = _readback_outputs()
                 reset_button = gr.Button("Reset to your face", variant="secondary")
             slider_boxes = []
-            for attribute in D.slider_attributes(model):
+            for attribute in attributes:
                 with gr.Column(scale=2):
                     gr.Markdown(f"**{attribute}** code ({D.code_name(attribute)})")
                     slider_boxes += [gr.Slider(minimum=s.minimum, maximum=s.maximum, value=s.default, step=s.step,
                                                label=s.label) for s in specs if s.attribute == attribute]
+        with gr.Accordion("Export for slides: the edited face as a PNG, a dimension animated", open=False):
+            with gr.Row(equal_height=True):
+                png_button = gr.Button("Edited face → PNG", size="sm", scale=0, min_width=220)
+                png_file = gr.File(label="PNG for slides", interactive=False, elem_classes="export-file")
+                png_caption = gr.Markdown()
+            gr.Markdown("**Animate this dimension:** your face (or the average face) with one dimension swept "
+                        "over mean ± 3 std, forwards and back.")
+            with gr.Row(equal_height=True):
+                sweep_attribute = gr.Dropdown(attributes, value=attributes[0], label="Code")
+                first = D.dimension_choices(model, attributes[0])
+                sweep_dim = gr.Dropdown(first, value=first[0][1], label="Dimension")
+                sweep_steps = gr.Slider(8, 48, value=D.exports.SWEEP_STEPS, step=1, label="Frames one way")
+                sweep_button = gr.Button("Animate → GIF + MP4", variant="primary")
+            with gr.Row(equal_height=True):
+                sweep_gif = gr.File(label="GIF", interactive=False, elem_classes="export-file")
+                sweep_mp4 = gr.File(label="MP4", interactive=False, elem_classes="export-file")
+                sweep_caption = gr.Markdown()
 
-    encoded.success(sync_sliders, [reconstruction, page.state], [slider_source, edited, *slider_boxes],
-                    api_name=page.api("sync_sliders"), api_visibility="private", queue=False)
-    # The hot path: the handler hands Gradio the output's final form (postprocess=False), which spares
-    # a thread hop and a second pass over Gradio's file cache per slider move.
-    gr.on([s.input for s in slider_boxes], sliders, [page.state, page.api_face, *slider_boxes], edited,
-          api_name=page.api("sliders"), preprocess=False, postprocess=False, trigger_mode="always_last",
-          show_progress="hidden", **page.model_event)
+    slider_inputs = [page.state, page.api_face, *slider_boxes]
+    readback_event = dict(api_visibility="private", preprocess=False, trigger_mode="always_last",
+                          show_progress="hidden", **page.model_event)
+    # The hot path: the handler hands Gradio the output's final form (postprocess=False) — an inline
+    # <img>, so no result file, no cache pass and no download. The read-back (a decode and an encode
+    # more) follows as its own chained event, so it never delays the face. (Public events before private
+    # ones of the same function: Gradio names both after it, and the first keeps the plain name.)
+    moved = gr.on([s.input for s in slider_boxes], sliders, slider_inputs, edited,
+                  api_name=page.api("sliders"), preprocess=False, postprocess=False, trigger_mode="always_last",
+                  show_progress="hidden", **page.model_event)
+    moved.success(sliders_readback, slider_inputs, [readback, readback_json],
+                  **{**readback_event, "api_visibility": "public"}, api_name=page.api("sliders_readback"))
+    synced = encoded.success(sync_sliders, [reconstruction, page.state], [slider_source, edited, *slider_boxes],
+                             api_name=page.api("sync_sliders"), api_visibility="private", queue=False)
+    synced.success(sliders_readback, slider_inputs, [readback, readback_json], **readback_event)
     reset_button.click(reset, [page.state], [edited, *slider_boxes], api_name=page.api("reset"),
-                       show_progress="hidden", **page.model_event)
+                       show_progress="hidden", **page.model_event
+                       ).success(sliders_readback, slider_inputs, [readback, readback_json], **readback_event)
+    png_button.click(sliders_png, slider_inputs, [png_file, png_caption], api_name=page.api("sliders_png"),
+                     preprocess=False, **page.model_event)
+    sweep_attribute.change(dimensions, sweep_attribute, sweep_dim, api_visibility="private", queue=False)
+    sweep_button.click(export_sweep, [page.state, page.api_face, sweep_attribute, sweep_dim, sweep_steps],
+                       [sweep_gif, sweep_mp4, sweep_caption], api_name=page.api("export_sweep"), preprocess=False,
+                       **page.model_event)
 
 
 def _swap_tab(page: Page) -> None:
-    """Swap: A with B's chosen sub-code, and B with A's."""
+    """Swap: A with B's chosen sub-code, and B with A's, each with what the model reads back from it."""
     model = page.model
     default = D.default_attribute(model)
 
@@ -283,7 +404,8 @@ def _swap_tab(page: Page) -> None:
     def swap(face_a, face_b, attribute):
         view_a, code_a = D.encode_face(model, _required_image(face_a, "face A"))
         view_b, code_b = D.encode_face(model, _required_image(face_b, "face B"))
-        return view_a, view_b, *D.swap_faces(model, code_a, code_b, attribute or default)
+        faces, found = D.swap_readback(model, code_a, code_b, attribute or default)
+        return view_a, view_b, *faces, D.readback_markdown(found), D.readback_json(found)
 
     def captions(attribute):
         ab, ba = D.swap_labels(attribute or default)
@@ -291,7 +413,7 @@ def _swap_tab(page: Page) -> None:
 
     with gr.Tab("Swap", id="swap"):
         gr.Markdown("Pick two faces and a code, and press **Swap**: A with B's code (the rest of A kept), and B "
-                    "with A's.", elem_classes="howto")
+                    "with A's. Below: what the model reads back from each swapped face.", elem_classes="howto")
         swap_a, swap_b = _face_pair(page, shift=1)
         attribute = gr.Dropdown(list(model.attributes), value=default, label="Swap which code",
                                 visible=len(model.attributes) > 1)
@@ -305,27 +427,41 @@ def _swap_tab(page: Page) -> None:
             view_b = _face_image("B: model's view", interactive=False)
             recon_b = _face_image("B: reconstruction", interactive=False)
             swapped_ba = _face_image(label_ba, interactive=False)
+        readback, readback_json = _readback_outputs()
+        _png_export(page, "A with B's … → PNG", swapped_ab)
+        _png_export(page, "B with A's … → PNG", swapped_ba)
 
-    swap_button.click(swap, [swap_a, swap_b, attribute], [view_a, view_b, recon_a, recon_b, swapped_ab, swapped_ba],
+    swap_button.click(swap, [swap_a, swap_b, attribute],
+                      [view_a, view_b, recon_a, recon_b, swapped_ab, swapped_ba, readback, readback_json],
                       api_name=page.api("swap"), preprocess=False, **page.model_event)
     attribute.change(captions, attribute, [swapped_ab, swapped_ba], api_visibility="private", queue=False)
 
 
 def _interpolate_tab(page: Page) -> None:
-    """Interpolate: A → B in one sub-code (the rest of A fixed) or in all of them, as a strip."""
+    """Interpolate: A → B in one sub-code (the rest of A fixed) or in all of them, as a strip, each frame
+    read back; the strip as a GIF and an MP4."""
     model = page.model
+
+    def codes(face_a, face_b, what):
+        code_a = D.encode_face(model, _required_image(face_a, "face A"))[1]
+        code_b = D.encode_face(model, _required_image(face_b, "face B"))[1]
+        return code_a, code_b, None if what in (None, D.EVERYTHING) else what
 
     @_result_files
     @_user_errors
     def interpolate(face_a, face_b, steps, what):
-        code_a = D.encode_face(model, _required_image(face_a, "face A"))[1]
-        code_b = D.encode_face(model, _required_image(face_b, "face B"))[1]
-        attribute = None if what in (None, D.EVERYTHING) else what
-        return D.interpolation_strip(model, code_a, code_b, steps=int(steps or 8), attribute=attribute)
+        code_a, code_b, attribute = codes(face_a, face_b, what)
+        strip, found = D.interpolation_readback(model, code_a, code_b, steps=int(steps or 8), attribute=attribute)
+        return strip, D.readback_markdown(found), D.readback_json(found)
+
+    @_user_errors
+    def export_strip(face_a, face_b, steps, what):
+        code_a, code_b, attribute = codes(face_a, face_b, what)
+        return D.export_strip(model, code_a, code_b, _results(), steps=int(steps or 8), attribute=attribute)
 
     with gr.Tab("Interpolate", id="interpolate"):
         gr.Markdown("Pick two faces: the strip walks from A's code to B's with the rest of A fixed (or moves every "
-                    "code).", elem_classes="howto")
+                    "code); under it, what the model reads back from each frame.", elem_classes="howto")
         interp_a, interp_b = _face_pair(page, shift=2)
         with gr.Row():
             steps = gr.Slider(3, 12, value=8, step=1, label="Steps")
@@ -333,9 +469,18 @@ def _interpolate_tab(page: Page) -> None:
         interp_button = gr.Button("Interpolate", variant="primary")
         interp_strip = gr.Image(label="A → B", format="png", type="filepath", interactive=False, height=160,
                                 elem_classes="face")
+        readback, readback_json = _readback_outputs()
+        with gr.Row(equal_height=True):
+            animate_button = gr.Button("A → B → GIF + MP4", size="sm", scale=0, min_width=220)
+            strip_gif = gr.File(label="GIF", interactive=False, elem_classes="export-file")
+            strip_mp4 = gr.File(label="MP4", interactive=False, elem_classes="export-file")
+            strip_caption = gr.Markdown()
+        _png_export(page, "Strip → PNG", interp_strip)
 
-    interp_button.click(interpolate, [interp_a, interp_b, steps, what], interp_strip, api_name=page.api("interpolate"),
-                        preprocess=False, **page.model_event)
+    interp_button.click(interpolate, [interp_a, interp_b, steps, what], [interp_strip, readback, readback_json],
+                        api_name=page.api("interpolate"), preprocess=False, **page.model_event)
+    animate_button.click(export_strip, [interp_a, interp_b, steps, what], [strip_gif, strip_mp4, strip_caption],
+                         api_name=page.api("export_strip"), preprocess=False, **page.model_event)
 
 
 def _topology_tab(page: Page) -> None:
@@ -351,18 +496,20 @@ def _topology_tab(page: Page) -> None:
         code = page.face_code(state, face)
         figure = D.topology_figure(topology, attribute or default, color_by or "expression", code)
         if code is None:
-            note = f"{len(topology)} gallery faces. Encode a face on the **Encode** tab to see where it falls."
+            note = D.topology_note(topology) + "  \nEncode a face on the **Encode** tab to see where it falls."
         else:
-            note = (f"{len(topology)} gallery faces; ★ marks your face, placed (approximately) among its "
+            note = (D.topology_note(topology) + "  \n★ marks your face, placed (approximately) among its "
                     "nearest gallery codes.")
         return figure, note
 
     with gr.Tab("Topology", id="topology") as topology_tab:
         gr.Markdown("UMAP maps of the gallery's codes (precomputed with the checkpoint). Each point is a "
-                    "generator face; the star is your encoded face.", elem_classes="howto")
+                    "gallery face the model never trained on; hover one to see it; the star is your encoded "
+                    "face.", elem_classes="howto")
         with gr.Row():
             attribute = gr.Dropdown(list(model.attributes), value=default, label="Code")
-            color = gr.Dropdown(list(D.COLOR_BY), value="expression", label="Colour by")
+            choices = D.color_choices(topology) if topology else list(D.COLOR_BY)
+            color = gr.Dropdown(choices, value="expression", label="Colour by")
         note = gr.Markdown(label="note")
         plot = gr.Plot(label="UMAP")
 
@@ -400,8 +547,13 @@ def _retrieval_tab(page: Page) -> None:
             return "Encode a face on the **Encode** tab first.", *nothing
         size = max(128, model.config.image_size)
         found = [D.retrieve(topology, code, a, k=k, size=size) for a in attributes]
-        return (f"The {len(found[0])} nearest of {len(topology)} gallery faces, re-rendered from their "
-                "generator factors (d = distance in code space).", *found)
+        note = f"The {len(found[0])} nearest of {len(topology)} gallery faces, "
+        if topology.rendered:
+            note += "re-rendered from their generator factors (d = distance in code space)."
+        else:
+            note += ("photos from the data folder (decoded from their codes where absent; d = distance in code "
+                     "space).  \n" + "  \n".join(topology.credits()))
+        return note, *found
 
     with gr.Tab("Retrieval", id="retrieval") as retrieval_tab:
         gr.Markdown(f"The gallery faces nearest to your encoded face, separately by each code: {_codes_text(model)}.",
@@ -416,6 +568,169 @@ def _retrieval_tab(page: Page) -> None:
     gr.on([retrieval_tab.select, retrieve_button.click, k.release], retrieve, [k, page.state, page.api_face],
           [note, *galleries], api_name=page.api("retrieve"), preprocess=False, trigger_mode="always_last",
           **page.model_event)
+
+
+def _live_tab(page: Page) -> None:
+    """Live: webcam frames streamed to the model — the aligned face, its reconstruction and the class
+    bars, a few times a second; a frame with no face says so and leaves the last result on screen."""
+    model = page.model
+    labelled = D.labelled_attribute(model)
+    throttle = D.Throttle(LIVE_INTERVAL_S)
+
+    def shown(result: D.LiveResult, keep_last: bool):
+        """Outputs of one processed frame; with no face, the message alone (``keep_last``: the rest stays)."""
+        if not result.found:
+            nothing = gr.skip() if keep_last else None
+            return nothing, nothing, nothing, result.message
+        return (D.inline_image(result.view, "aligned face"), D.inline_image(result.reconstruction, "reconstruction"),
+                result.probabilities or None, result.message)
+
+    def live_stream(frame, request: gr.Request):
+        if frame is None or not throttle.ready(getattr(request, "session_hash", None) or "api"):
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return shown(D.live_frame(model, frame), keep_last=True)
+
+    @_user_errors
+    def live_frame(frame):
+        """One webcam frame (any image) → the aligned face and its reconstruction (inline HTML), the class
+        probabilities and a status line; no face: empty images and the message (not an error)."""
+        return shown(D.live_frame(model, D.read_upload(frame)), keep_last=False)
+
+    with gr.Tab("Live (webcam)", id="live"):
+        gr.Markdown("Point the webcam at a face and press record: every frame (up to 5 a second) is aligned, "
+                    "encoded, decoded and read. A frame with no face says so; the last result stays.",
+                    elem_classes="howto")
+        with gr.Row(equal_height=True, elem_classes="live"):
+            webcam = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Webcam", height=IMAGE_HEIGHT,
+                              elem_classes="face")
+            view = _inline_face("Aligned face")
+            reconstruction = _inline_face("Reconstruction")
+            probabilities = gr.Label(label=D.probability_label(model), visible=bool(labelled))
+        message = gr.Markdown(D.live_frame(model, None).message, elem_classes="live-message")
+        api_trigger = gr.Button(visible=False)  # the API-only one-frame endpoint's trigger (never clicked)
+
+    outputs = [view, reconstruction, probabilities, message]
+    # Frames share the model queue with every other model event (fair turns, at most MODEL_CONCURRENCY at
+    # once), and each viewer's are thinned by the Throttle: a phone streaming cannot starve the room.
+    webcam.stream(live_stream, webcam, outputs, stream_every=LIVE_EVERY_S, time_limit=LIVE_TIME_LIMIT_S,
+                  show_progress="hidden", api_visibility="private", **page.model_event)
+    api_trigger.click(live_frame, page.api_face, outputs, api_name=page.api("live_frame"), preprocess=False,
+                      **page.model_event)
+
+
+def _presenter_tab(page: Page) -> None:
+    """Presenter: the face and its edit large, side by side; compact controls; a random face; the face
+    through every loaded model side by side."""
+    model = page.model
+    attributes = D.slider_attributes(model)
+    base_code = D.mean_code(model)
+    first_dims = D.dimension_choices(model, attributes[0])
+
+    def code_of(state, face=None):
+        """The face to edit: an image passed to the API, else the presenter's face, else the average face."""
+        picture = D.read_upload(face)
+        if picture is not None:
+            return D.encode_face(model, picture, center_fallback=True)[1]
+        return D.code_from_state(state) or base_code
+
+    @_user_errors
+    def presenter_encode(face, attribute=None, dim=None):
+        picture = D.read_upload(face)
+        if picture is None:  # cleared: keep everything as it is
+            return gr.skip(), gr.skip(), gr.skip()
+        _, code = D.encode_face(model, picture, center_fallback=True)
+        attribute = attribute or attributes[0]
+        dim = int(dim) if dim is not None else model.top_dimensions(attribute, 1)[0]
+        position = D.dimension_value(model, code, attribute, dim)
+        return code.to_dict(), D.inline_image(model.decode(code), "edited"), position
+
+    def edited_code(source, attribute, dim, value):
+        attribute = attribute or attributes[0]
+        dim = int(dim) if dim is not None else model.top_dimensions(attribute, 1)[0]
+        return D.set_dimension(model, source, attribute, dim, 0.0 if value is None else value)
+
+    @_user_errors
+    def presenter_edit(state, face=None, attribute=None, dim=None, value=0.0):
+        return D.inline_image(model.decode(edited_code(code_of(state, face), attribute, dim, value)), "edited")
+
+    @_user_errors
+    def presenter_readback(state, face=None, attribute=None, dim=None, value=0.0):
+        source = code_of(state, face)
+        name = D.AVERAGE_FACE if face is None and not state else D.measured.YOUR_FACE
+        found = D.slider_readback(model, source, edited_code(source, attribute, dim, value), name)
+        return D.readback_markdown(found), D.readback_json(found)
+
+    def dimensions(attribute):
+        choices = D.dimension_choices(model, attribute)
+        return gr.update(choices=choices, value=choices[0][1])
+
+    def position(state, attribute, dim):
+        return D.dimension_value(model, code_of(state), attribute or attributes[0], int(dim))
+
+    @_result_files
+    def random_face():
+        """A new face: a sample from the code prior (each dimension ~ N(training mean, training std)), decoded."""
+        return D.random_face(model)
+
+    @_result_files
+    @_user_errors
+    def compare_models(face):
+        return D.compare_models(page.models or [model], _required_image(face, "a face"))
+
+    with gr.Tab("Presenter", id="presenter"):
+        state = gr.State(None)  # the presenter's own face: the other tabs keep theirs (inside the Tab: a
+        # component directly in gr.Tabs counts as one more tab, and the browser mislabels the next one)
+        gr.Markdown("For a projector: a face and its edit, large. Choose a code and a dimension and move the "
+                    "slider (in training stds from the mean); **Random face** draws a new face from the code prior.",
+                    elem_classes="howto")
+        with gr.Row(equal_height=True, elem_classes="presenter"):
+            face = _upload_image("Face", height=PRESENTER_HEIGHT)
+            edited = _inline_face("Edited", model.decode(base_code))
+        readback, readback_json = _readback_outputs()
+        with gr.Row(equal_height=True):
+            random_button = gr.Button("Random face", size="sm", scale=0, min_width=140)
+            attribute = gr.Dropdown(attributes, value=attributes[0], label="Code", scale=1, min_width=120)
+            dim = gr.Dropdown(first_dims, value=first_dims[0][1], label="Dimension", scale=1, min_width=140)
+            value = gr.Slider(-D.presenter.PRESENTER_STD, D.presenter.PRESENTER_STD, value=0.0, step=0.05,
+                              label="std from the mean", scale=3)
+        _examples(page.examples, face, "Examples", examples_per_page=N_EXAMPLES)
+        names = ", ".join(D.model_name(m) for m in page.models or [model])
+        with gr.Row(equal_height=True):
+            compare_button = gr.Button("Compare models", size="sm", scale=0, min_width=180)
+            gr.Markdown(f"This face through every loaded checkpoint ({names}): each one's reconstruction.")
+        comparison = gr.Gallery(label="reconstruction, per model", columns=max(1, len(page.models or [model])),
+                                height="auto", format="png", object_fit="contain", allow_preview=False,
+                                elem_classes="compare")
+
+    controls = [state, page.api_face, attribute, dim, value]
+    readback_event = dict(inputs=controls, outputs=[readback, readback_json], preprocess=False,
+                          trigger_mode="always_last", show_progress="hidden", **page.model_event)
+    edit = value.input(presenter_edit, controls, edited, api_name=page.api("presenter_edit"), preprocess=False,
+                       postprocess=False, trigger_mode="always_last", show_progress="hidden", **page.model_event)
+    edit.success(presenter_readback, api_name=page.api("presenter_readback"), **readback_event)
+    face.change(presenter_encode, [face, attribute, dim], [state, edited, value], api_name=page.api("presenter_encode"),
+                preprocess=False, **page.model_event
+                ).success(presenter_readback, api_visibility="private", **readback_event)
+    # Another code or dimension: the slider jumps to where the face is on it, then the face is redrawn.
+    attribute.input(dimensions, attribute, dim, api_visibility="private", queue=False)
+    dim.change(position, [state, attribute, dim], value, api_visibility="private", queue=False
+               ).success(presenter_edit, controls, edited, api_visibility="private", preprocess=False,
+                         postprocess=False, show_progress="hidden", **page.model_event
+                         ).success(presenter_readback, api_visibility="private", **readback_event)
+    random_button.click(random_face, None, face, api_name=page.api("random_face"), **page.model_event)
+    compare_button.click(compare_models, face, comparison, api_name=page.api("compare_models"), preprocess=False,
+                         **page.model_event)
+
+
+def _how_it_works_tab(page: Page) -> None:
+    """How it works: the method as a diagram (from the config and the network) and the card's key figures."""
+    from facelab.diagram import key_figures, method_diagram
+
+    with gr.Tab("How it works", id="how"):
+        gr.Markdown("This checkpoint's method, drawn from its config and network: encoders, the sub-codes and "
+                    "their sizes, the decoder, the heads, and every loss term with its weight.", elem_classes="howto")
+        gr.HTML(method_diagram(page.model), elem_classes="diagram", padding=True)
+        gr.Markdown("### Key figures\n" + key_figures(page.model))
 
 
 def _evaluation_tab(page: Page) -> None:
@@ -457,14 +772,15 @@ def _evaluation_tab(page: Page) -> None:
                        **page.model_event)
 
 
-def _model_page(model, examples: list[str], prefix: str = "") -> None:
-    """One model's header and tabs, inside the current Blocks page; API names get ``prefix``."""
+def _model_page(model, examples: list[str], prefix: str = "", models: Sequence[FaceModel] = ()) -> None:
+    """One model's header and tabs, inside the current Blocks page; API names get ``prefix``; ``models``:
+    every loaded model (the presenter's "compare models")."""
     gr.Markdown(D.model_summary(model))
     card = D.model_card(model)
     if card:
         with gr.Accordion("Model card", open=False):
             gr.Markdown(card)
-    page = Page(model, gr.State(None), gr.Image(label="face", visible=False), examples, prefix)
+    page = Page(model, gr.State(None), gr.Image(label="face", visible=False), examples, prefix, tuple(models))
     with gr.Tabs():
         encoded, reconstruction = _encode_tab(page)
         _sliders_tab(page, encoded, reconstruction)
@@ -472,6 +788,9 @@ def _model_page(model, examples: list[str], prefix: str = "") -> None:
         _interpolate_tab(page)
         _topology_tab(page)
         _retrieval_tab(page)
+        _live_tab(page)
+        _presenter_tab(page)
+        _how_it_works_tab(page)
         _evaluation_tab(page)
 
 
@@ -499,7 +818,8 @@ def build_app(checkpoints: str | Sequence[str] | None = None, examples_dir=None)
         if len(models) > 1:
             gr.Markdown("Models: " + " · ".join(
                 f"[{D.model_name(m)}](/{'' if i == 0 else D.model_name(m)})" for i, m in enumerate(models)))
-        _model_page(model, D.photo_examples(N_EXAMPLES) if model.config.alignment == "mtcnn" else generated, prefix)
+        _model_page(model, D.photo_examples(N_EXAMPLES) if model.config.alignment == "mtcnn" else generated, prefix,
+                    models)
 
     with gr.Blocks(title="facelab demo") as demo:
         page(models[0], "")

@@ -6,8 +6,9 @@
 Starts the app (app.py) on a free 127.0.0.1 port with the checkpoint and, in one run, measures
 p50/p95 over ``--n`` rounds (after ``--warmup``) of:
 
-* ``sliders``  -- the /sliders endpoint through gradio_client (queue, decode, PNG, download);
-  ``sliders_no_download`` is the same with ``Client(download_files=False)`` (the image's URL only);
+* ``sliders``  -- the /sliders endpoint through gradio_client (queue, decode, PNG, and the download of
+  the result file when /sliders returns one; since it returns the face inline, an ``<img>`` with a data:
+  URI, there is none); ``sliders_no_download`` is the same with ``Client(download_files=False)``;
 * ``ping``     -- the /ping no-op endpoint of the same server (the server + client overhead);
 * ``sliders_http`` / ``ping_http`` -- the same two over Gradio's plain HTTP API with one
   keep-alive httpx client (POST ``/gradio_api/call/<name>``, read the event stream, download the
@@ -16,7 +17,7 @@ p50/p95 over ``--n`` rounds (after ``--warmup``) of:
   outside its event stream (one for ping, two for a slider move: the call and the download);
 * ``sliders_shared_ssl`` / ``ping_shared_ssl`` -- gradio_client again, given one SSL context to
   reuse (``Client(ssl_verify=context)``): the same calls without most of that per-request setup;
-* ``download_http`` -- the image download alone, on the keep-alive client;
+* ``download_http`` -- the image download alone, on the keep-alive client (~0 when /sliders answers inline);
 * ``client_setup`` -- one ``httpx.Client()`` construction: what gradio_client spends per such request;
 * ``decode``   -- the bare ``model.decode(code)`` call on the same model object;
 * ``server_cpu_ms`` -- before the server starts: process CPU time per call of Gradio's own
@@ -158,11 +159,16 @@ def main(argv=None) -> dict:
         last_image = {}
 
         def call_sliders_http(i):
-            last_image["url"] = call_http("sliders", [None, *values()])[0]["url"]
-            http.get(last_image["url"]).raise_for_status()
+            out = call_http("sliders", [None, *values()])[0]
+            if isinstance(out, dict):  # a file: fetch it, as the browser does
+                last_image["url"] = out["url"]
+                http.get(last_image["url"]).raise_for_status()
+            elif "data:image/png;base64," not in out:  # inline <img>: the face came in the event's message
+                raise RuntimeError(f"/sliders returned neither a file nor an inline image: {out[:200]}")
 
         def call_download_http(i):
-            http.get(last_image["url"]).raise_for_status()
+            if "url" in last_image:  # nothing to download when /sliders answers inline
+                http.get(last_image["url"]).raise_for_status()
 
         def call_ping_http(i):
             assert call_http("ping", []) == ["pong"]

@@ -68,12 +68,21 @@ def start_server(checkpoint: str, port: int, scratch: Path, timeout: float = 180
 
 
 def _check_images(result, expected: int) -> None:
-    """Every image of a result must be a complete, decodable file (a truncated download is an error)."""
+    """Every image of a result must be a complete, decodable file (a truncated download is an error), or
+    an inline ``<img>`` (/sliders: a data: URI) that decodes; other outputs (read-back text, figures) pass."""
+    import os
+
     from PIL import Image
 
-    paths = [p for p in (result if isinstance(result, (list, tuple)) else [result]) if isinstance(p, str)]
-    if len(paths) != expected:
+    from facelab.demo import image_from_inline
+
+    items = [p for p in (result if isinstance(result, (list, tuple)) else [result]) if isinstance(p, str)]
+    inline = [p for p in items if p.lstrip().startswith("<img")]
+    paths = [p for p in items if p not in inline and os.path.isfile(p)]
+    if len(paths) + len(inline) != expected:
         raise RuntimeError(f"expected {expected} images, got {result!r}")
+    for markup in inline:
+        image_from_inline(markup)
     for path in paths:
         with Image.open(path) as im:
             im.load()

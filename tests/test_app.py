@@ -24,7 +24,9 @@ from facelab import demo as D  # noqa: E402
 from facelab.imageio import ImageError  # noqa: E402
 from facelab.topology import FACTOR_FIELDS, FILENAME, Topology  # noqa: E402
 
-ENDPOINTS = {"/encode", "/sliders", "/reset", "/swap", "/interpolate", "/topology", "/retrieve", "/label_debug", "/ping"}
+ENDPOINTS = {"/encode", "/sliders", "/sliders_readback", "/sliders_png", "/export_sweep", "/reset", "/swap",
+             "/interpolate", "/export_strip", "/export_png", "/topology", "/retrieve", "/live_frame", "/random_face",
+             "/presenter_encode", "/presenter_edit", "/presenter_readback", "/compare_models", "/label_debug", "/ping"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -131,8 +133,11 @@ def client(served):
     return Client(served[0], verbose=False)
 
 
-def _image(path) -> np.ndarray:
-    with Image.open(path) as im:
+def _image(result) -> np.ndarray:
+    """A result image as RGB pixels: a file's path, or the inline <img> (data: URI) of /sliders and co."""
+    if isinstance(result, str) and result.lstrip().startswith("<img"):
+        return np.asarray(D.image_from_inline(result))
+    with Image.open(result) as im:
         return np.asarray(im.convert("RGB"))
 
 
@@ -426,9 +431,13 @@ def test_three_codes_app(three_codes, examples, tmp_path):
     assert choices(_endpoint(demo, "topology").inputs[0]) == list(model.attributes)
     sliders = [c for c in _endpoint(demo, "sliders").inputs if isinstance(c, gr.Slider)]
     assert {s.label.split(" · ")[0] for s in sliders} == {"identity", "expression", "style"}
-    *_, ab, _ = _endpoint(demo, "swap").fn(str(examples[0]), str(examples[1]), "style")  # result files' paths
+    *_, ab, _, note, figures = _endpoint(demo, "swap").fn(str(examples[0]), str(examples[1]), "style")  # paths
     expected = model.decode(model.swap(model.encode(examples[0]), model.encode(examples[1]), "style"))
     assert _close(_image(ab), expected)
+    # the read-back measures every sub-code, style too, against A and B
+    assert set(figures) == {"A with B's style", "B with A's style"} and "A with B's style" in note
+    assert set(figures["A with B's style"]["similarity"]) == {"identity", "expression", "style"}
+    assert set(figures["A with B's style"]["similarity"]["style"]) == {"A", "B"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -471,6 +480,14 @@ def test_sliders_stateless(client, model):
     expected = model.decode(D.apply_sliders(D.mean_code(model), specs, values))
     assert np.array_equal(_image(moved), np.asarray(expected))
     assert _image(moved).shape == (64, 64, 3)
+    # inline: the face comes in the answer itself (an <img> with a PNG data: URI), no file to download
+    assert moved.startswith('<img class="inline-face"') and "data:image/png;base64," in moved
+    # its read-back is an endpoint of its own (chained after each move in the UI), measured against the average face
+    note, figures = client.predict(None, *values, api_name="/sliders_readback")
+    expected = D.slider_readback(model, D.mean_code(model), D.apply_sliders(D.mean_code(model), specs, values),
+                                 D.AVERAGE_FACE)
+    assert figures["summary"] == expected.summary() and expected.summary() in note
+    assert set(figures["similarity"]["identity"]) == {D.AVERAGE_FACE}
 
 
 def test_sliders_with_face_and_session(client, model, examples):
@@ -490,34 +507,56 @@ def test_sliders_with_face_and_session(client, model, examples):
     after = client.predict(api_name="/reset")
     assert list(after[1:]) == pytest.approx(D.slider_values(code, specs), abs=1e-5)
     assert np.array_equal(_image(after[0]), np.asarray(model.decode(code)))
-    # a slider event now starts from the session's face
+    # a slider event now starts from the session's face, and so does its read-back
     out = client.predict(None, *after[1:], api_name="/sliders")
     assert np.array_equal(_image(out), np.asarray(model.decode(D.apply_sliders(code, specs, after[1:]))))
+    values = list(after[1:])
+    values[0] = specs[0].maximum
+    _, figures = client.predict(None, *values, api_name="/sliders_readback")
+    expected = D.slider_readback(model, code, D.apply_sliders(code, specs, values))
+    assert set(figures["similarity"]["identity"]) == {"your face"}
+    assert figures["similarity"]["identity"]["your face"] == pytest.approx(
+        expected.similarity["identity"]["your face"], abs=1e-3)
 
 
 def test_swap(client, model, examples):
     from gradio_client import handle_file
 
     a, b = handle_file(str(examples[0])), handle_file(str(examples[2]))
-    view_a, view_b, recon_a, recon_b, ab, ba = map(_image, client.predict(a, b, "expression", api_name="/swap"))
+    *images, note, figures = client.predict(a, b, "expression", api_name="/swap")
+    view_a, view_b, recon_a, recon_b, ab, ba = map(_image, images)
     assert all(x.shape == (64, 64, 3) for x in (view_a, view_b, recon_a, recon_b, ab, ba))
     code_a, code_b = model.encode(examples[0]), model.encode(examples[2])
     assert _close(ab, np.asarray(model.decode(model.swap(code_a, code_b, "expression"))))
     assert _close(ba, np.asarray(model.decode(model.swap(code_b, code_a, "expression"))))
     assert not np.array_equal(ab, recon_a) and not np.array_equal(ba, recon_b)
     assert not np.array_equal(ab, view_a)
+    # measured: what the model reads back from each swapped face, in the UI (one line each) and the API (figures)
+    _, found = D.swap_readback(model, code_a, code_b, "expression")  # the same batch as the server's
+    expected = found["A with B's expression"]
+    mine = figures["A with B's expression"]
+    assert set(figures) == {"A with B's expression", "B with A's expression"}
+    assert mine["summary"] == expected.summary() and f"**A with B's expression:** {expected.summary()}" in note
+    assert mine["similarity"]["identity"]["A"] == pytest.approx(expected.similarity["identity"]["A"], abs=1e-3)
+    assert list(mine["probabilities"]["expression"]) == list(expected.probabilities["expression"])
 
 
 def test_interpolate(client, model, examples):
     from gradio_client import handle_file
 
     a, b = handle_file(str(examples[0])), handle_file(str(examples[3]))
-    strip = _image(client.predict(a, b, 4, "expression", api_name="/interpolate"))
+    strip, note, figures = client.predict(a, b, 4, "expression", api_name="/interpolate")
+    strip = _image(strip)
     assert strip.shape == (64, 4 * 64, 3)
     code_a, code_b = model.encode(examples[0]), model.encode(examples[3])
     assert _close(strip[:, :64], np.asarray(model.decode(code_a)))  # t=0 is A itself
-    everything = _image(client.predict(a, b, 12, "everything", api_name="/interpolate"))
-    assert everything.shape == (64, 12 * 64, 3)
+    # every frame read back against A and B
+    assert list(figures) == ["t=0.00", "t=0.33", "t=0.67", "t=1.00"]
+    assert all(set(f["similarity"]["identity"]) == {"A", "B"} for f in figures.values())
+    assert note.count("**t=") == 4 and figures["t=1.00"]["summary"] in note
+    everything, _, figures = client.predict(a, b, 12, "everything", api_name="/interpolate")
+    everything = _image(everything)
+    assert everything.shape == (64, 12 * 64, 3) and len(figures) == 12
     assert _close(everything[:, -64:], np.asarray(model.decode(code_b)))  # t=1 is B itself
 
 

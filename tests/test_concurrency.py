@@ -130,10 +130,15 @@ def test_result_folder_deletes_its_old_results_but_kept_ones(tmp_path):
 
 
 def test_the_page_keeps_its_initial_images(served):
-    """The Sliders tab's initial "Edited" face is a result file too: it must outlast every deletion."""
+    """A page's initial images must outlast every deletion: any that is a result file is kept. The
+    Sliders and Presenter tabs' initial "Edited" faces are inline (a data: URI), no file at all."""
+    import gradio as gr
+
     import app
 
     _, demo = served
     initial = [Path(f) for block in demo.blocks.values() for f in getattr(block, "keep_in_cache", ())
                if Path(f).parent == app._results().directory]
-    assert initial and {f.name for f in initial} <= app._results().keep
+    assert {f.name for f in initial} <= app._results().keep
+    edited = [b for b in demo.blocks.values() if isinstance(b, gr.HTML) and b.label == "Edited"]
+    assert len(edited) == 2 and all("data:image/png;base64," in b.value for b in edited)

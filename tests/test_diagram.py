@@ -48,6 +48,8 @@ def test_bundled_checkpoint_diagram_and_key_figures(name):
     main = [p for p in paths if p.name == "evaluation.json"] or paths
     for path in main:
         data = json.loads(path.read_text())
+        if "majority_rate" not in data:  # e.g. the recogniser figures: no expression chance rate to state
+            continue
         accuracy, chance = 100 * data["expression_accuracy"], 100 * data["majority_rate"]
         assert f"{accuracy:.0f} % of faces (chance {chance:.0f} %)" in figures
         assert f"on {data['n_images']:,} faces" in figures

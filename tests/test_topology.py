@@ -207,6 +207,7 @@ def test_hovering_a_point_shows_its_thumbnail_in_a_browser(built, photo_checkpoi
             page.goto(url)
             page.get_by_role("tab", name="Topology").click()
             page.wait_for_selector(".js-plotly-plot .scatterlayer, .js-plotly-plot canvas")
+            page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()  # below the gallery's note
             x, y = page.evaluate("""([x, y]) => {
                 const gd = document.querySelector('.js-plotly-plot'), box = gd.getBoundingClientRect();
                 const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;

@@ -9,6 +9,9 @@ payload, a path, PIL, numpy); images out are PIL images. Per-session state is a 
 from __future__ import annotations
 
 import atexit
+import base64
+import html
+import io
 import json
 import os
 import secrets
@@ -236,6 +239,17 @@ class ResultFolder:
         except BaseException:  # no half-written file left behind
             path.unlink(missing_ok=True)
             raise
+        return self._record(path, keep)
+
+    def adopt(self, path: str | os.PathLike, keep: bool = False) -> str:
+        """Count a file written elsewhere into this folder (e.g. by :mod:`facelab.export`, which makes
+        each file new and exclusive too) among its results: deleted ``max_age_s`` later, or at exit."""
+        path = Path(path)
+        if path.parent.resolve() != self.directory.resolve():
+            raise ValueError(f"{path} is not in {self.directory}")
+        return self._record(path, keep)
+
+    def _record(self, path: Path, keep: bool) -> str:
         if keep:
             self.keep.add(path.name)
         now = time.monotonic()
@@ -255,6 +269,32 @@ class ResultFolder:
             written, self._written = self._written, deque()
         for path in [path for _, path in written] + [self.directory / name for name in self.keep]:
             path.unlink(missing_ok=True)
+
+
+INLINE_CLASS = "inline-face"  # CSS class of inline faces: shown large, pixelated (app.py's CSS)
+
+
+def png_data_uri(image: Image.Image) -> str:
+    """``image`` as a ``data:image/png;base64,...`` URI (zlib level 1: a 64-px face is about 10 kB)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def inline_image(image: Image.Image | None, alt: str = "face") -> str:
+    """HTML showing ``image`` inline (a data: URI, no file, no download): what a gr.HTML output returns
+    where the round trip matters (slider moves, webcam frames). '' for None."""
+    if image is None:
+        return ""
+    return (f'<img class="{INLINE_CLASS}" alt="{html.escape(alt)}" width="{image.width}" height="{image.height}" '
+            f'src="{png_data_uri(image)}">')
+
+
+def image_from_inline(markup: str) -> Image.Image:
+    """The picture in :func:`inline_image`'s HTML (for API clients and tests)."""
+    start = markup.index("base64,") + len("base64,")
+    with Image.open(io.BytesIO(base64.b64decode(markup[start:markup.index('"', start)]))) as image:
+        return image.convert("RGB")
 
 
 def strip(images: Sequence[Image.Image], gap: int = 0, background=(255, 255, 255)) -> Image.Image:
