@@ -64,6 +64,11 @@ def test_this_pyav_has_h264():
     assert export.video_codec() == "libx264"
 
 
+def _close(a, b) -> bool:
+    """Equal up to 8-bit rounding: a batched decode may differ from a single one in the last bit."""
+    return int(np.abs(np.asarray(a, dtype=int) - np.asarray(b, dtype=int)).max()) <= 1
+
+
 def test_sweep_and_strip_frames(model):
     code = model.encode(_frames(1)[0])
     attribute, dim = "expression", model.top_dimensions("expression")[0]
@@ -71,13 +76,13 @@ def test_sweep_and_strip_frames(model):
     assert len(sweep) == 6 and sweep[0].size == (64, 64)
     mean, std = model.code_range(attribute)
     expected = model.decode(model.traverse(code, attribute, dim, [mean[dim] - 3 * std[dim]]))[0]
-    assert np.array_equal(np.asarray(sweep[0]), np.asarray(expected))  # starts at mean − 3 std
+    assert _close(sweep[0], expected)  # starts at mean − 3 std
     with pytest.raises(ValueError):
         export.sweep_frames(model, code, attribute, 99)
     other = model.encode(_frames(2)[1])
     strip = export.strip_frames(model, code, other, steps=5, attribute="identity")
     assert len(strip) == 5
-    assert np.array_equal(np.asarray(strip[0]), np.asarray(model.decode(code)))
+    assert _close(strip[0], model.decode(code))
     assert export.pingpong([1, 2, 3, 4]) == [1, 2, 3, 4, 3, 2]
 
 
