@@ -677,6 +677,28 @@ def _presenter_tab(page: Page) -> None:
     def compare_models(face):
         return D.compare_models(page.models or [model], _required_image(face, "a face"))
 
+    def posed_code(state, face, yaw):
+        code = code_of(state, face)
+        return D.headpose.frontalise(model, code) if yaw is None else D.headpose.set_pose(model, code, yaw=float(yaw))
+
+    @_user_errors
+    def frontalise(state, face=None):
+        """The face turned to look straight at the camera (z_pose set to 0°; every other sub-code kept)."""
+        return D.inline_image(model.decode(posed_code(state, face, None)), "edited")
+
+    @_user_errors
+    def head_turn(state, face=None, yaw=0.0):
+        """The face turned to ``yaw`` degrees (z_pose only; identity, expression and style kept)."""
+        return D.inline_image(model.decode(posed_code(state, face, 0.0 if yaw is None else yaw)), "edited")
+
+    @_user_errors
+    def pose_readback(state, face=None, yaw=None):
+        source = code_of(state, face)
+        name = D.AVERAGE_FACE if face is None and not state else D.measured.YOUR_FACE
+        found = D.slider_readback(model, source, posed_code(state, face, yaw), name)
+        return D.readback_markdown(found), D.readback_json(found)
+
+    pose_controls = None
     with gr.Tab("Presenter", id="presenter"):
         state = gr.State(None)  # the presenter's own face: the other tabs keep theirs (inside the Tab: a
         # component directly in gr.Tabs counts as one more tab, and the browser mislabels the next one)
@@ -693,6 +715,12 @@ def _presenter_tab(page: Page) -> None:
             dim = gr.Dropdown(first_dims, value=first_dims[0][1], label="Dimension", scale=1, min_width=140)
             value = gr.Slider(-D.presenter.PRESENTER_STD, D.presenter.PRESENTER_STD, value=0.0, step=0.05,
                               label="std from the mean", scale=3)
+        if D.headpose.pose_scale(model) is not None:
+            with gr.Row(equal_height=True):
+                front_button = gr.Button("Frontalise", size="sm", scale=0, min_width=140)
+                yaw = gr.Slider(-45, 45, value=0.0, step=1, label="Turn the head (yaw, degrees; only z_pose changes)",
+                                scale=3)
+            pose_controls = (front_button, yaw)
         _examples(page.examples, face, "Examples", examples_per_page=N_EXAMPLES)
         names = ", ".join(D.model_name(m) for m in page.models or [model])
         with gr.Row(equal_height=True):
@@ -718,6 +746,16 @@ def _presenter_tab(page: Page) -> None:
                          postprocess=False, show_progress="hidden", **page.model_event
                          ).success(presenter_readback, api_visibility="private", **readback_event)
     random_button.click(random_face, None, face, api_name=page.api("random_face"), **page.model_event)
+    if pose_controls is not None:  # a pose code in degrees: frontalise and turn the head, identity kept
+        front_button, yaw = pose_controls
+        front_button.click(frontalise, [state, page.api_face], edited, api_name=page.api("frontalise"),
+                           preprocess=False, postprocess=False, **page.model_event
+                           ).success(pose_readback, [state, page.api_face], [readback, readback_json],
+                                     api_visibility="private", preprocess=False, **page.model_event)
+        yaw.input(head_turn, [state, page.api_face, yaw], edited, api_name=page.api("head_turn"), preprocess=False,
+                  postprocess=False, trigger_mode="always_last", show_progress="hidden", **page.model_event
+                  ).success(pose_readback, [state, page.api_face, yaw], [readback, readback_json],
+                            api_visibility="private", preprocess=False, **page.model_event)
     compare_button.click(compare_models, face, comparison, api_name=page.api("compare_models"), preprocess=False,
                          **page.model_event)
 

@@ -15,6 +15,7 @@ special only as the labelled sub-code whose class probabilities are shown.
 - :mod:`.exports` — PNG, GIF and MP4 exports for slides, into the app's result folder
 - :mod:`.webcam` — the Live (webcam) tab
 - :mod:`.presenter` — the Presenter tab: random face, one face through every model
+- :mod:`.headpose` — frontalise and head turn, for models with a pose code in degrees
 """
 
 from .common import (
@@ -59,6 +60,7 @@ from .evaluation import (
     retrieve_photos,
 )
 from .exports import dimension_choices, export_png, export_strip, export_sweep
+from . import headpose  # noqa: F401  (D.headpose in app.py)
 from .measured import (
     AVERAGE_FACE,
     interpolation_readback,
