@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import ssl
 import sys
 import time
@@ -47,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
 import numpy as np  # noqa: E402
-from common import free_port, latency_stats, write_results  # noqa: E402  (bench/ is on sys.path)
+from common import free_port, invocation, latency_stats, machine, timestamp, write_results  # noqa: E402
 
 
 def _interleaved(calls: dict, n: int, warmup: int) -> dict[str, list[float]]:
@@ -203,13 +202,11 @@ def main(argv=None) -> dict:
         "overhead_ms_p50": results["sliders"]["p50_ms"] - results["decode"]["p50_ms"],
         "server_cpu_ms": server_cpu,
         "startup_s": startup_s,
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                    "loadavg_1m_before": load_before[0], "loadavg_1m_after": load_after[0]},
+        "machine": machine(load_before, load_after, torch_threads=torch.get_num_threads()),
         "versions": {"torch": torch.__version__, "gradio": gradio.__version__,
                      "gradio_client": gradio_client.__version__, "facelab": facelab.__version__},
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if argv is None else f"main({argv!r})",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "command": invocation(argv),
+        "when": timestamp(),
     }
     print(f"checkpoint {report['checkpoint']} ({model.config.method}, {model.config.image_size}px, "
           f"{len(specs)} sliders); "

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import signal
 import subprocess
@@ -34,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
-from common import free_port, write_results  # bench/ is on sys.path
+from common import free_port, invocation, machine, timestamp, write_results  # bench/ is on sys.path
 
 POLL_S = 0.05
 
@@ -199,11 +198,9 @@ def main(argv=None) -> dict:
         "phase_groups_s": groups,
         "dominant": max(groups, key=groups.get),
         "heaviest_imports": imports,
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "cpus": os.cpu_count(), "loadavg_1m_before": load_before[0],
-                    "loadavg_1m_after": load_after[0]},
-        "bench_command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if argv is None else f"main({argv!r})",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine(load_before, load_after),
+        "bench_command": invocation(argv),
+        "when": timestamp(),
     }
     print(f"cold start to HTTP 200: median {result['median_total_s']:.1f} s, min {result['min_total_s']:.1f} s "
           f"over {len(runs)} starts; load average {load_before[0]:.2f} → {load_after[0]:.2f} on {os.cpu_count()} CPUs")

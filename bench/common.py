@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import platform
 import socket
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -32,3 +36,19 @@ def latency_stats(seconds) -> dict:
         return {"n": 0}
     return {"n": len(ms), "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)),
             "mean_ms": float(ms.mean()), "min_ms": float(ms.min()), "max_ms": float(ms.max())}
+
+
+def machine(load_before, load_after, **extra) -> dict:
+    """Python, platform and CPUs, and the 1-minute load average before and after the run (other
+    work on the machine inflates every figure), plus ``extra`` fields."""
+    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(), **extra,
+            "loadavg_1m_before": load_before[0], "loadavg_1m_after": load_after[0]}
+
+
+def invocation(argv=None) -> str:
+    """How the benchmark was run: its command line, or ``main([...])`` when called from Python."""
+    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if argv is None else f"main({argv!r})"
+
+
+def timestamp() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import ssl
 import subprocess
 import sys
@@ -37,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
 import numpy as np  # noqa: E402
-from common import free_port, latency_stats, write_results  # noqa: E402  (bench/ is on sys.path)
+from common import free_port, invocation, latency_stats, machine, timestamp, write_results  # noqa: E402
 
 KINDS = ("encode", "sliders", "swap")
 SERVER_ERRORS = ("Traceback", "LocalProtocolError", "Exception in ASGI application")
@@ -182,12 +181,11 @@ def main(argv=None) -> dict:
         "throughput_rps": len(calls) / wall_s,
         "results": per_kind,
         "startup_s": startup_s,
-        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-                    "loadavg_1m_before": load_before[0], "loadavg_1m_after": load_after[0]},
+        "machine": machine(load_before, load_after),
         "versions": {"gradio": gradio.__version__, "gradio_client": gradio_client.__version__,
                      "facelab": facelab.__version__},
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if argv is None else f"main({argv!r})",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "command": invocation(argv),
+        "when": timestamp(),
     }
     print(f"{args.clients} clients × {args.requests} requests against {report['checkpoint']}; "
           f"load average {load_before[0]:.2f} → {load_after[0]:.2f} on {os.cpu_count()} CPUs")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import platform
 import sys
@@ -149,7 +148,7 @@ def main(argv=None) -> dict:
             print(f"{name:24s} {label:20s} {row['images_per_s']:8.1f} img/s  {row['flops_per_s'] / 1e9:7.2f} GFLOP/s"
                   f"  roofline {row['roofline']:.1%}", flush=True)
     print(f"\nfp32 {args.matmul}² matmul: {peak / 1e9:.1f} GFLOP/s")
-    print(f"\n| checkpoint | variant | batch | step (ms) | images/s | GFLOP/step | GFLOP/s | of matmul |")
+    print("\n| checkpoint | variant | batch | step (ms) | images/s | GFLOP/step | GFLOP/s | of matmul |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         print(f"| {r['checkpoint']} | {r['variant']} | {r['batch_size']} | {r['step_ms']:.0f} | {r['images_per_s']:.0f} "

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
 import numpy as np
-from common import latency_stats, write_results  # bench/ is on sys.path
+from common import invocation, latency_stats, machine, timestamp, write_results  # bench/ is on sys.path
 
 BAR = 1.5
 STAGES = ("read", "prepare", "encode", "decode", "classify")
@@ -137,12 +136,10 @@ def main(argv=None) -> dict | None:
         "faces_found_by_mtcnn": {str(k): int(c) for k, c in zip(*np.unique(faces, return_counts=True))},
         "predicted_expressions": predicted,
         "model_load_s": load_s,
-        "machine": {"device": str(detector.device), "torch": torch.__version__,
-                    "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
-                    "platform": platform.platform(), "python": platform.python_version(),
-                    "loadavg_1m_before": load_before[0], "loadavg_1m_after": load_after[0]},
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if argv is None else f"main({argv!r})",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine(load_before, load_after, device=str(detector.device), torch=torch.__version__,
+                           torch_threads=torch.get_num_threads()),
+        "command": invocation(argv),
+        "when": timestamp(),
     }
 
     n = stats["total"]["n"]

@@ -408,15 +408,20 @@ def evaluate_recogniser(args, argv, model, t0: float) -> dict:
                     f"{platform.machine()}, {os.cpu_count()} CPUs).")
     figures.update(command=command, title=name, description=description)
     out = Path(args.out) if args.out else (Path(model.directory) / f"evaluation-{name}.json" if args.card else None)
+    return report(figures, out, model.directory if args.card else None)
+
+
+
+def report(figures: dict, out: Path | None, card_directory=None) -> dict:
+    """Print the figures, write them to ``out`` and, given a checkpoint directory, rebuild its card."""
     print_table(figures)
     print(f"wall time {figures['wall_time_s']} s")
     if out:
         write_json(out, figures)
         print(f"wrote {out}")
-    if args.card:
-        print(f"wrote {write_card(model.directory)}")
+    if card_directory is not None:
+        print(f"wrote {write_card(card_directory)}")
     return figures
-
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
@@ -536,14 +541,7 @@ def main(argv=None) -> dict:
         figures["plots"] = _relative(made, out.parent if out else None)
 
     figures["wall_time_s"] = round(time.perf_counter() - t0, 1)
-    print_table(figures)
-    print(f"wall time {figures['wall_time_s']} s")
-    if out:
-        write_json(out, figures)
-        print(f"wrote {out}")
-    if args.card:
-        print(f"wrote {write_card(model.directory)}")
-    return figures
+    return report(figures, out, model.directory if args.card else None)
 
 
 if __name__ == "__main__":

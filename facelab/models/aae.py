@@ -17,7 +17,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from .blocks import ConvTrunk, Decoder, _norm
-from .network import class_names
+from .network import CodePlumbing
 
 #: ``encode``'s log-variance: the codes are point estimates (σ ≈ 5e-5), not posteriors.
 POINT_LOGVAR = -20.0
@@ -65,7 +65,7 @@ class ImageDiscriminator(nn.Module):
         return self.out(self.conv(x).flatten(1)).squeeze(1)
 
 
-class AttributeSplitAAE(nn.Module):
+class AttributeSplitAAE(CodePlumbing, nn.Module):
     """E, G, Φ, Φ⁻¹, the heads and both critics; see the module docstring.
 
     ``z_dim`` 0 means the size of f (the sum of ``config.latents``: 99 at 3 + 32 + 32 + 32, the
@@ -82,33 +82,17 @@ class AttributeSplitAAE(nn.Module):
         self.generator = Decoder(config.channels, self.z_dim, depth=decoder_depth)
         self.phi = mlp([self.z_dim, map_hidden, config.latent_dim])
         self.phi_inv = mlp([config.latent_dim, map_hidden, self.z_dim])
-        self.heads = nn.ModuleDict({a: nn.Linear(config.latents[a], len(names))
-                                    for a, names in class_names(config).items()})
+        self.add_code_heads(config)
         self.latent_critic = LatentDiscriminator(self.z_dim, critic_hidden)
         self.image_critic = ImageDiscriminator(config.channels)
-        self.register_buffer("code_mean", torch.zeros(config.latent_dim))
-        self.register_buffer("code_std", torch.ones(config.latent_dim))
 
-    # ---- the FaceNetwork interface --------------------------------------------------------
-    @property
-    def attributes(self) -> tuple[str, ...]:
-        return tuple(self.config.latents)
-
-    def join(self, parts: dict[str, torch.Tensor]) -> torch.Tensor:
-        return torch.cat([parts[name] for name in self.config.latents], dim=1)
-
-    def split(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {name: z[:, s] for name, s in self.config.slices().items()}
-
+    # ---- the FaceNetwork interface (join, split, classify: CodePlumbing) ------------------
     def encode(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         f = self.split(self.phi(self.encoder(x)))
         return f, {a: torch.full_like(v, POINT_LOGVAR) for a, v in f.items()}
 
     def decode(self, f: torch.Tensor) -> torch.Tensor:
         return self.generator(self.phi_inv(f))
-
-    def classify(self, code: torch.Tensor, attribute: str = "expression") -> torch.Tensor:
-        return self.heads[attribute](code)
 
     # ---- the autoencoder's own code z -----------------------------------------------------
     def encode_z(self, x: torch.Tensor) -> torch.Tensor:

@@ -51,16 +51,14 @@ def class_names(config: ModelConfig) -> dict[str, tuple[str, ...]]:
     return {"expression": config.expressions} if "expression" in config.latents else {}
 
 
-class CodeBase(nn.Module):
-    """Shared plumbing: code (de)concatenation, heads, code statistics, fusion + decoder."""
+class CodePlumbing:
+    """What every network does with its code: named sub-codes (join/split), a head per labelled
+    attribute and the training codes' statistics. A mixin, so each network keeps its own layer order."""
 
-    def __init__(self, config: ModelConfig, decoder_depth: int = 0):
-        super().__init__()
-        self.config = config
+    def add_code_heads(self, config: ModelConfig) -> None:
+        """Register the heads and the code-statistics buffers (call from ``__init__``)."""
         self.heads = nn.ModuleDict({a: nn.Linear(config.latents[a], len(names))
                                     for a, names in class_names(config).items()})
-        self.fusion = nn.Sequential(nn.Linear(config.latent_dim, config.fusion_dim), nn.ReLU())
-        self.decoder = Decoder(config.channels, config.fusion_dim, depth=decoder_depth)
         self.register_buffer("code_mean", torch.zeros(config.latent_dim))
         self.register_buffer("code_std", torch.ones(config.latent_dim))
 
@@ -74,11 +72,22 @@ class CodeBase(nn.Module):
     def split(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
         return {name: z[:, s] for name, s in self.config.slices().items()}
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.fusion(z))
-
     def classify(self, z: torch.Tensor, attribute: str = "expression") -> torch.Tensor:
         return self.heads[attribute](z)
+
+
+class CodeBase(CodePlumbing, nn.Module):
+    """The code plumbing plus a fusion layer (FC + ReLU) and a decoder."""
+
+    def __init__(self, config: ModelConfig, decoder_depth: int = 0):
+        super().__init__()
+        self.config = config
+        self.add_code_heads(config)
+        self.fusion = nn.Sequential(nn.Linear(config.latent_dim, config.fusion_dim), nn.ReLU())
+        self.decoder = Decoder(config.channels, config.fusion_dim, depth=decoder_depth)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.fusion(z))
 
 
 class SplitAutoencoder(CodeBase):
