@@ -335,8 +335,8 @@ def _sliders_tab(page: Page, encoded, reconstruction) -> None:
 
     with gr.Tab("Sliders", id="sliders"):
         gr.Markdown(f"Move a slider to change one leading dimension of one code — {_codes_text(model)}; only the "
-                    "decoder runs. Sliders start at your encoded face (or the average face) and span mean ± 3 std "
-                    "of the training codes. Under the edited face: what the model reads back from it.",
+                    "decoder runs. Sliders start at your encoded face (or the average face) and span the "
+                    f"{model.bounds_source}. Under the edited face: what the model reads back from it.",
                     elem_classes="howto")
         with gr.Row():
             with gr.Column(scale=1, min_width=200):
@@ -356,7 +356,7 @@ def _sliders_tab(page: Page, encoded, reconstruction) -> None:
                 png_file = gr.File(label="PNG for slides", interactive=False, elem_classes="export-file")
                 png_caption = gr.Markdown()
             gr.Markdown("**Animate this dimension:** your face (or the average face) with one dimension swept "
-                        "over mean ± 3 std, forwards and back.")
+                        "over its slider range, forwards and back.")
             with gr.Row(equal_height=True):
                 sweep_attribute = gr.Dropdown(attributes, value=attributes[0], label="Code")
                 first = D.dimension_choices(model, attributes[0])
@@ -669,7 +669,8 @@ def _presenter_tab(page: Page) -> None:
 
     @_result_files
     def random_face():
-        """A new face: a sample from the code prior (each dimension ~ N(training mean, training std)), decoded."""
+        """A new face: a sample from the code prior (each dimension ~ N(training mean, training std), kept within
+        its slider range), decoded."""
         return D.random_face(model)
 
     @_result_files
@@ -703,7 +704,8 @@ def _presenter_tab(page: Page) -> None:
         state = gr.State(None)  # the presenter's own face: the other tabs keep theirs (inside the Tab: a
         # component directly in gr.Tabs counts as one more tab, and the browser mislabels the next one)
         gr.Markdown("For a projector: a face and its edit, large. Choose a code and a dimension and move the "
-                    "slider (in training stds from the mean); **Random face** draws a new face from the code prior.",
+                    "slider along that dimension's range (−1 its low end, 0 the training mean, +1 its high end: the "
+                    f"{model.bounds_source}); **Random face** draws a new face from the code prior.",
                     elem_classes="howto")
         with gr.Row(equal_height=True, elem_classes="presenter"):
             face = _upload_image("Face", height=PRESENTER_HEIGHT)
@@ -713,8 +715,8 @@ def _presenter_tab(page: Page) -> None:
             random_button = gr.Button("Random face", size="sm", scale=0, min_width=140)
             attribute = gr.Dropdown(attributes, value=attributes[0], label="Code", scale=1, min_width=120)
             dim = gr.Dropdown(first_dims, value=first_dims[0][1], label="Dimension", scale=1, min_width=140)
-            value = gr.Slider(-D.presenter.PRESENTER_STD, D.presenter.PRESENTER_STD, value=0.0, step=0.05,
-                              label="std from the mean", scale=3)
+            value = gr.Slider(-D.presenter.PRESENTER_RANGE, D.presenter.PRESENTER_RANGE, value=0.0, step=0.01,
+                              label="along the range (−1 low end · 0 mean · +1 high end)", scale=3)
         if D.headpose.pose_scale(model) is not None:
             with gr.Row(equal_height=True):
                 front_button = gr.Button("Frontalise", size="sm", scale=0, min_width=140)

@@ -24,7 +24,6 @@ from .face_model import Code, FaceModel
 
 DISPLAY_SIZE = 512  # px, height of exported images and animations
 FPS = 10
-SWEEP_SPAN = 3.0  # a sweep covers mean ± 3 std of the training codes, as the Sliders tab does
 
 
 def upscale(image: Image.Image, size: int = DISPLAY_SIZE) -> Image.Image:
@@ -46,14 +45,13 @@ def pingpong(frames: Sequence) -> list:
     return frames + frames[-2:0:-1]
 
 
-def sweep_frames(model: FaceModel, code: Code, attribute: str, dim: int, steps: int = 24,
-                 span: float = SWEEP_SPAN) -> list[Image.Image]:
-    """``code`` decoded with one dimension of one sub-code swept over mean ± ``span`` std of the
-    training codes (``model.code_range``), low to high: "animate this dimension"."""
-    mean, std = model.code_range(attribute)
-    if not 0 <= dim < len(mean):
-        raise ValueError(f"{attribute} has dimensions 0–{len(mean) - 1}, got {dim}")
-    values = mean[dim] + std[dim] * np.linspace(-span, span, int(steps))
+def sweep_frames(model: FaceModel, code: Code, attribute: str, dim: int, steps: int = 24) -> list[Image.Image]:
+    """``code`` decoded with one dimension of one sub-code swept evenly over its range, the Sliders
+    tab's (``model.code_bounds``), low to high: "animate this dimension"."""
+    low, high = model.code_bounds(attribute)
+    if not 0 <= dim < len(low):
+        raise ValueError(f"{attribute} has dimensions 0–{len(low) - 1}, got {dim}")
+    values = np.linspace(low[dim], high[dim], int(steps))
     return model.decode(model.traverse(code, attribute, dim, values))
 
 

@@ -8,6 +8,7 @@ Editing operations return codes, so they compose (``model.decode(model.swap(a, b
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
@@ -21,6 +22,8 @@ from .config import ModelConfig, TrainConfig
 from .methods import build_network
 
 INFERENCE_SETTINGS = ("mirror_expression",)  # options that change how codes are read, not the weights
+FALLBACK_STD = 3.0  # code ranges of checkpoints saved without quantiles: mean ± 3 std of the training codes
+MIN_REACH = 1e-4  # each end of a code range is at least this far from the mean (a dimension that never moved)
 
 
 class Code:
@@ -209,14 +212,71 @@ class FaceModel:
 
     # ---- statistics -------------------------------------------------------------------------
     def code_range(self, attribute: str) -> tuple[np.ndarray, np.ndarray]:
-        """Per-dimension (mean, std) of the training codes for one attribute."""
+        """Per-dimension (mean, std) of the training codes for one attribute (copies: changing them
+        changes nothing in the model)."""
         s = self.config.slices()[attribute]
-        return self.network.code_mean[s].cpu().numpy(), self.network.code_std[s].cpu().numpy()
+        return self.network.code_mean[s].cpu().numpy().copy(), self.network.code_std[s].cpu().numpy().copy()
+
+    def _quantiles(self) -> np.ndarray | None:
+        """The stored quantile levels of the bounds, or None for a checkpoint saved before them."""
+        levels = self.network.code_quantiles.cpu().numpy()
+        measured = np.isfinite(levels).all() and np.isfinite(self.network.code_low.cpu().numpy()).all() \
+            and np.isfinite(self.network.code_high.cpu().numpy()).all()
+        return levels if measured else None
+
+    def code_bounds(self, attribute: str) -> tuple[np.ndarray, np.ndarray]:
+        """Per-dimension (low, high) of ``attribute``: how far an edit may move each dimension (the
+        sliders, the presenter, sweeps and traversals). The checkpoint's stored low and high quantiles
+        of the training codes (the 1st and 99th percentile, :func:`facelab.training.code_statistics`),
+        so each end is a value real training faces reach; mean ± 3 std for a checkpoint saved before
+        quantiles were stored (:attr:`bounds_source` says which). The mean always lies inside, at
+        least ``MIN_REACH`` from either end."""
+        mean, std = self.code_range(attribute)
+        if self._quantiles() is None:
+            return mean - FALLBACK_STD * std, mean + FALLBACK_STD * std
+        s = self.config.slices()[attribute]
+        low, high = self.network.code_low[s].cpu().numpy(), self.network.code_high[s].cpu().numpy()
+        return np.minimum(low, mean - MIN_REACH), np.maximum(high, mean + MIN_REACH)  # new arrays
+
+    @property
+    def bounds_source(self) -> str:
+        """Where :meth:`code_bounds` come from, in words (e.g. "1st–99th percentile of the training codes")."""
+        levels = self._quantiles()
+        if levels is None:
+            return (f"mean ± {FALLBACK_STD:g} std of the training codes (this checkpoint stores no quantiles; "
+                    "python -m train.statistics adds them)")
+        low, high = (_percentile(q) for q in levels)
+        return f"{low}–{high} percentile of the training codes"
+
+    def range_values(self, attribute: str, dim: int, positions) -> np.ndarray:
+        """Code values of one dimension at ``positions`` along its range: −1 is the low end of
+        :meth:`code_bounds`, 0 the training mean, +1 the high end; linear on each side of the mean
+        (the bounds need not be symmetric), clipped to [−1, 1]."""
+        (mean, _), (low, high) = self.code_range(attribute), self.code_bounds(attribute)
+        t = np.clip(np.asarray(positions, dtype=np.float64), -1.0, 1.0)
+        m, lo, hi = float(mean[dim]), float(low[dim]), float(high[dim])
+        return np.where(t < 0, m + t * (m - lo), m + t * (hi - m))
+
+    def range_position(self, attribute: str, dim: int, value: float) -> float:
+        """Where ``value`` of one dimension lies on its range (inverse of :meth:`range_values`):
+        −1 the low end, 0 the mean, +1 the high end; values beyond an end are clipped to it."""
+        (mean, _), (low, high) = self.code_range(attribute), self.code_bounds(attribute)
+        m, lo, hi = float(mean[dim]), float(low[dim]), float(high[dim])
+        t = (value - m) / (m - lo) if value < m else (value - m) / (hi - m)
+        return float(np.clip(t, -1.0, 1.0))
 
     def top_dimensions(self, attribute: str, k: int = 8) -> list[int]:
         """The ``k`` dimensions of ``attribute`` with the largest variance over the training data."""
         _, std = self.code_range(attribute)
         return [int(i) for i in np.argsort(-std)[:k]]
+
+
+def _percentile(q: float) -> str:
+    """0.01 → "1st", 0.995 → "99.5th"."""
+    p = round(float(q) * 100, 2)
+    text = f"{p:g}"
+    suffix = "th" if p != int(p) or 10 <= int(p) % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(int(p) % 10, "th")
+    return text + suffix
 
 
 def load(name_or_dir: str | os.PathLike = "synthetic-disvae", device: str = "auto") -> FaceModel:
@@ -225,4 +285,9 @@ def load(name_or_dir: str | os.PathLike = "synthetic-disvae", device: str = "aut
 
     dev = resolve_device(device)
     network, config, training, directory = load_checkpoint(name_or_dir, device=dev)
-    return FaceModel(network, config, training, directory, dev)
+    model = FaceModel(network, config, training, directory, dev)
+    if model._quantiles() is None:
+        warnings.warn(f"{directory} stores no quantiles of its training codes (saved before they were, or never "
+                      f"trained): edit ranges fall back to mean ± {FALLBACK_STD:g} std; "
+                      f"python -m train.statistics --checkpoint {directory} measures them", stacklevel=2)
+    return model

@@ -12,9 +12,35 @@ import torch.nn.functional as F
 from .labels import MISSING
 
 
+_LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, what PIL's convert("L") uses
+
+
+def is_grey(x: torch.Tensor, tolerance: float = 1e-3) -> torch.Tensor:
+    """Per image of a (B, 3, H, W) batch: are its three channels the same everywhere (a grey photo
+    loaded as RGB)? Bool (B,)."""
+    spread = x.amax(1) - x.amin(1)
+    return spread.flatten(1).amax(1) <= tolerance
+
+
+def luminance(x: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) → (B, 1, H, W) BT.601 luma."""
+    w = torch.tensor(_LUMA, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    return (x * w).sum(1, keepdim=True)
+
+
 def reconstruction(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Squared error summed over pixels, averaged over the batch (a Gaussian decoder's NLL up to scale)."""
-    return F.mse_loss(x_hat, x, reduction="sum") / x.shape[0]
+    """Squared error summed over pixels, averaged over the batch (a Gaussian decoder's NLL up to scale).
+
+    A grey target (FER2013 and other greyscale sets) is compared with the *luminance* of the
+    reconstruction only (×3, the weight of its three equal channels): a grey photo says nothing
+    about colour, so it must not teach the decoder to paint faces grey; colour is learned from
+    the colour sources in the same batches.
+    """
+    if x.shape[1] != 3 or x.shape != x_hat.shape:
+        return F.mse_loss(x_hat, x, reduction="sum") / x.shape[0]
+    colour = (x_hat - x).pow(2).flatten(1).sum(1)
+    luma = 3.0 * (luminance(x_hat) - luminance(x)).pow(2).flatten(1).sum(1)
+    return torch.where(is_grey(x), luma, colour).sum() / x.shape[0]  # no host sync: both computed
 
 
 def change_weighted_reconstruction(x_hat: torch.Tensor, target: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:

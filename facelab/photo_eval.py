@@ -38,7 +38,8 @@ detector, which never saw this model or its data. Every figure is on faces the m
                                  its top dimensions and ranges) is set to either end of its range, the rest
                                  of the face's code unchanged; share of (face, slider, end);
                                  slider_all_ends_face_found: share of faces with a face found at every end;
-                                 slider_ends: the count; sliders: [dim, min, max] of each
+                                 slider_ends: the count; sliders: [dim, min, max] of each; slider_range:
+                                 where the ranges come from (FaceModel.bounds_source)
 :func:`fer2013_scores` keys: fer2013_test_accuracy and fer2013_test_balanced_accuracy (all test images),
 fer2013_balanced100_accuracy (100 random test faces per class, seeded), fer2013_test_n, fer2013_per_class.
 """
@@ -209,6 +210,7 @@ def recogniser_scores(model, dataset, n_pairs: int = 256, seed: int = 0, geometr
         out["slider_all_ends_face_found"] = float(found.all(0).mean())
         out["slider_ends"] = int(found.size)
         out["sliders"] = [[s.dim, s.minimum, s.maximum] for s in specs]
+        out["slider_range"] = model.bounds_source
     bar.update(2)
     bar.close()
     return out

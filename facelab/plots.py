@@ -129,10 +129,11 @@ def probe_figure(matrix, factors: Sequence[str], codes: Sequence[str], title: st
     return fig
 
 
-def traversal_values(model, attribute: str, dim: int, n: int = 7, span: float = 2.5) -> np.ndarray:
-    """``n`` values of one dimension from mean − span·std to mean + span·std of the training codes."""
-    mean, std = model.code_range(attribute)
-    return mean[dim] + std[dim] * np.linspace(-span, span, n)
+def traversal_values(model, attribute: str, dim: int, n: int = 7) -> np.ndarray:
+    """``n`` values of one dimension over its range (``model.code_bounds``, as the app's sliders):
+    the low end, evenly up to the training mean, evenly on to the high end (odd ``n``: the middle
+    value is the mean)."""
+    return model.range_values(attribute, dim, np.linspace(-1.0, 1.0, n))
 
 
 def traversal_grid(model, code, attribute: str, dims: Sequence[int], values) -> Image.Image:

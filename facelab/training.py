@@ -329,8 +329,12 @@ def _shown(sums: dict) -> list[str]:
 
 
 @torch.no_grad()
-def code_statistics(network: torch.nn.Module, loader: DataLoader, device: torch.device) -> None:
-    """Store per-dimension mean/std of the training codes in the network (used to range sliders)."""
+def code_statistics(network: torch.nn.Module, loader: DataLoader, device: torch.device,
+                    quantiles: tuple[float, float] = (0.01, 0.99)) -> None:
+    """Store per-dimension statistics of the training codes (posterior means) in the network:
+    mean and std (slider defaults, random faces, dimension order) and the ``quantiles`` low and high,
+    by default the 1st and 99th percentile (the ends of sliders, sweeps and traversals:
+    ``FaceModel.code_bounds``)."""
     network.eval()
     codes = []
     for batch in loader:
@@ -339,6 +343,11 @@ def code_statistics(network: torch.nn.Module, loader: DataLoader, device: torch.
     codes = torch.cat(codes)
     network.code_mean.copy_(codes.mean(0))
     network.code_std.copy_(codes.std(0).clamp_min(1e-4))
+    # numpy: torch.quantile refuses inputs of more than 2**24 values (a large set's codes)
+    low, high = np.quantile(codes.double().numpy(), quantiles, axis=0)
+    network.code_low.copy_(torch.from_numpy(low))
+    network.code_high.copy_(torch.from_numpy(high))
+    network.code_quantiles.copy_(torch.tensor(quantiles))
 
 
 def _init_state(init) -> dict[str, torch.Tensor]:
@@ -397,7 +406,9 @@ def train(
     for index, stage in enumerate(method.stages(network, model_config, train_config, fine_tune=init is not None)):
         if resumed is not None and index < resumed.position.stage:
             continue  # finished before the interruption; its weights are in the saved state
+        began = time.perf_counter()
         context.history[stage.name] = _run_stage(stage, network, batches, context, index)
+        context.history.setdefault("stage_seconds", {})[stage.name] = round(time.perf_counter() - began, 2)
         ran = True
     if resumed is not None and not ran:  # interrupted after the last stage: only the statistics were left
         resumed.restore_weights(network, None)

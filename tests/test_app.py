@@ -189,13 +189,14 @@ def test_slider_specs_follow_code_statistics(model):
     assert [s.attribute for s in specs] == ["expression"] * 3 + ["identity"] * 3  # expression first
     for attribute in ("expression", "identity"):
         mean, std = model.code_range(attribute)
+        low, high = model.code_bounds(attribute)  # the training codes' 1st and 99th percentile
         mine = [s for s in specs if s.attribute == attribute]
         assert [s.dim for s in mine] == model.top_dimensions(attribute, 3)
         for s in mine:  # rounded to about a thousandth of the span
             tol = 1e-3 * (s.maximum - s.minimum)
             assert s.default == pytest.approx(mean[s.dim], abs=tol)
-            assert s.minimum == pytest.approx(mean[s.dim] - 3 * std[s.dim], abs=tol)
-            assert s.maximum == pytest.approx(mean[s.dim] + 3 * std[s.dim], abs=tol)
+            assert s.minimum == pytest.approx(low[s.dim], abs=tol) and s.minimum < s.default
+            assert s.maximum == pytest.approx(high[s.dim], abs=tol) and s.maximum > s.default
         assert [std[s.dim] for s in mine] == sorted((std[s.dim] for s in mine), reverse=True)
     # k larger than an attribute: every dimension once
     full = D.slider_specs(model, k=100)

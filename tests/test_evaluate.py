@@ -62,7 +62,7 @@ def test_init_starts_from_the_given_weights(tiny_checkpoint, tiny_synthetic):
     assert history.get("init") is True and "identity_vae" not in history
     mine, theirs = model.state_dict(), init.network.state_dict()
     for key in mine:
-        if key not in ("code_mean", "code_std"):  # recomputed on the new training data
+        if not key.startswith("code_"):  # the code statistics: recomputed on the new training data
             assert torch.equal(mine[key], theirs[key]), key
     assert not any(p.requires_grad for p in model.encoders["identity"].parameters())
 
@@ -118,8 +118,12 @@ def test_traversal_grid_has_one_tile_per_dim_and_value(tiny_checkpoint, tiny_syn
     expected = model.decode(model.traverse(code, "identity", dims[1], [1.0]))[0]
     tile = np.asarray(grid)[s:2 * s, 3 * s:4 * s].astype(int)
     assert np.abs(tile - np.asarray(expected)).max() <= 1  # batched vs single decode: rounding at most
-    per_row = np.stack([plots.traversal_values(model, "identity", d, n=4) for d in dims])
-    assert plots.traversal_grid(model, code, "identity", dims, per_row).size == (4 * s, 3 * s)
+    per_row = np.stack([plots.traversal_values(model, "identity", d, n=5) for d in dims])
+    assert plots.traversal_grid(model, code, "identity", dims, per_row).size == (5 * s, 3 * s)
+    low, high = model.code_bounds("identity")
+    mean, _ = model.code_range("identity")  # low end → mean (the middle column) → high end
+    assert np.allclose(per_row[:, [0, 2, 4]], np.stack([low[dims], mean[dims], high[dims]], 1), atol=1e-6)
+    assert (np.diff(per_row, axis=1) > 0).all()
 
 
 def test_save_figure_writes_html_and_png_where_possible(tmp_path):

@@ -74,9 +74,9 @@ def test_sweep_and_strip_frames(model):
     attribute, dim = "expression", model.top_dimensions("expression")[0]
     sweep = export.sweep_frames(model, code, attribute, dim, steps=6)
     assert len(sweep) == 6 and sweep[0].size == (64, 64)
-    mean, std = model.code_range(attribute)
-    expected = model.decode(model.traverse(code, attribute, dim, [mean[dim] - 3 * std[dim]]))[0]
-    assert _close(sweep[0], expected)  # starts at mean − 3 std
+    low, high = model.code_bounds(attribute)
+    expected = model.decode(model.traverse(code, attribute, dim, [low[dim], high[dim]]))
+    assert _close(sweep[0], expected[0]) and _close(sweep[-1], expected[1])  # the slider range, low to high
     with pytest.raises(ValueError):
         export.sweep_frames(model, code, attribute, 99)
     other = model.encode(_frames(2)[1])

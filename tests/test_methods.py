@@ -198,6 +198,28 @@ def test_older_checkpoints_load_unchanged(tiny_checkpoint, tmp_path):
     assert a.encode(image) == b.encode(image)
 
 
+def test_grey_targets_judge_only_the_luminance_of_a_reconstruction():
+    torch.manual_seed(0)
+    colour = torch.rand(2, 3, 8, 8)
+    grey = L.luminance(torch.rand(2, 3, 8, 8)).expand(-1, 3, -1, -1).contiguous()
+    assert L.is_grey(grey).all() and not L.is_grey(colour).any()
+    # a coloured reconstruction with the grey photo's luminance costs nothing ...
+    r, g = 0.1, -0.05
+    tint = torch.tensor([r, g, -(0.299 * r + 0.587 * g) / 0.114]).view(1, 3, 1, 1)  # zero luminance
+    painted = grey + tint
+    assert torch.allclose(L.luminance(painted), L.luminance(grey), atol=1e-6)
+    assert float(L.reconstruction(painted, grey)) < 1e-8
+    # ... while a colour target still wants its colour, and the plain squared error is unchanged for it
+    assert float(L.reconstruction(colour + tint, colour)) > 0.1
+    assert torch.allclose(L.reconstruction(colour + tint, colour), ((tint.expand_as(colour)) ** 2).sum() / 2)
+    # a mixed batch: each image by its own rule
+    mixed = torch.cat([grey[:1], colour[:1]])
+    assert torch.allclose(L.reconstruction(torch.cat([painted[:1], colour[:1]]), mixed), torch.tensor(0.0), atol=1e-6)
+    # a wrong luminance is penalised like three equal channels
+    darker = grey - 0.1
+    assert torch.allclose(L.reconstruction(darker, grey), torch.tensor(3 * 64 * 0.01), rtol=1e-4)
+
+
 def test_graded_targets_and_metric_losses_behave():
     labels = torch.tensor([1, 0, MISSING, 3])
     t = L.graded_targets(labels, torch.tensor([0.25, 0.0, 0.5, 1.0]), 4)

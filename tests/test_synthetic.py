@@ -55,6 +55,21 @@ def test_render_batch_equals_per_face_render():
     assert np.array_equal(batch, singles)
 
 
+def test_render_many_in_processes_gives_the_same_pixels():
+    fs = _mixed_factors() * 3
+    one = synthetic.render_many(fs, SIZE, workers=1)
+    assert np.array_equal(one, render_batch(fs, SIZE))
+    assert np.array_equal(synthetic.render_many(fs, SIZE, workers=2), one)
+
+
+def test_render_workers_scale_with_the_job(monkeypatch):
+    monkeypatch.delenv("FACELAB_RENDER_WORKERS", raising=False)
+    assert synthetic.render_workers(100) == 1
+    assert synthetic.render_workers(10**6) >= 1
+    monkeypatch.setenv("FACELAB_RENDER_WORKERS", "3")
+    assert synthetic.render_workers(100) == 3
+
+
 def test_feature_boxes_are_a_pure_speedup(monkeypatch):
     fs = _mixed_factors()
     cropped = render_batch(fs, SIZE)

@@ -113,12 +113,18 @@ def test_presenter_functions(model, examples, three_codes):
     assert D.random_face(model, seed=1).size == (64, 64)
     many = [D.random_code(model, seed=s).identity for s in range(400)]  # a sample of the prior
     mean, std = model.code_range("identity")
+    low, high = model.code_bounds("identity")
     assert np.allclose(np.mean(many, 0), mean, atol=0.25 * std.max()) and np.allclose(np.std(many, 0), std, rtol=0.2)
+    assert (np.min(many, 0) >= low).all() and (np.max(many, 0) <= high).all()  # within the slider ranges
     dim = model.top_dimensions("expression", 1)[0]
-    moved = D.set_dimension(model, code, "expression", dim, 2.0)
-    assert D.dimension_value(model, moved, "expression", dim) == pytest.approx(2.0, abs=1e-3)
+    moved = D.set_dimension(model, code, "expression", dim, 0.5)  # half way from the mean to the high end
+    assert D.dimension_value(model, moved, "expression", dim) == pytest.approx(0.5, abs=1e-3)
+    (mean, _), (low, high) = model.code_range("expression"), model.code_bounds("expression")
+    assert moved.expression[dim] == pytest.approx((mean[dim] + high[dim]) / 2, rel=1e-5)
     assert np.array_equal(moved.identity, code.identity)
-    assert D.dimension_value(model, D.set_dimension(model, code, "expression", dim, 99), "expression", dim) == 3.0
+    ends = [D.set_dimension(model, code, "expression", dim, v) for v in (-99, 0.0, 99)]  # clipped to the range
+    assert [c.expression[dim] for c in ends] == pytest.approx([low[dim], mean[dim], high[dim]], rel=1e-5)
+    assert [D.dimension_value(model, c, "expression", dim) for c in ends] == [-1.0, 0.0, 1.0]
     with pytest.raises(ValueError, match="dimensions"):
         D.set_dimension(model, code, "expression", 99, 0.0)
     three, _ = three_codes
@@ -194,11 +200,11 @@ def test_presenter_endpoints(client, model, examples):
     code = model.encode(examples[2])
     assert np.array_equal(_image(edited), np.asarray(model.decode(code)))
     assert position == D.dimension_value(model, code, "expression", dim)
-    # the session's presenter face, edited: one dimension at +2 std
-    edited = client.predict(None, "expression", dim, 2.0, api_name="/presenter_edit")
-    moved = D.set_dimension(model, code, "expression", dim, 2.0)
+    # the session's presenter face, edited: one dimension two thirds of the way to its high end
+    edited = client.predict(None, "expression", dim, 0.67, api_name="/presenter_edit")
+    moved = D.set_dimension(model, code, "expression", dim, 0.67)
     assert np.array_equal(_image(edited), np.asarray(model.decode(moved)))
-    note, figures = client.predict(None, "expression", dim, 2.0, api_name="/presenter_readback")
+    note, figures = client.predict(None, "expression", dim, 0.67, api_name="/presenter_readback")
     assert figures["summary"] in note and set(figures["similarity"]["identity"]) == {"your face"}
     # compare models: one face through every loaded checkpoint (here one)
     path = Path(examples[0]).with_name("random.png")

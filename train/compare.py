@@ -139,7 +139,7 @@ def main(argv=None) -> dict:
             "train_time_s": round(history["wall_time_s"], 1),
             "eval_time_s": round(time.perf_counter() - t1, 1),
             "device": history["device"],
-            "final_losses": {k: v for k, v in history.items() if isinstance(v, dict)},
+            "final_losses": {k: v for k, v in history.items() if isinstance(v, dict) and k != "stage_seconds"},
             "figures": figures,
         }
         if args.save_dir:

@@ -73,7 +73,8 @@ slider_end_face_found, fer2013_balanced100_accuracy, fer2013_test_accuracy, ...)
 
 Plots (--plots DIR; default <checkpoint>/plots with --card, file names prefixed by --name or
 "<K>fold-"): confusion (confusion matrix), traversal-<attribute> (a traversal grid per
-sub-vector: its top 6 dimensions by variance × 7 values from mean − 2.5 std to mean + 2.5 std,
+sub-vector: its top 6 dimensions by variance × 7 values from the low end of each dimension's range
+through the mean to its high end (the app's slider range, ``FaceModel.code_bounds``),
 for one evaluated face — held out unless --folds — decoded by the checkpoint; for photo models the
 mean training code instead, in one unprefixed file that every evaluation shares), dci-importance
 (DCI heatmap, synthetic data only); each as .html (loading plotly.min.js from the same folder)
@@ -114,7 +115,7 @@ from facelab.evaluate import (
 
 # New people: identity seed space 1 never appears in training (which uses space 0).
 HELD_OUT_SYNTHETIC = "synthetic:identities=48,per_identity=28,identity_seed=1,seed=1,min_intensity=0.25"
-TRAVERSAL_DIMS, TRAVERSAL_STEPS, TRAVERSAL_SPAN = 6, 7, 2.5
+TRAVERSAL_DIMS, TRAVERSAL_STEPS = 6, 7
 
 
 def parse_args(argv=None):
@@ -277,16 +278,17 @@ def make_plots(model, figures: dict, dataset, directory: Path, prefix: str, png:
         code = Code({name: model.code_range(name)[0] for name in model.attributes})
         # The mean code does not depend on the evaluated data: every evaluation shares one file.
         source, traversal_stem = "the mean training code", (lambda name: directory / name)
-    offsets = np.linspace(-TRAVERSAL_SPAN, TRAVERSAL_SPAN, TRAVERSAL_STEPS)
-    columns = [f"{o:+.1f}σ" if o else "mean" for o in offsets]
+    positions = np.linspace(-1.0, 1.0, TRAVERSAL_STEPS)
+    columns = ["low end" if p == -1 else "high end" if p == 1 else "mean" if abs(p) < 1e-9 else f"{p:+.2f}"
+               for p in positions]
     for attribute in model.attributes:
         dims = model.top_dimensions(attribute, TRAVERSAL_DIMS)
-        mean, std = model.code_range(attribute)
-        values = np.stack([mean[d] + std[d] * offsets for d in dims])
+        values = np.stack([plots.traversal_values(model, attribute, d, TRAVERSAL_STEPS) for d in dims])
         grid = plots.traversal_grid(model, code, attribute, dims, values)
         rows = [f"{attribute}[{d}]" for d in dims]
         caption = (f"{attribute} traversals of {source} by this checkpoint: rows {', '.join(rows)} "
-                   f"(top {len(dims)} by variance); columns mean {TRAVERSAL_SPAN:g} std below → mean → {TRAVERSAL_SPAN:g} std above")
+                   f"(top {len(dims)} by variance); columns from the low end of each dimension's range to the "
+                   f"high end, the mean in the middle (the app's slider range: {model.bounds_source})")
         name = f"traversal-{attribute}"
         html = plots.save_figures([(plots.traversal_figure(grid, rows, columns, title=f"{attribute} traversals"),
                                     traversal_stem(name))], png=False)[0]["html"]
@@ -396,8 +398,9 @@ def evaluate_recogniser(args, argv, model, t0: float) -> dict:
         f"aligned views themselves. Expression accuracy: the model's classifier on z_exp of these faces "
         f"themselves (the baseline for reading B's expression on a swap). Swaps: {figures.get('swap_pairs', 0)} (A, B) pairs of different people with "
         f"different expression labels, decoded with A's codes and B's expression code. Sliders: each of the app's "
-        f"{len(figures.get('sliders', []))} expression sliders set to either end of its range, one at a time, on "
-        f"every face ({figures.get('slider_ends', 0)} edited faces). Colour: mean HSV saturation, reconstructions "
+        f"{len(figures.get('sliders', []))} expression sliders set to either end of its range (the "
+        f"{figures.get('slider_range', model.bounds_source)}), one at a time, on every face "
+        f"({figures.get('slider_ends', 0)} edited faces). Colour: mean HSV saturation, reconstructions "
         f"over views, on the {figures['n_colour_images']} colour views.{fer_note}")
     if figures["mirror_expression"]:
         description += " z_exp is averaged over each face and its mirror image (`mirror_expression`)."

@@ -159,7 +159,8 @@ def _main(args, argv, program: str) -> Path | None:
         "device": history["device"] + (f" × {history['world_size']} processes" if history["world_size"] > 1 else ""),
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, {platform.processor() or platform.system()}",
         "images": len(dataset),
-        "final_losses": {k: v for k, v in history.items() if isinstance(v, dict)},
+        "stage_seconds": history.get("stage_seconds", {}),
+        "final_losses": {k: v for k, v in history.items() if isinstance(v, dict) and k != "stage_seconds"},
     }
     if init_run is not None:
         run["init"] = init_run

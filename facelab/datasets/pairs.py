@@ -65,26 +65,14 @@ class SwapPairs(Dataset):
         view = synthetic_view(dataset)
         n = len(dataset)
         if view is not None:
-            from ..synthetic import render_batch
+            from ..synthetic import render_many
 
             self.partner = rng.integers(0, n, n)
             fs = view.factors
             jobs = [fs[i].replace(expression=fs[j].expression, intensity=fs[j].intensity)
                     for i, j in zip(range(n), self.partner)]
             size = dataset[0]["image"].shape[-1]
-            bar = None
-            if progress:
-                from tqdm.auto import tqdm
-
-                bar = tqdm(total=n, desc="render swap targets", unit="face")
-            targets = np.empty((n, size, size, 3), np.uint8)
-            for start in range(0, n, 256):
-                targets[start:start + 256] = render_batch(jobs[start:start + 256], size)
-                if bar is not None:
-                    bar.update(min(256, n - start))
-            if bar is not None:
-                bar.close()
-            self.targets = targets
+            self.targets = render_many(jobs, size, desc="render swap targets" if progress else None)
         else:
             ids = _identities(dataset)
             self.partner = np.arange(n)

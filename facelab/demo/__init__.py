@@ -77,7 +77,6 @@ from .presenter import (
     set_dimension,
 )
 from .sliders import (
-    SLIDER_STD,
     SliderSpec,
     apply_sliders,
     slider_attributes,
@@ -116,7 +115,6 @@ __all__ = [
     "HOVER_HEAD",
     "INLINE_CLASS",
     "NO_FACE",
-    "SLIDER_STD",
     "YOUR_FACE",
     "LiveResult",
     "PhotoGallery",

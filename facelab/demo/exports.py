@@ -51,11 +51,11 @@ def export_strip(model: FaceModel, a: Code, b: Code, folder: ResultFolder, steps
 
 def export_sweep(model: FaceModel, code: Code, attribute: str, dim: int, folder: ResultFolder,
                  steps: int = SWEEP_STEPS) -> tuple[str, str, str]:
-    """One dimension of one sub-code swept over mean ± 3 std of the training codes, the rest of
+    """One dimension of one sub-code swept over its slider range (``model.code_bounds``), the rest of
     ``code`` fixed, as a looping GIF and an MP4: ``(gif path, mp4 path, caption)``."""
     _check_attribute(model, attribute)
     frames = export.sweep_frames(model, code, attribute, int(dim), steps=_steps(steps))
-    return _animation(frames, folder, f"{attribute} · dim {int(dim)} swept over mean ± {export.SWEEP_SPAN:g} std")
+    return _animation(frames, folder, f"{attribute} · dim {int(dim)} swept over the {model.bounds_source}")
 
 
 def dimension_choices(model: FaceModel, attribute: str) -> list[tuple[str, int]]:

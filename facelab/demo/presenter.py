@@ -13,18 +13,20 @@ from ..face_model import Code, FaceModel
 from .common import encode_face, labelled_attribute, model_name
 from .swap import _check_attribute
 
-PRESENTER_STD = 3.0  # the presenter's slider spans mean ± 3 std, as the Sliders tab
+PRESENTER_RANGE = 1.0  # the presenter's slider: −1 the low end of a dimension's range, 0 the mean, +1 the high end
 COMPARE_HEIGHT = 256  # px, each model's reconstruction in the comparison, nearest-neighbour
 
 
 def random_code(model: FaceModel, seed: int | None = None) -> Code:
     """A sample from the code prior: each dimension of each sub-code drawn from a normal with the
-    training codes' mean and std (``model.code_range``)."""
+    training codes' mean and std (``model.code_range``), kept within its range (``model.code_bounds``,
+    as the sliders) so that a random face stays among the codes training faces have."""
     rng = np.random.default_rng(seed)
     parts = {}
     for attribute in model.attributes:
         mean, std = model.code_range(attribute)
-        parts[attribute] = (mean + std * rng.standard_normal(len(mean))).astype(np.float32)
+        low, high = model.code_bounds(attribute)
+        parts[attribute] = np.clip(mean + std * rng.standard_normal(len(mean)), low, high).astype(np.float32)
     return Code(parts)
 
 
@@ -33,24 +35,28 @@ def random_face(model: FaceModel, seed: int | None = None) -> Image.Image:
     return model.decode(random_code(model, seed))
 
 
-def dimension_value(model: FaceModel, code: Code, attribute: str, dim: int) -> float:
-    """Where ``code`` is on one dimension, in training stds from the mean (clipped to ± :data:`PRESENTER_STD`)."""
+def _check_dim(model: FaceModel, attribute: str, dim: int) -> int:
     _check_attribute(model, attribute)
-    mean, std = model.code_range(attribute)
-    z = (float(getattr(code, attribute)[dim]) - float(mean[dim])) / max(float(std[dim]), 1e-8)
-    return round(float(np.clip(z, -PRESENTER_STD, PRESENTER_STD)), 2)
+    size, dim = model.config.latents[attribute], int(dim)
+    if not 0 <= dim < size:
+        raise ValueError(f"{attribute} has dimensions 0–{size - 1}, got {dim}")
+    return dim
+
+
+def dimension_value(model: FaceModel, code: Code, attribute: str, dim: int) -> float:
+    """Where ``code`` is on one dimension's range, the presenter slider's position: −1 the low end
+    (``model.code_bounds``), 0 the training mean, +1 the high end; clipped to the range."""
+    dim = _check_dim(model, attribute, dim)
+    return round(model.range_position(attribute, dim, float(getattr(code, attribute)[dim])), 2)
 
 
 def set_dimension(model: FaceModel, code: Code, attribute: str, dim: int, value: float) -> Code:
-    """``code`` with one dimension at ``value`` training stds from the mean (clipped to ± :data:`PRESENTER_STD`)."""
-    _check_attribute(model, attribute)
-    mean, std = model.code_range(attribute)
-    dim = int(dim)
-    if not 0 <= dim < len(mean):
-        raise ValueError(f"{attribute} has dimensions 0–{len(mean) - 1}, got {dim}")
+    """``code`` with one dimension at slider position ``value`` on its range (−1 the low end, 0 the
+    training mean, +1 the high end; clipped to ± :data:`PRESENTER_RANGE`)."""
+    dim = _check_dim(model, attribute, dim)
     value = float(value) if value is not None and np.isfinite(float(value)) else 0.0
     part = getattr(code, attribute).copy()
-    part[dim] = mean[dim] + std[dim] * min(max(value, -PRESENTER_STD), PRESENTER_STD)
+    part[dim] = model.range_values(attribute, dim, np.clip(value, -PRESENTER_RANGE, PRESENTER_RANGE))
     return code.replace(**{attribute: part})
 
 

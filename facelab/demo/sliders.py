@@ -1,4 +1,5 @@
-"""Sliders tab: one slider per leading dimension of each sub-code, mean ± 3 std of the training codes."""
+"""Sliders tab: one slider per leading dimension of each sub-code, over that dimension's range
+(``FaceModel.code_bounds``: the 1st to 99th percentile of the training codes), starting at the mean."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from ..face_model import Code, FaceModel
-
-SLIDER_STD = 3.0  # sliders span mean ± 3 std of the training codes
 
 
 class SliderSpec(NamedTuple):
@@ -45,19 +44,21 @@ def _decimals(span: float) -> int:
 
 
 def slider_specs(model: FaceModel, k: int = 8, attributes: Sequence[str] | None = None) -> list[SliderSpec]:
-    """One slider per leading (highest-variance) dimension of each attribute, mean ± 3 std.
+    """One slider per leading (highest-variance) dimension of each attribute, over its range
+    (``model.code_bounds``: the training codes' 1st to 99th percentile; mean ± 3 std for a checkpoint
+    that stores no quantiles), starting at the training mean.
 
     Bounds and defaults are rounded to about a thousandth of the slider's span so they read
     well in the UI and the API.
     """
     specs = []
     for attribute in attributes or slider_attributes(model):
-        mean, std = model.code_range(attribute)
+        mean, _ = model.code_range(attribute)
+        low, high = model.code_bounds(attribute)
         for dim in model.top_dimensions(attribute, k=min(k, len(mean))):
-            m, s = float(mean[dim]), float(std[dim])
-            n = _decimals(2 * SLIDER_STD * s)
-            specs.append(SliderSpec(attribute, dim, round(m - SLIDER_STD * s, n), round(m + SLIDER_STD * s, n),
-                                    round(m, n)))
+            lo, hi, m = float(low[dim]), float(high[dim]), float(mean[dim])
+            n = _decimals(hi - lo)
+            specs.append(SliderSpec(attribute, dim, round(lo, n), round(hi, n), round(m, n)))
     return specs
 
 

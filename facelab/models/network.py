@@ -26,8 +26,11 @@ class FaceNetwork(Protocol):
 
     config: ModelConfig
     heads: nn.ModuleDict  # labelled attribute → logits over its classes (e.g. "expression")
-    code_mean: torch.Tensor  # per-dimension statistics of the training codes (slider ranges)
+    code_mean: torch.Tensor  # per-dimension statistics of the training codes (slider defaults and ranges)
     code_std: torch.Tensor
+    code_low: torch.Tensor  # per-dimension low / high quantile of the training codes (NaN: not measured)
+    code_high: torch.Tensor
+    code_quantiles: torch.Tensor  # the two quantile levels of code_low / code_high, e.g. (0.01, 0.99)
 
     @property
     def attributes(self) -> tuple[str, ...]: ...
@@ -51,16 +54,32 @@ def class_names(config: ModelConfig) -> dict[str, tuple[str, ...]]:
     return {"expression": config.expressions} if "expression" in config.latents else {}
 
 
+QUANTILE_BUFFERS = ("code_low", "code_high", "code_quantiles")  # absent from checkpoints saved before them
+
+
 class CodePlumbing:
     """What every network does with its code: named sub-codes (join/split), a head per labelled
     attribute and the training codes' statistics. A mixin, so each network keeps its own layer order."""
 
     def add_code_heads(self, config: ModelConfig) -> None:
-        """Register the heads and the code-statistics buffers (call from ``__init__``)."""
+        """Register the heads and the code-statistics buffers (call from ``__init__``); the quantile
+        buffers start unmeasured (NaN) until :func:`facelab.training.code_statistics` fills them."""
         self.heads = nn.ModuleDict({a: nn.Linear(config.latents[a], len(names))
                                     for a, names in class_names(config).items()})
         self.register_buffer("code_mean", torch.zeros(config.latent_dim))
         self.register_buffer("code_std", torch.ones(config.latent_dim))
+        self.register_buffer("code_low", torch.full((config.latent_dim,), float("nan")))
+        self.register_buffer("code_high", torch.full((config.latent_dim,), float("nan")))
+        self.register_buffer("code_quantiles", torch.full((2,), float("nan")))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Weights saved before the quantile buffers existed load as "not measured" (NaN), so every
+        # strict load (checkpoints, resumed runs, fine-tuning) accepts them and the code ranges fall
+        # back to mean ± 3 std (FaceModel.code_bounds says which it uses).
+        for name in QUANTILE_BUFFERS:
+            if prefix + name not in state_dict:
+                state_dict[prefix + name] = torch.full_like(getattr(self, name), float("nan"))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @property
     def attributes(self) -> tuple[str, ...]:
