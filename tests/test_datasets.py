@@ -263,7 +263,7 @@ def test_corrupt_and_faceless_files_are_skipped_and_reported(tmp_path, capsys):
     assert "skipped 3 of 11" in capsys.readouterr().err
     item = ds[0]
     assert item["image"].shape == (3, 16, 16) and 0.0 <= float(item["image"].min()) <= float(item["image"].max()) <= 1.0
-    assert set(item) == {"image", "identity", "expression", "intensity", "dataset"}
+    assert set(item) == {"image", "identity", "expression", "intensity", "pose", "dataset"}
     assert item["dataset"] == "london" and item["identity"] == ds.identity_map["london/001"] == 2  # after canada/*
     assert [ds.identity_map[r.identity] for r in ds.records] == ds.identities.tolist()
 

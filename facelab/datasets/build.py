@@ -1,21 +1,42 @@
 """From records to model-ready samples: read, align (or centre-crop), cache, serve.
 
-:func:`prepare_face` is the pure per-image step (bytes in, ``uint8`` (S, S, 3) array out) so a
-multiprocessing pool can run it later; :class:`FaceImageDataset` drives it in a plain loop with a
-tqdm bar, caches the results on disk and serves items in the same format as
-:class:`facelab.synthetic.SyntheticFaces`.
+:func:`prepare_face` is the pure per-image step (bytes in, ``uint8`` (S, S, 3) array out;
+:func:`prepare_face_landmarks` also returns the five landmarks) so a multiprocessing pool can run
+it later; :class:`FaceImageDataset` drives it in a plain loop with a tqdm bar, caches the results
+on disk and serves items in the same format as :class:`facelab.synthetic.SyntheticFaces`.
 
 Cache layout (one folder per dataset and preparation setting)::
 
-    <cache_dir>/datasets/<dataset>/<prep key>/index.json     keys, failures, image file name
-    <cache_dir>/datasets/<dataset>/<prep key>/images-<id>.npy (N, S, S, 3) uint8
+    <cache_dir>/datasets/<dataset>/<prep key>/index.json        keys, failures, the files below
+    <cache_dir>/datasets/<dataset>/<prep key>/images-<id>.npy    (N, S, S, 3) uint8
+    <cache_dir>/datasets/<dataset>/<prep key>/landmarks-<id>.npy (N, 5, 2) float32, crop pixels
+    <cache_dir>/datasets/<dataset>/<prep key>/poses-<id>.npy     (N, 3) float32, degrees
 
 Entries are keyed by a hash of the file *content*, so renamed or moved files hit the cache and
 edited files miss it; the prep key is ``AlignConfig.key()`` (which covers the crop size) plus
 the no-face fallback, or ``pre-<S>`` for pre-aligned sets. Failures (corrupt file, no face) are
 cached too, so a second run never re-detects anything. ``index.json`` is replaced atomically
-and names the image file it belongs to, so a crashed or concurrent writer never leaves a
-mismatched pair behind. The images are memory-mapped, not loaded.
+and names the files it belongs to (one fresh ``<id>`` per write), so a crashed or concurrent
+writer never leaves a mismatched set behind. The images are memory-mapped, not loaded.
+
+Pose labels. The landmarks are MTCNN's five points (MTCNN order, :data:`facelab.pose.LANDMARK_NAMES`)
+mapped into the aligned crop, in crop pixels (x right, y down; pixel centres at k + 0.5, as
+:func:`facelab.synthetic.landmarks`); NaN rows where there are none: centre-crop fallbacks and
+pre-aligned sets (FER2013, CK+48), which never run MTCNN. ``poses`` holds yaw, pitch, roll in
+degrees fitted to them by :func:`facelab.pose.estimate_pose` with the generic human template,
+computed once when a face is cached (the index records the estimator, :data:`POSE_ESTIMATOR`;
+a different one recomputes them from the landmarks, without detecting again). Sign conventions
+are the generator's: +yaw turns the face towards the image's right, +pitch looks up, +roll turns
+the head clockwise. The similarity alignment levels the face, so yaw and pitch are those of the
+photo but roll is what is left in the crop (near 0 by construction). Error where the truth is
+known (generator faces, ``python bench/pose_estimate.py``): 1.1° yaw, 1.3° pitch mean absolute
+error on the template's own shape with 0.5 px landmark noise; 4.6° yaw, 10.4° pitch, 2.8° roll
+from MTCNN's landmarks on the generator's renders (cartoons, not human-shaped). On the frontal
+London + Canada studio photos |yaw| has median 1.8° (90th percentile 4.6°); pitch is the weak
+axis (|pitch| median 9°, 90th percentile 19°, and a smile moves it: the mouth corners rise), so
+treat pitch labels as coarse. Caches written before landmarks were kept still load: their faces
+get no pose label (NaN) until the set is loaded with ``refresh=True`` (``?refresh=1``), which
+detects every face again; nothing re-runs MTCNN unasked.
 """
 
 from __future__ import annotations
@@ -37,7 +58,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..align import AlignConfig, NoFaceError, align_largest
+from ..align import AlignConfig, NoFaceError, align_largest, apply_similarity, estimate_similarity
 from ..imageio import ImageError, center_crop, read_image
 from ..labels import MISSING
 from .core import Record, reason_category, summarize_skipped
@@ -46,9 +67,17 @@ from ..cache import default_cache_dir
 
 logger = logging.getLogger("facelab.datasets")
 
-__all__ = ["Prep", "prepare_face", "read_source", "content_key", "FaceImageDataset", "default_cache_dir", "FaceCache"]
+__all__ = ["Prep", "prepare_face", "prepare_face_landmarks", "read_source", "content_key", "FaceImageDataset",
+           "default_cache_dir", "FaceCache", "POSE_ESTIMATOR", "pose_estimator_key"]
 
-CACHE_VERSION = 1
+CACHE_VERSION = 1  # landmarks and poses are optional index fields: caches from before them still load
+
+#: Bumped when the pose estimator (:func:`estimate_cached_poses`, :mod:`facelab.pose`) changes, so cached
+#: poses are recomputed from the cached landmarks.
+POSE_ESTIMATOR = 1
+
+NO_LANDMARKS = np.full((5, 2), np.nan, np.float32)
+NO_LANDMARKS.setflags(write=False)
 
 
 @dataclass(frozen=True)
@@ -103,6 +132,12 @@ def content_key(kind: str, data: bytes) -> str:
 def prepare_face(kind: str, data: bytes, prep: Prep, detector: Any = None) -> np.ndarray:
     """One image → ``uint8`` array (S, S, 3). Pure (no shared state but the detector), so it can
     run in a worker process. Raises :class:`ImageError` (corrupt) or :class:`NoFaceError`."""
+    return prepare_face_landmarks(kind, data, prep, detector)[0]
+
+
+def prepare_face_landmarks(kind: str, data: bytes, prep: Prep, detector: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`prepare_face` and the face's five landmarks in the crop's pixel coordinates: ``float32``
+    (5, 2), NaN for a centre crop (pre-aligned set or no-face fallback)."""
     if kind == "gray48":
         side = int(round(math.sqrt(len(data))))
         if side * side != len(data):
@@ -110,15 +145,38 @@ def prepare_face(kind: str, data: bytes, prep: Prep, detector: Any = None) -> np
         src: Any = np.frombuffer(data, dtype=np.uint8).reshape(side, side)
     else:
         src = data
+    points = NO_LANDMARKS
     if prep.aligned:
         img = read_image(src)
         crop = center_crop(img, prep.size)
     else:
-        crop = align_largest(src, config=prep.align_config, detector=detector, fallback=prep.fallback).crop
+        face = align_largest(src, config=prep.align_config, detector=detector, fallback=prep.fallback)
+        crop = face.crop
+        if face.landmarks is not None:  # photo pixels → crop pixels: the warp align_landmarks used
+            m = estimate_similarity(face.landmarks, prep.align_config.template_px())
+            points = apply_similarity(m, face.landmarks) * (prep.size / prep.align_config.size)
         if crop.size != (prep.size, prep.size):
             crop = crop.resize((prep.size, prep.size))
     arr = np.asarray(crop.convert("RGB"), dtype=np.uint8)
-    return np.ascontiguousarray(arr)
+    return np.ascontiguousarray(arr), np.asarray(points, dtype=np.float32)
+
+
+def pose_estimator_key() -> str:
+    """Names the estimator behind cached poses: :data:`POSE_ESTIMATOR` and the template's numbers."""
+    from ..pose import GENERIC_TEMPLATE
+
+    digest = hashlib.blake2b(np.ascontiguousarray(GENERIC_TEMPLATE, dtype=np.float64).tobytes(), digest_size=6)
+    return f"{POSE_ESTIMATOR}-{digest.hexdigest()}"
+
+
+def estimate_cached_poses(landmarks: np.ndarray) -> np.ndarray:
+    """(N, 3) ``float32`` yaw, pitch, roll in degrees for (N, 5, 2) crop landmarks; NaN rows where a
+    row has NaN. :func:`facelab.pose.estimate_poses` with the generic template."""
+    from ..pose import estimate_poses
+
+    if not len(landmarks):
+        return np.zeros((0, 3), np.float32)
+    return estimate_poses(landmarks).astype(np.float32)
 
 
 def classify_error(exc: Exception) -> str:
@@ -129,7 +187,11 @@ def classify_error(exc: Exception) -> str:
 
 
 class FaceCache:
-    """Content-keyed store of prepared crops for one dataset and one :class:`Prep`."""
+    """Content-keyed store of prepared crops, their landmarks and poses for one dataset and one :class:`Prep`.
+
+    ``images`` (N, S, S, 3), ``landmarks`` (N, 5, 2) and ``poses`` (N, 3) share rows. In a cache
+    written before landmarks were kept, the first ``unrecorded`` rows have NaN landmarks because
+    nobody recorded them (not because the face had none)."""
 
     def __init__(self, folder: Path, size: int):
         self.folder = Path(folder)
@@ -137,9 +199,15 @@ class FaceCache:
         self.rows: dict[str, int] = {}
         self.failed: dict[str, str] = {}
         self.images: np.ndarray = np.zeros((0, size, size, 3), np.uint8)
+        self.landmarks: np.ndarray = np.zeros((0, 5, 2), np.float32)
+        self.poses: np.ndarray = np.zeros((0, 3), np.float32)
+        self.unrecorded = 0
         self.image_file: str | None = None
+        self._files: tuple[str, ...] = ()  # the files the loaded index names (deleted once replaced)
+        self._rewrite = False  # the files on disk are out of date even without new entries
         self._new_keys: list[str] = []
         self._new_images: list[np.ndarray] = []
+        self._new_landmarks: list[np.ndarray] = []
         self._new_failed: dict[str, str] = {}
         self._load()
 
@@ -151,20 +219,48 @@ class FaceCache:
             meta = json.loads(index.read_text())
             if meta.get("version") != CACHE_VERSION or meta.get("size") != self.size:
                 return
-            images = np.load(self.folder / meta["images"], mmap_mode="r") if meta["keys"] else self.images
-            if images.shape[0] != len(meta["keys"]) or images.shape[1:] != (self.size, self.size, 3):
+            n = len(meta["keys"])
+            images = np.load(self.folder / meta["images"], mmap_mode="r") if n else self.images
+            if images.shape[0] != n or images.shape[1:] != (self.size, self.size, 3):
                 raise ValueError("image file does not match the index")
+            if meta.get("landmarks"):
+                landmarks = np.load(self.folder / meta["landmarks"]).astype(np.float32, copy=False)
+                unrecorded = int(meta.get("unrecorded", 0))
+                if landmarks.shape != (n, 5, 2) or not 0 <= unrecorded <= n:
+                    raise ValueError("landmark file does not match the index")
+            else:  # written before landmarks were kept
+                landmarks, unrecorded = np.full((n, 5, 2), np.nan, np.float32), n
+            poses = None
+            if meta.get("poses") and meta.get("pose_estimator") == pose_estimator_key():
+                poses = np.load(self.folder / meta["poses"]).astype(np.float32, copy=False)
+                if poses.shape != (n, 3):
+                    raise ValueError("pose file does not match the index")
         except (OSError, ValueError, KeyError, TypeError) as e:
             logger.warning("ignoring unreadable face cache %s (%s)", self.folder, e)
             return
+        if poses is None:  # none cached, or by another estimator: recompute from the landmarks (no detection)
+            known = int(np.isfinite(landmarks).all((1, 2)).sum())
+            if known:
+                logger.info("estimating the pose of %d cached faces in %s (pose estimator %s)", known, self.folder,
+                            pose_estimator_key())
+            poses = estimate_cached_poses(landmarks)
+            self._rewrite = known > 0
         self.rows = {k: i for i, k in enumerate(meta["keys"])}
         self.failed = dict(meta.get("failed", {}))
-        self.images = images
-        self.image_file = meta["images"] if meta["keys"] else None
+        self.images, self.landmarks, self.poses, self.unrecorded = images, landmarks, poses, unrecorded
+        self.image_file = meta["images"] if n else None
+        self._files = tuple(meta[k] for k in ("images", "landmarks", "poses") if meta.get(k))
 
     @property
     def dirty(self) -> bool:
-        return bool(self._new_keys or self._new_failed)
+        return bool(self._new_keys or self._new_failed or self._rewrite)
+
+    def clear(self) -> None:
+        """Forget every cached entry (``refresh``); the next :meth:`flush` writes only new ones."""
+        self.rows, self.failed, self.images = {}, {}, self.images[:0]
+        self.landmarks, self.poses, self.unrecorded = self.landmarks[:0], self.poses[:0], 0
+        self._new_keys, self._new_images, self._new_landmarks, self._new_failed = [], [], [], {}
+        self._rewrite = True  # write the empty state even if nothing new comes
 
     def lookup(self, key: str) -> tuple[int | None, str | None]:
         """(row, None) for a cached crop, (None, reason) for a cached failure, (None, None) if new."""
@@ -176,19 +272,22 @@ class FaceCache:
             return None, self._new_failed[key]
         return None, None
 
-    def add(self, key: str, image: np.ndarray) -> int:
+    def add(self, key: str, image: np.ndarray, landmarks: np.ndarray | None = None) -> int:
+        """Store a crop and its (5, 2) crop landmarks (None: it has none); returns its row."""
         if key in self.rows:
             return self.rows[key]
         self.rows[key] = len(self.rows)
         self._new_keys.append(key)
         self._new_images.append(image)
+        self._new_landmarks.append(NO_LANDMARKS if landmarks is None else np.asarray(landmarks, np.float32))
         return self.rows[key]
 
     def add_failure(self, key: str, reason: str) -> None:
         self._new_failed[key] = reason
 
     def flush(self) -> None:
-        """Write old + new entries (new image file, then atomically the index that names it)."""
+        """Write old + new entries (new image, landmark and pose files, then atomically the index
+        that names them); poses of new faces are estimated here."""
         if not self.dirty:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -197,26 +296,35 @@ class FaceCache:
         if self._new_images:
             parts.append(np.stack(self._new_images))
         images = np.concatenate(parts) if parts else np.zeros((0, self.size, self.size, 3), np.uint8)
-        assert images.shape[0] == len(keys)
-        name = f"images-{uuid.uuid4().hex[:12]}.npy"
-        tmp = self.folder / (name + ".tmp")
-        with open(tmp, "wb") as f:
-            np.save(f, images)
-        os.replace(tmp, self.folder / name)
+        new_landmarks = np.stack(self._new_landmarks) if self._new_landmarks else self.landmarks[:0]
+        landmarks = np.concatenate([self.landmarks, new_landmarks])
+        poses = np.concatenate([self.poses, estimate_cached_poses(new_landmarks)])
+        assert images.shape[0] == landmarks.shape[0] == poses.shape[0] == len(keys)
+        tag = uuid.uuid4().hex[:12]
+        files = {"images": f"images-{tag}.npy", "landmarks": f"landmarks-{tag}.npy", "poses": f"poses-{tag}.npy"}
+        for field, array in (("images", images), ("landmarks", landmarks), ("poses", poses)):
+            tmp = self.folder / (files[field] + ".tmp")
+            with open(tmp, "wb") as f:
+                np.save(f, array)
+            os.replace(tmp, self.folder / files[field])
         failed = {**self.failed, **self._new_failed}
-        meta = {"version": CACHE_VERSION, "size": self.size, "images": name, "keys": keys, "failed": failed}
+        meta = {"version": CACHE_VERSION, "size": self.size, **files, "pose_estimator": pose_estimator_key(),
+                "unrecorded": self.unrecorded, "keys": keys, "failed": failed}
         tmp_index = self.folder / f"index.json.{uuid.uuid4().hex[:8]}.tmp"
         tmp_index.write_text(json.dumps(meta))
         os.replace(tmp_index, self.folder / "index.json")
-        old = self.image_file
-        self.image_file, self.failed = name, failed
-        self.images = np.load(self.folder / name, mmap_mode="r")
-        self._new_keys, self._new_images, self._new_failed = [], [], {}
-        if old and old != name:
-            try:
-                (self.folder / old).unlink()
-            except OSError:
-                pass
+        old = self._files
+        self.image_file, self.failed, self._files = files["images"], failed, tuple(files.values())
+        self.images = np.load(self.folder / files["images"], mmap_mode="r")
+        self.landmarks, self.poses = landmarks, poses
+        self._new_keys, self._new_images, self._new_landmarks, self._new_failed = [], [], [], {}
+        self._rewrite = False
+        for name in old:
+            if name not in self._files:
+                try:
+                    (self.folder / name).unlink()
+                except OSError:
+                    pass
 
 
 class FaceImageDataset(Dataset):
@@ -224,10 +332,15 @@ class FaceImageDataset(Dataset):
 
     Items: ``{"image": float32 (3, S, S) in [0, 1], "identity": int (dense id, -1 if missing),
     "expression": int (vocabulary index or -1), "intensity": float (nan if missing),
-    "dataset": str}``.
+    "pose": float32 (3,) yaw, pitch, roll in degrees, "dataset": str}``.
+    The pose is estimated from the face's landmarks (see the module docstring) and is NaN where
+    there are none, the missing-label mark the losses skip (:func:`facelab.losses.labelled_l1`).
+    ``pose`` means what it means on generator items (degrees); photo items carry no ``yaw``/``pitch``
+    keys, which on the generator are exact factors in its own units that its evaluation reads.
+    ``landmarks`` (N, 5, 2, crop pixels) and ``poses`` (N, 3) hold them for every item.
 
     Building (in ``__init__``) reads each file, hashes it, and takes the crop from the cache or
-    computes it with :func:`prepare_face`; unreadable files and photos without a face are skipped
+    computes it with :func:`prepare_face_landmarks`; unreadable files and photos without a face are skipped
     and counted, never fatal. ``skipped`` lists ``(path, reason)`` for files dropped here *and*
     by the scan (``scan_skipped``); :meth:`report` summarises them.
 
@@ -270,7 +383,7 @@ class FaceImageDataset(Dataset):
 
         cache = FaceCache(self.cache_folder, self.size)
         if refresh:
-            cache.rows, cache.failed, cache.images = {}, {}, cache.images[:0]
+            cache.clear()
         if detector is None and not self.prep.aligned:
             from ..align import MTCNNDetector  # builds its network on first detect only
 
@@ -291,12 +404,12 @@ class FaceImageDataset(Dataset):
             if row is None and failure is None:
                 computed += 1
                 try:
-                    image = prepare_face(kind, data, self.prep, detector)
+                    image, points = prepare_face_landmarks(kind, data, self.prep, detector)
                 except ImageError as e:  # NoFaceError included
                     failure = classify_error(e)
                     cache.add_failure(key, failure)
                 else:
-                    row = cache.add(key, image)
+                    row = cache.add(key, image, points)
             else:
                 hits += 1
             if failure is not None:
@@ -316,6 +429,12 @@ class FaceImageDataset(Dataset):
         self._images = cache.images
         self._image_file = cache.image_file  # rows index this exact file
         self._rows = np.asarray(rows, dtype=np.int64)
+        self.landmarks = np.asarray(cache.landmarks[self._rows], dtype=np.float32).reshape(-1, 5, 2)
+        self.poses = np.asarray(cache.poses[self._rows], dtype=np.float32).reshape(-1, 3)
+        unrecorded = int((self._rows < cache.unrecorded).sum())
+        if unrecorded:
+            logger.warning("%s: %d faces come from a crop cache written before landmarks were kept, so they have no "
+                           "pose label; load with refresh=1 to detect them again", self.name, unrecorded)
         self.records = kept
         self.stats = {
             "records": len(records),
@@ -323,6 +442,8 @@ class FaceImageDataset(Dataset):
             "cached": hits,
             "computed": computed,
             "skipped": len(self.skipped),
+            "posed": int(np.isfinite(self.poses).all(1).sum()),
+            "unrecorded": unrecorded,
             "seconds": elapsed,
         }
         self.expressions = np.asarray([r.expression for r in kept], dtype=np.int64)
@@ -380,11 +501,13 @@ class FaceImageDataset(Dataset):
             raise IndexError(index)
         arr = np.array(self._images[self._rows[index]])  # copy out of the memory map
         image = torch.from_numpy(arr).permute(2, 0, 1).float().div_(255.0)
+        pose = self.poses[index]
         return {
             "image": image,
             "identity": int(self.identities[index]),
             "expression": int(self.expressions[index]),
             "intensity": float(self.intensities[index]),
+            "pose": torch.from_numpy(pose.copy()),
             "dataset": self.name,
         }
 

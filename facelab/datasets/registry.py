@@ -217,7 +217,8 @@ class MixedFaces(ConcatDataset):
     datasets (each identity string is namespaced: ``london/001``, ``canada/003f``,
     ``synthetic/7``); ``identity_names[i]`` is the string of id ``i``. Items carry only the
     keys every member has: image, identity, expression, intensity, dataset (synthetic's
-    ``target``/``yaw``/``pitch`` are dropped so mixed batches collate)."""
+    ``target``/``yaw``/``pitch``, or ``pose`` when not every member has it, are dropped so mixed
+    batches collate)."""
 
     def __init__(self, members: Sequence[_Member], identity_names: list[str]):
         super().__init__(members)
