@@ -78,12 +78,22 @@ def to_device(batch: dict, device: torch.device, remap: torch.Tensor) -> dict:
 FOLLOW_IMAGE = ("image", "target", "swap_target")  # images that move with the input under augmentation
 
 
+MIRRORED_ANGLES = ("yaw", "roll")  # a mirror image turns and tilts the head the other way; pitch stays
+
+
 def mirror_half(batch: dict) -> dict:
-    """Horizontally flip a random half of the batch's images (and their targets) in place of new data."""
+    """Horizontally flip a random half of the batch's images (and their targets) in place of new data,
+    negating the flipped faces' yaw and roll labels (``yaw``/``roll`` and ``pose``'s columns 0 and 2)."""
     flip = torch.rand(batch["image"].shape[0], device=batch["image"].device) < 0.5
     for key in FOLLOW_IMAGE:
         if key in batch:
             batch[key] = torch.where(flip[:, None, None, None], batch[key].flip(-1), batch[key])
+    sign = 1.0 - 2.0 * flip.float()
+    for key in MIRRORED_ANGLES:
+        if key in batch and torch.is_tensor(batch[key]):
+            batch[key] = batch[key] * sign.to(batch[key].dtype)
+    if "pose" in batch and torch.is_tensor(batch["pose"]):
+        batch["pose"] = batch["pose"] * torch.stack([sign, torch.ones_like(sign), sign], 1).to(batch["pose"].dtype)
     return batch
 
 

@@ -221,3 +221,18 @@ def test_broken_checkpoints_are_refused_naming_the_file_and_the_problem(tiny_che
     with pytest.raises((ConfigError, CheckpointError), match="colour_space") as caught:
         facelab.load(path)
     assert "config.json" in str(caught.value)
+
+
+def test_mirrored_faces_turn_the_other_way():
+    from facelab.training import mirror_half
+
+    torch.manual_seed(0)
+    n = 64
+    image = torch.rand(n, 3, 8, 8)
+    pose = torch.tensor([[20.0, -5.0, 7.0]]).repeat(n, 1)
+    batch = mirror_half({"image": image.clone(), "pose": pose.clone(), "yaw": pose[:, 0] / 25, "roll": pose[:, 2] / 20})
+    flipped = (batch["image"] - image.flip(-1)).abs().flatten(1).amax(1) == 0
+    assert 0 < int(flipped.sum()) < n
+    expect = torch.where(flipped[:, None], pose * torch.tensor([-1.0, 1.0, -1.0]), pose)
+    assert torch.equal(batch["pose"], expect)
+    assert torch.allclose(batch["yaw"], expect[:, 0] / 25) and torch.allclose(batch["roll"], expect[:, 2] / 20)
