@@ -122,6 +122,24 @@ def test_gan_training_steps_the_critics_then_the_autoencoder(posed):
         assert not _moved(before, net, prefix), f"{prefix} moved in the autoencoder stage"
 
 
+def test_expression_region_term_weighs_the_pixels_an_expression_changes(posed):
+    from facelab.methods.fourway import autoencoder_loss
+
+    torch.manual_seed(0)
+    c = config(expression_region_weight=10.0)
+    net = build_network(c)
+    batch = {k: torch.stack([posed[i][k] for i in range(8)]) for k in ("image", "target")}
+    torch.manual_seed(1)
+    terms = autoencoder_loss(c.options)(net, batch)
+    torch.manual_seed(1)  # the same prior samples for G(z*)
+    plain = autoencoder_loss(config().options)(net, batch)
+    assert "expression_region" in terms and "expression_region" not in plain
+    assert torch.isfinite(terms["expression_region"]) and float(terms["expression_region"]) > 0
+    assert torch.allclose(terms["loss"] - 10.0 * terms["expression_region"], plain["loss"], rtol=1e-5, atol=1e-5)
+    del batch["target"]  # photos: no neutral render, no term
+    assert "expression_region" not in autoencoder_loss(c.options)(net, batch)
+
+
 def test_the_critic_step_leaves_the_autoencoder_and_the_model_step_the_critics(posed):
     from facelab.methods.fourway import FactorLabels, autoencoder_loss, critic_loss
 
