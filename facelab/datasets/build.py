@@ -431,7 +431,8 @@ class FaceImageDataset(Dataset):
         self._rows = np.asarray(rows, dtype=np.int64)
         self.landmarks = np.asarray(cache.landmarks[self._rows], dtype=np.float32).reshape(-1, 5, 2)
         self.poses = np.asarray(cache.poses[self._rows], dtype=np.float32).reshape(-1, 3)
-        unrecorded = int((self._rows < cache.unrecorded).sum())
+        # pre-cropped sets never have landmarks: only detected ones can have lost them
+        unrecorded = 0 if self.prep.aligned else int((self._rows < cache.unrecorded).sum())
         if unrecorded:
             logger.warning("%s: %d faces come from a crop cache written before landmarks were kept, so they have no "
                            "pose label; load with refresh=1 to detect them again", self.name, unrecorded)
