@@ -338,6 +338,12 @@ def _shown(sums: dict) -> list[str]:
     return keys[:4]
 
 
+def final_losses(history: dict) -> dict[str, dict[str, float]]:
+    """Each stage's last-epoch mean loss terms from :func:`train`'s history (its other entries are
+    run facts: wall time, device, ``stage_seconds``)."""
+    return {k: v for k, v in history.items() if isinstance(v, dict) and k != "stage_seconds"}
+
+
 @torch.no_grad()
 def code_statistics(network: torch.nn.Module, loader: DataLoader, device: torch.device,
                     quantiles: tuple[float, float] = (0.01, 0.99)) -> None:

@@ -36,7 +36,7 @@ from facelab.config import ModelConfig, TrainConfig
 from facelab.evaluate import encode_dataset, representation_scores, swap_fidelity, synthetic_view
 from facelab.face_model import FaceModel
 from facelab.methods import METHODS, get_method
-from facelab.training import resolve_device, train
+from facelab.training import final_losses, resolve_device, train
 
 from .cli import parse_latents
 from .evaluate import HELD_OUT_SYNTHETIC, _jsonable, epoch_fields, split_epochs, write_json
@@ -139,7 +139,7 @@ def main(argv=None) -> dict:
             "train_time_s": round(history["wall_time_s"], 1),
             "eval_time_s": round(time.perf_counter() - t1, 1),
             "device": history["device"],
-            "final_losses": {k: v for k, v in history.items() if isinstance(v, dict) and k != "stage_seconds"},
+            "final_losses": final_losses(history),
             "figures": figures,
         }
         if args.save_dir:

@@ -29,7 +29,7 @@ from facelab.checkpoint import save_checkpoint
 from facelab.config import ConfigError, ModelConfig, TrainConfig
 from facelab.methods import METHODS, get_method
 from facelab.train_state import ResumeError
-from facelab.training import train
+from facelab.training import final_losses, train
 
 from .cli import add_dataclass_args, dataclass_from_args, given, parse_latents
 
@@ -160,7 +160,7 @@ def _main(args, argv, program: str) -> Path | None:
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, {platform.processor() or platform.system()}",
         "images": len(dataset),
         "stage_seconds": history.get("stage_seconds", {}),
-        "final_losses": {k: v for k, v in history.items() if isinstance(v, dict) and k != "stage_seconds"},
+        "final_losses": final_losses(history),
     }
     if init_run is not None:
         run["init"] = init_run
