@@ -372,6 +372,38 @@ def _init_state(init) -> dict[str, torch.Tensor]:
     return {k: torch.as_tensor(v).detach().cpu() for k, v in state.items()}
 
 
+def load_grown(network: torch.nn.Module, state: dict[str, torch.Tensor]) -> list[str]:
+    """Start ``network`` from ``state``, a checkpoint of it with fewer sub-codes (new ones appended).
+
+    Why: a new sub-code (say one for pose and lighting) can then be fine-tuned into a trained model
+    instead of training everything again. Tensors of equal shape are copied; a tensor that grew
+    (the fusion layer's input columns, the code statistics) keeps the old values in its leading
+    slice and zeros elsewhere, so the grown network decodes exactly as before until the new code
+    learns something; tensors new to the network (the new sub-code's encoder) keep their fresh
+    initialisation. Returns the names of the tensors not copied whole.
+    """
+    own = network.state_dict()
+    unused = sorted(set(state) - set(own))
+    if unused:
+        raise ValueError(f"the start point has weights this network lacks: {', '.join(unused[:5])}")
+    partial = []
+    with torch.no_grad():
+        for key, value in own.items():
+            old = state.get(key)
+            if old is None:
+                partial.append(key)
+                continue
+            if old.shape == value.shape:
+                value.copy_(old)
+                continue
+            if old.dim() != value.dim() or any(o > n for o, n in zip(old.shape, value.shape)):
+                raise ValueError(f"{key}: shape {tuple(old.shape)} cannot grow into {tuple(value.shape)}")
+            value.zero_()
+            value[tuple(slice(0, n) for n in old.shape)].copy_(old)
+            partial.append(key)
+    return partial
+
+
 def train(
     dataset: Dataset,
     model_config: ModelConfig,
@@ -399,7 +431,11 @@ def train(
     device = distributed.local_device(resolve_device(train_config.device))
     network = method.build(model_config)
     if init is not None:
-        network.load_state_dict(_init_state(init))
+        init_config = getattr(init, "config", None)
+        if init_config is not None and dict(init_config.latents) != dict(model_config.latents):
+            load_grown(network, _init_state(init))  # new sub-codes appended (train --init ... --latents)
+        else:
+            network.load_state_dict(_init_state(init))
     data = method.prepare_data(dataset, model_config) if method.prepare_data is not None else dataset
     sampler = method.batch_sampler(data, model_config, train_config, gen) if method.batch_sampler is not None else None
     batches = EpochBatches(data, train_config, gen, sampler)

@@ -230,3 +230,39 @@ def test_compare_trains_every_method_on_one_split_and_writes_one_table(tmp_path,
             assert np.isfinite(figures[key]), (name, key)
         model = facelab.load(result["checkpoint"])
         assert model.config.method == name and model.config.latents == {"identity": 6, "expression": 4}
+
+
+def test_fine_tune_appends_a_sub_code_and_decodes_as_before_until_it_learns(trained, tmp_path):
+    from facelab.methods import get_method
+    from facelab.training import load_grown
+    from train import disvae, fit
+
+    data = ["--data", "synthetic:identities=4,per_identity=7", "--max-steps", "1", "--batch-size", "8",
+            "--out", str(tmp_path), "--logs", ""]
+    with pytest.raises(SystemExit, match="exactly the sub-codes"):  # DisVAE's losses name its two codes
+        disvae.main(["--name", "three", "--init", str(trained), "--latents", "identity=4", "expression=3", "rest=2",
+                     *data])
+    base_dir = fit.main(["--method", "swap", "--name", "base", "--channels", "8", "16", "16", "16",
+                         "--latents", "identity=4", "expression=3", *data])
+    start = facelab.load(base_dir)
+    tune = ["--method", "swap", "--init", str(base_dir), *data]
+    with pytest.raises(SystemExit, match="repeat them in order"):
+        fit.main(["--name", "reordered", "--latents", "expression=3", "identity=4", "rest=2", *tune])
+    grown = facelab.load(fit.main(["--name", "grown", "--latents", "identity=4", "expression=3", "rest=2", *tune]))
+    assert grown.config.latents == {"identity": 4, "expression": 3, "rest": 2}
+    assert grown.config.options == start.config.options and "Other sub-codes (rest: 2)" in get_method("swap").summary(grown.config)
+    # before any step: the old sub-codes encode as before and the new one cannot change the output
+    fresh = get_method("swap").build(grown.config)
+    partial = load_grown(fresh, start.network.state_dict())
+    assert any(k.startswith("encoders.rest.") for k in partial) and "fusion.0.weight" in partial
+    fresh.eval()
+    x = torch.rand(3, 3, 64, 64)
+    with torch.no_grad():
+        old_mu, _ = start.network.encode(x)
+        new_mu, _ = fresh.encode(x)
+        assert all(torch.allclose(old_mu[a], new_mu[a], atol=1e-5) for a in old_mu)
+        code = start.network.join(old_mu)
+        for rest in (torch.zeros(3, 2), torch.randn(3, 2) * 5):
+            assert torch.allclose(fresh.decode(torch.cat([code, rest], 1)), start.network.decode(code), atol=1e-5)
+    with pytest.raises(ValueError, match="lacks"):
+        load_grown(get_method("swap").build(start.config), fresh.state_dict())

@@ -59,7 +59,8 @@ def parse_args(argv=None, method: str | None = None) -> argparse.Namespace:
                    help="conv channels per stage (default 16 32 64 128 at 64 px, plus 128 at 128 px)")
     p.add_argument("--fusion-dim", type=int, default=None, help="width of the fusion layer (default 256)")
     p.add_argument("--init", default=None,
-                   help="checkpoint to fine-tune from (same architecture; DisVAE skips stage 1)")
+                   help="checkpoint to fine-tune from (same architecture, or with new sub-codes appended by "
+                        "--latents; DisVAE skips stage 1)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run from its last saved state (same command otherwise; see --save-every)")
@@ -127,9 +128,21 @@ def _main(args, argv, program: str) -> Path | None:
         init = facelab.load(args.init, device="cpu")
         if init.config.method != args.method:
             sys.exit(f"{args.init} is a {init.config.method} checkpoint; fine-tune it with --method {init.config.method}")
-        # fine-tuning keeps the architecture (and alignment) of the start point; options given now apply
-        model_config = dataclasses.replace(
-            init.config, options=dataclasses.replace(init.config.options, **given(options_cls, args)))
+        # fine-tuning keeps the architecture (and alignment) of the start point; options given now apply,
+        # and --latents may append new sub-codes (the old ones keep their weights: training.load_grown)
+        latents = dict(init.config.latents)
+        if args.latents:
+            wanted = _latents(args)
+            if list(wanted.items())[:len(latents)] != list(latents.items()) or len(wanted) == len(latents):
+                sys.exit(f"{args.init} has latents {' '.join(f'{k}={v}' for k, v in latents.items())}; with --init, "
+                         "--latents must repeat them in order and append new sub-codes (or be left out)")
+            latents = wanted
+        try:
+            model_config = dataclasses.replace(
+                init.config, latents=latents,
+                options=dataclasses.replace(init.config.options, **given(options_cls, args)))
+        except ConfigError as e:
+            sys.exit(f"error: {e}")
         held = init.training
         drawn = lambda c: (c.holdout, c.validation, c.seed)  # noqa: E731
         if held is not None and (held.holdout > 0 or held.validation > 0 or train_config.validation > 0) \

@@ -56,6 +56,10 @@ def _validate(config) -> None:
     missing = {"identity", "expression"} - set(config.latents)
     if missing:
         raise ConfigError(f"{config.method} needs latents 'identity' and 'expression' (missing: {', '.join(missing)})")
+    extra = set(config.latents) - {"identity", "expression"}
+    if extra:  # its losses and two-stage schedule are written for exactly these two sub-codes
+        raise ConfigError(f"{config.method} has exactly the sub-codes 'identity' and 'expression' "
+                          f"(remove {', '.join(sorted(extra))}; the swap and adversarial methods take more)")
     if o.expression_channels is not None:
         o.expression_channels = tuple(o.expression_channels)
         if len(o.expression_channels) != len(config.channels):

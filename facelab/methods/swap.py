@@ -142,6 +142,7 @@ def batch_sampler(dataset, config, train_config, generator):
 
 def summary(config) -> str:
     o = config.options
+    free = {a: d for a, d in config.latents.items() if a not in (TARGET, IDENTITY)}
     return (f"Latent-metric swap autoencoder (after Li, Shu & Samaras): separate expression and identity encoders "
             f"({'-'.join(map(str, config.channels))}), fusion (FC + ReLU) and decoder. Codes that should match are "
             f"pulled together (same person → z_identity, same expression → z_expression) by cosine-embedding "
@@ -151,7 +152,11 @@ def summary(config) -> str:
             f"another face's expression code against the generator's true render of that combination (on real "
             f"data: a same-person partner's photo), with extra weight ×{o.detail_weight} on the pixels the swap "
             f"changes; cycle-consistency (×{o.cycle_weight}): the swapped face re-encoded must read as the partner's "
-            f"expression and keep this face's identity code.")
+            f"expression and keep this face's identity code."
+            + (f" Other sub-codes ({', '.join(f'{a}: {d}' for a, d in free.items())}) have no loss of their own: "
+               f"they carry what reconstruction needs besides identity and expression (on the generator: pose, "
+               f"background, light), so z_identity need not, and a swap keeps this face's values."
+               if free else ""))
 
 
 register(Method("swap", SwapOptions, build, stages, summary, follows="Li, Shu & Samaras, latent metric learning "
