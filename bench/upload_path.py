@@ -59,7 +59,7 @@ def main(argv=None) -> dict | None:
     import torch
 
     import facelab
-    from facelab.align import AlignConfig, MTCNNDetector
+    from facelab.align import MTCNNDetector
     from facelab.imageio import read_image
 
     if args.threads > 0:
@@ -69,7 +69,7 @@ def main(argv=None) -> dict | None:
     load_s = time.perf_counter() - t0
     if model.config.alignment != "mtcnn":
         raise SystemExit(f"{args.checkpoint} is not a photo model (alignment {model.config.alignment!r})")
-    cfg = AlignConfig.from_dict({**(model.config.align or {}), "size": model.config.image_size})
+    cfg = model.align_config()
     detector = MTCNNDetector.from_config(cfg)  # the same cached MTCNN that prepare() uses
     labelled = "expression" if "expression" in model.class_names() else None
 

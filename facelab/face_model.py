@@ -113,6 +113,13 @@ class FaceModel:
         return self.config.expressions
 
     # ---- images ↔ tensors -------------------------------------------------------------------
+    def align_config(self, **overrides):
+        """How this model's faces are aligned (its recorded template at its resolution): the one
+        place uploads, datasets, galleries and evaluation read it from, so all crop alike."""
+        from .align import AlignConfig
+
+        return AlignConfig.from_dict({**(self.config.align or {}), "size": self.config.image_size, **overrides})
+
     def prepare(self, image: Any, align: bool = True, face: int = 0, fallback: str = "error") -> Image.Image:
         """The model's view of ``image``: the aligned face (or centre crop) at the model's resolution.
 
@@ -123,9 +130,9 @@ class FaceModel:
         img = imageio.read_image(image)
         size = self.config.image_size
         if align and self.config.alignment == "mtcnn":
-            from .align import AlignConfig, align_largest, faces
+            from .align import align_largest, faces
 
-            cfg = AlignConfig.from_dict({**(self.config.align or {}), "size": size})
+            cfg = self.align_config()
             if face == 0:
                 return align_largest(img, cfg, fallback=fallback).crop
             found = faces(img, cfg)

@@ -105,9 +105,9 @@ class Topology:
 
     def neighbours(self, attribute: str, vector: np.ndarray, k: int = 8) -> tuple[np.ndarray, np.ndarray]:
         """Indices and Euclidean distances of the ``k`` gallery codes nearest to ``vector``."""
-        d = np.linalg.norm(self.codes[attribute] - np.asarray(vector)[None], axis=1)
-        idx = np.argsort(d, kind="stable")[:k]
-        return idx, d[idx]
+        from .retrieval import nearest
+
+        return nearest(self.codes[attribute], np.asarray(vector), k)
 
     def place(self, attribute: str, vector: np.ndarray, k: int = 10) -> np.ndarray:
         """Approximate 2-D position of a new code: inverse-distance weighted mean of its k neighbours."""
@@ -220,10 +220,9 @@ def held_out_photos(model, specs: Sequence[str], per_class: int | None = 150, se
     import torch
 
     from . import datasets
-    from .align import AlignConfig
 
     size = model.config.image_size
-    align = AlignConfig.from_dict({**(model.config.align or {}), "size": size})
+    align = model.align_config(size=size)
 
     def load(spec):
         return datasets.load(spec, size=size, align_config=align, progress=progress)

@@ -342,7 +342,8 @@ def evaluate_recogniser(args, argv, model, t0: float) -> dict:
         if len(seen) != len(face_specs):
             raise SystemExit(f"mix of data the checkpoint trained on ({', '.join(seen)}) and data it did not: "
                              "evaluate them separately")
-    faces = datasets.load(face_specs, size=size, progress=not args.quiet)
+    faces = datasets.load(face_specs, size=size, progress=not args.quiet,
+                          align_config=model.align_config() if model.config.align is not None else None)
     split_note = "as given"
     if seen:
         validation = training.validation
@@ -460,7 +461,9 @@ def main(argv=None) -> dict:
         if args.split == "val" and validation == 0:
             raise SystemExit(f"{args.checkpoint} was trained without --validation: it has no validation split")
     split_seed = training.seed if training else 0
-    dataset = datasets.load(specs, size=model.config.image_size, progress=not args.quiet)
+    # photos are cropped as the model aligns them (its recorded template), like statistics and topology do
+    align_config = model.align_config() if model.config.align is not None else None
+    dataset = datasets.load(specs, size=model.config.image_size, align_config=align_config, progress=not args.quiet)
     name = args.name or (f"{args.folds}fold" if args.folds else None)
 
     if args.folds:

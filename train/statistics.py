@@ -59,11 +59,7 @@ def training_set(model: facelab.FaceModel, data=None, progress: bool = True):
     specs = list(data or (training.data if training is not None else ()))
     if not specs:
         raise SystemExit(f"{model.directory}: config.json records no training data; pass --data")
-    align_config = None
-    if model.config.align is not None:
-        from facelab.align import AlignConfig
-
-        align_config = AlignConfig.from_dict({**model.config.align, "size": model.config.image_size})
+    align_config = model.align_config() if model.config.align is not None else None
     dataset = datasets.load(specs, size=model.config.image_size, align_config=align_config, progress=progress)
     if training is not None and (training.holdout > 0 or training.validation > 0):
         split = datasets.training_splits(dataset, training.holdout, training.validation, seed=training.seed)

@@ -72,10 +72,8 @@ def debug_dataset(model: FaceModel, source: str, limit: int = 600):
         _, test = datasets.identity_split(ds, seed=0)
         return torch.utils.data.Subset(ds, test[:limit])
     if source == "london":
-        from ..align import AlignConfig
-
-        cfg = AlignConfig.from_dict({**(model.config.align or {}), "size": size})
-        ds = datasets.load(f"london:{root / 'london'}", size=size, align_config=cfg, progress=False)
+        ds = datasets.load(f"london:{root / 'london'}", size=size, align_config=model.align_config(size=size),
+                           progress=False)
         return torch.utils.data.Subset(ds, list(range(min(limit, len(ds)))))
     raise ValueError(f"unknown source {source!r}; choose from {', '.join(debug_sources(model))}")
 
@@ -125,15 +123,13 @@ def photo_gallery(model: FaceModel, source: str = "london") -> PhotoGallery | No
     The first call aligns and caches the photos (about a minute for London on a CPU); later
     calls read the crop cache."""
     from .. import datasets
-    from ..align import AlignConfig
     from ..labels import EXPRESSIONS
 
     root = data_root() / source
     if not root.is_dir():
         return None
     size = model.config.image_size
-    cfg = AlignConfig.from_dict({**(model.config.align or {}), "size": size})
-    ds = datasets.load(f"{source}:{root}", size=size, align_config=cfg, progress=False)
+    ds = datasets.load(f"{source}:{root}", size=size, align_config=model.align_config(size=size), progress=False)
     images = [ds.image_array(i) for i in range(len(ds))]
     codes = model.encode_tensor(model.images_to_tensor([Image.fromarray(im) for im in images]))
     captions = [f"{r.identity} · {EXPRESSIONS[r.expression] if r.expression >= 0 else '?'}" for r in ds.records]
@@ -141,7 +137,8 @@ def photo_gallery(model: FaceModel, source: str = "london") -> PhotoGallery | No
 
 
 def retrieve_photos(gallery: PhotoGallery, code: Code, attribute: str, k: int = 8) -> list[tuple[Image.Image, str]]:
-    """The ``k`` gallery photos nearest to ``code`` by its ``attribute`` sub-vector."""
-    d = np.linalg.norm(gallery.codes[attribute] - getattr(code, attribute)[None], axis=1)
-    order = np.argsort(d, kind="stable")[:k]
-    return [(Image.fromarray(gallery.images[i]), f"{gallery.captions[i]} · d={d[i]:.2f}") for i in order]
+    """The ``k`` gallery photos nearest to ``code`` by its ``attribute`` sub-vector (:func:`facelab.retrieval.nearest`)."""
+    from ..retrieval import nearest
+
+    idx, dist = nearest(gallery.codes[attribute], getattr(code, attribute), k)
+    return [(Image.fromarray(gallery.images[i]), f"{gallery.captions[i]} · d={d:.2f}") for i, d in zip(idx, dist)]

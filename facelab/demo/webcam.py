@@ -60,10 +60,9 @@ def live_frame(model: FaceModel, frame) -> LiveResult:
 def _live_view(model: FaceModel, image: Image.Image) -> Image.Image:
     if model.config.alignment != "mtcnn":
         return model.prepare(image)
-    from ..align import AlignConfig, align_largest
+    from ..align import align_largest
 
-    config = AlignConfig.from_dict({**(model.config.align or {}), "size": model.config.image_size, **LIVE_DETECTION})
-    return align_largest(image, config).crop
+    return align_largest(image, model.align_config(**LIVE_DETECTION)).crop
 
 
 class Throttle:
