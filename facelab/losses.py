@@ -180,6 +180,16 @@ def labelled_l1(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (prediction[known, : target.shape[1]] - target[known]).abs().mean()
 
 
+def masked_cosine_distance(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean ``1 − cos(prediction, target)`` over the rows of ``target`` (B, k) with no NaN (NaN marks a
+    missing target, e.g. an image the recogniser has no descriptor of); 0 when none has one, with a
+    gradient path. Never syncs with the host, and no NaN reaches the gradient."""
+    prediction, target = prediction.float(), target.float()
+    known = torch.isfinite(target).all(1)
+    cos = F.cosine_similarity(prediction, torch.where(known[:, None], target, torch.zeros_like(target)), dim=1)
+    return ((1 - cos) * known).sum() / known.sum().clamp_min(1)
+
+
 def graded_label_vectors(labels: torch.Tensor, intensity: torch.Tensor | None, n_classes: int) -> torch.Tensor:
     """Expressions as points (B, n_classes) whose distances mean something: class ``e`` at intensity
     ``t`` is ``t`` at e and 0 elsewhere, so every class starts from the neutral face (intensity 0,

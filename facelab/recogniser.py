@@ -19,7 +19,11 @@ its pixels, never on where a landmark predictor happened to land on a blur. On t
 views themselves, neutral↔smiling identification is 100 % over all 102 people (the bench).
 Crops aligned to another template (``scale``, ``offset_x``/``offset_y``, other points) get the
 box moved by the similarity between the two templates (``geometry=AlignConfig``); pre-cropped sets
-(FER2013's tight 48-px crops) are not in any template, so pass an explicit ``geometry`` box there.
+(FER2013's tight 48-px crops) are not in any template, so pass an explicit ``geometry`` box there:
+:data:`PRECROPPED_BOXES` holds the measured one per set, :data:`GENERATOR_BOX` the generator's
+(its cartoon faces are centred but smaller than an aligned photo's: the photo template's chip would
+take in half the background). Both were measured like :data:`CHIP_BOX`: the median of the chip
+dlib's own pipeline puts on the crop upscaled to 256 px, over the faces its detector finds.
 
 **Face found** (:func:`face_found`): dlib's HOG frontal face detector (default threshold, no
 pyramid upsampling of its own) on the crop upscaled (bicubic) to each side in :data:`FIND_SIDES`;
@@ -32,7 +36,8 @@ aligned London view is found at every side; 200 images of smoothed noise never a
 **Cache** (:func:`cached_descriptors`, :func:`dataset_descriptors`): descriptors of dataset
 images are computed once and kept under ``<cache dir>/recogniser/<geometry key>/`` (the cache
 policy of :mod:`facelab.cache`), keyed by a hash of each crop's pixels, so the "recogniser as a
-teacher" (a 128-d target for every training image) reuses them.
+teacher" (a 128-d target for every training image: :mod:`facelab.datasets.teacher`, the swap
+method's ``teacher_weight``) reuses them.
 """
 
 from __future__ import annotations
@@ -52,8 +57,11 @@ from PIL import Image
 __all__ = [
     "CHIP_BOX",
     "CHIP_SIZE",
+    "DESCRIPTOR_DIM",
     "FIND_SIDES",
+    "GENERATOR_BOX",
     "INSTALL_HINT",
+    "PRECROPPED_BOXES",
     "SAME_PERSON_DISTANCE",
     "RecogniserUnavailable",
     "as_uint8_images",
@@ -75,6 +83,20 @@ CHIP_SIZE = 150  # dlib's face chip side
 # aligned London photos of the chip that dlib's 5-point shape predictor + get_face_chip_details give;
 # spread ±0.01-0.02 of the side; its rotation, 0.2° ± 0.8°, is ignored).
 CHIP_BOX = (0.0872, 0.1415, 0.9165, 0.9722)
+# The chip on the generator's 64-px renders (fractions of the side, as CHIP_BOX): median over the 305 of
+# 400 generator faces (40 identities × 10, seed 0) on which dlib's detector finds a face, spread ±0.04;
+# the chip fitted to the generator's own mean landmarks (facelab.synthetic.landmarks) agrees within 0.03.
+# dlib is a weak judge of these cartoons either way: a face's nearest other face is the same identity for
+# 41.5 % (chance 4.5 %; 43.0 % with the photo template's chip), against 100 % on aligned London photos.
+GENERATOR_BOX = (0.251, 0.298, 0.757, 0.804)
+# Pre-cropped sets (no alignment; the whole photo is the crop): the chip per set, by registry name. FER2013:
+# median over the 222 of 300 random training faces on which dlib's detector finds a face (spread ±0.09, far
+# looser than aligned crops' ±0.02: FER2013's faces were registered automatically and loosely). On the 91
+# faces found among another 120, the fixed box's descriptor lies within 0.6 (the same-person distance) of
+# the one from dlib's own per-image landmark chip for 89 % (median distance 0.32; the whole crop as chip:
+# 70 %, median 0.50; different FER2013 faces: median 0.78). A set not listed here gets no descriptor (NaN),
+# not one from a guessed chip.
+PRECROPPED_BOXES = {"fer2013": (0.0, 0.08, 1.02, 1.09)}
 FIND_SIDES = (160, 192, 224, 256)  # face detection runs on the crop upscaled to each of these sides
 SAME_PERSON_DISTANCE = 0.6  # dlib's suggested same-person threshold on descriptor distance
 DESCRIPTOR_DIM = 128
@@ -332,15 +354,20 @@ def _dataset_images(dataset, indices: Iterable[int]) -> list[np.ndarray]:
 
 
 def dataset_descriptors(dataset, geometry=None, cache_dir: str | os.PathLike | None = None,
-                        chunk: int = 256, progress: bool = False) -> np.ndarray:
+                        chunk: int = 256, progress: bool = False, indices: Sequence[int] | None = None,
+                        desc: str = "descriptors") -> np.ndarray:
     """The descriptor of every item of a face dataset (FaceImageDataset, a mix, a Subset, generator
-    faces...) → (len(dataset), 128), cached per crop (:func:`cached_descriptors`). For the
-    "recogniser as a teacher": a 128-d target per training image, computed once."""
+    faces...) → (len(dataset), 128), or of the items at ``indices`` only → (len(indices), 128),
+    cached per crop (:func:`cached_descriptors`). For the "recogniser as a teacher": a 128-d target
+    per training image, computed once."""
     from tqdm.auto import tqdm
 
-    n = len(dataset)
+    order = np.arange(len(dataset)) if indices is None else np.asarray(indices, dtype=np.int64)
+    n = len(order)
     out = np.zeros((n, DESCRIPTOR_DIM), dtype=np.float32)
-    for start in tqdm(range(0, n, chunk), desc="descriptors", disable=not progress):
-        idx = range(start, min(n, start + chunk))
-        out[start:start + len(idx)] = cached_descriptors(_dataset_images(dataset, idx), geometry, cache_dir)
+    with tqdm(total=n, desc=desc, unit="img", disable=not progress) as bar:
+        for start in range(0, n, chunk):
+            idx = order[start:start + chunk]
+            out[start:start + len(idx)] = cached_descriptors(_dataset_images(dataset, idx), geometry, cache_dir)
+            bar.update(len(idx))
     return out

@@ -108,6 +108,7 @@ def _main(args, argv, program: str) -> Path | None:
             alignment="mtcnn" if photos else "center",
             align=align_config.to_dict() if photos else None,
         )
+        get_method(args.method).preflight(model_config)  # a missing tool fails here, before any data loads
     except ConfigError as e:
         sys.exit(f"error: {e}")
     dataset = datasets.load(list(train_config.data), size=args.image_size, align_config=align_config)
@@ -160,7 +161,7 @@ def _main(args, argv, program: str) -> Path | None:
     try:
         model, history = train(dataset, model_config, train_config, log_dir=log_dir, init=init,
                                state_dir=state_dir, resume=args.resume)
-    except ResumeError as e:
+    except (ResumeError, ConfigError) as e:
         sys.exit(f"error: {e}")
     if not distributed.is_main():
         return None

@@ -55,12 +55,20 @@ class SwapPairs(Dataset):
 
     ``partners`` per sample are drawn once with ``seed``: a random other sample on the generator,
     another image of the same person elsewhere (itself when it has none).
+
+    ``teacher`` (N, 128), when given, adds each item's row as ``teacher`` (float32; NaN: no target),
+    the recogniser's descriptor of its image (:func:`facelab.datasets.teacher.teacher_descriptors`).
     """
 
-    def __init__(self, dataset, seed: int = 0, progress: bool = True):
+    def __init__(self, dataset, seed: int = 0, progress: bool = True, teacher: np.ndarray | None = None):
         from ..evaluate import synthetic_view
 
         self.dataset = dataset
+        if teacher is not None:
+            teacher = np.ascontiguousarray(teacher, dtype=np.float32)
+            if teacher.ndim != 2 or len(teacher) != len(dataset):
+                raise ValueError(f"teacher must be (len(dataset), dim) = ({len(dataset)}, dim), got {teacher.shape}")
+        self.teacher = teacher
         rng = np.random.default_rng([0x5A4B, seed])
         view = synthetic_view(dataset)
         n = len(dataset)
@@ -96,6 +104,8 @@ class SwapPairs(Dataset):
             item["swap_target"] = torch.from_numpy(np.ascontiguousarray(self.targets[i].transpose(2, 0, 1))).float() / 255
         else:
             item["swap_target"] = other["image"]
+        if self.teacher is not None:
+            item["teacher"] = torch.from_numpy(self.teacher[i].copy())
         return item
 
 

@@ -51,6 +51,10 @@ class Method:
     ``prepare_data(dataset, model_config)`` may wrap the training set (swap partners, pairs) and
     ``batch_sampler(dataset, model_config, train_config, generator)`` may group batches (by person, expression).
     ``legacy_keys`` renames state-dict prefixes of older checkpoints of this method.
+    ``preflight(model_config)`` checks what training with that config needs besides the config
+    itself (an optional tool installed) and raises :class:`~facelab.config.ConfigError`; unlike
+    ``validate`` it does not run when a checkpoint loads, so a model trained with such a tool
+    still loads without it. ``python -m train`` runs it before loading any data.
     """
 
     name: str
@@ -63,6 +67,7 @@ class Method:
     prepare_data: Callable[[Any, Any], Any] | None = None
     batch_sampler: Callable[[Any, Any, Any, torch.Generator], Any] | None = None
     legacy_keys: dict[str, str] = field(default_factory=dict)
+    preflight: Callable[[Any], None] = lambda config: None
 
 
 def trainable(*modules: nn.Module) -> Callable[[], list[nn.Parameter]]:

@@ -10,13 +10,19 @@ with metric losses and a swapping loss.
   with the image that should result — the generator renders it exactly (same factors, the
   partner's expression); on real data the partner is the same person, so the target is the
   partner's own photo (:class:`~facelab.datasets.pairs.SwapPairs`).
+- The recogniser as a teacher (``teacher_weight`` > 0; off by default): dlib's 128-d descriptor of
+  every training image (:mod:`facelab.datasets.teacher`, computed once and cached) is a target for
+  a linear head on z_identity (``teacher_head``, kept in the network so checkpoints round-trip), so
+  z_identity is supervised on every image, not only on the people with identity labels.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from .. import losses as L
 from ..config import ConfigError
@@ -26,6 +32,7 @@ from .base import Method, Stage, Step, trainable
 
 TARGET = "expression"
 IDENTITY = "identity"
+TEACHER_HEAD = "teacher_head"  # the network's attribute (and state-dict prefix) of the teacher's head
 
 
 @dataclass
@@ -54,6 +61,9 @@ class SwapOptions:
     # re-encode the swapped face: its expression head must read the partner's expression (CE) and
     # its identity code stay this face's (1 − cosine); 0 switches the extra encoder pass off
     cycle_weight: float = 10.0
+    # the recogniser as a teacher: 1 − cosine between a linear head on z_identity and dlib's descriptor
+    # of the image, on every image that has one (facelab.datasets.teacher); 0: off, no head, no dlib
+    teacher_weight: float = 0.0
 
 
 def _validate(config) -> None:
@@ -62,12 +72,43 @@ def _validate(config) -> None:
         raise ConfigError(f"swap needs latents 'identity' and 'expression' (missing: {', '.join(sorted(missing))})")
     if config.options.per_person < 1:
         raise ConfigError("per_person must be >= 1")
+    if not config.options.teacher_weight >= 0:
+        raise ConfigError(f"teacher_weight must be >= 0, got {config.options.teacher_weight}")
+
+
+def _preflight(config) -> None:
+    """Training with the teacher needs dlib; loading a teacher-trained model does not."""
+    from .. import recogniser as R
+
+    if config.options.teacher_weight > 0 and not R.available():
+        raise ConfigError(f"teacher_weight {config.options.teacher_weight} needs the face recogniser, dlib and its "
+                          f"model files, which are not installed: {R.INSTALL_HINT} (or train with --teacher-weight 0)")
+
+
+def _teacher_keys(net: nn.Module, state_dict: dict, prefix: str, *args) -> None:
+    """A load pre-hook: weights saved without the teacher's head (older checkpoints, or a run with the
+    teacher off) load strictly into a network that has one, which keeps its fresh initialisation; a
+    head saved by a teacher run is dropped by a network without one (the head only serves the loss)."""
+    own = getattr(net, TEACHER_HEAD, None)
+    head = prefix + TEACHER_HEAD + "."
+    if own is None:
+        for key in [k for k in state_dict if k.startswith(head)]:
+            del state_dict[key]
+        return
+    for name, value in own.state_dict().items():
+        state_dict.setdefault(head + name, value.detach().clone())
 
 
 def build(config) -> SplitAutoencoder:
     o = config.options
-    return SplitAutoencoder(config, encoders={a: (config.channels, o.encoder_depth) for a in config.latents},
-                            decoder_depth=o.decoder_depth)
+    net = SplitAutoencoder(config, encoders={a: (config.channels, o.encoder_depth) for a in config.latents},
+                           decoder_depth=o.decoder_depth)
+    if o.teacher_weight > 0:  # built last: every other weight starts exactly as without the teacher
+        from ..recogniser import DESCRIPTOR_DIM
+
+        setattr(net, TEACHER_HEAD, nn.Linear(config.latents[IDENTITY], DESCRIPTOR_DIM))
+    net.register_load_state_dict_pre_hook(_teacher_keys)
+    return net
 
 
 def _metric(z: torch.Tensor, labels: torch.Tensor, o: SwapOptions) -> dict:
@@ -115,6 +156,12 @@ def swap_loss(o: SwapOptions):
                  "accuracy": L.labelled_accuracy(logits, batch[TARGET]),
                  "identity_triplet": m_id["triplet"], "expression_triplet": m_exp["triplet"],
                  "identity_cosine": m_id["cosine"], "expression_cosine": m_exp["cosine"]}
+        if o.teacher_weight > 0:
+            # per image, not relational (matching z_id's within-batch similarities to the descriptors'):
+            # batches are a few people × per_person images, so in-batch pairs would mostly be same-person
+            teacher = L.masked_cosine_distance(getattr(net, TEACHER_HEAD)(mu[IDENTITY][:n]), batch["teacher"])
+            terms["teacher"] = teacher
+            total = total + o.teacher_weight * teacher
         if o.beta > 0:
             terms["kl"] = L.total_kl(mu, logvar)
             total = total + o.beta * terms["kl"]
@@ -131,7 +178,17 @@ def stages(net, config, train_config, fine_tune: bool = False):
 def prepare_data(dataset, config):
     from ..datasets.pairs import SwapPairs
 
-    return SwapPairs(dataset)
+    teacher = None
+    if config.options.teacher_weight > 0:
+        from .. import distributed
+        from ..datasets.teacher import teacher_descriptors, teacher_summary
+
+        _preflight(config)
+        # under torchrun every rank computes the same rows (one first run's time, no barrier to time out)
+        teacher = teacher_descriptors(dataset, progress=distributed.is_main())
+        if distributed.is_main():
+            print(teacher_summary(teacher), file=sys.stderr)
+    return SwapPairs(dataset, teacher=teacher)
 
 
 def batch_sampler(dataset, config, train_config, generator):
@@ -156,9 +213,13 @@ def summary(config) -> str:
             + (f" Other sub-codes ({', '.join(f'{a}: {d}' for a, d in free.items())}) have no loss of their own: "
                f"they carry what reconstruction needs besides identity and expression (on the generator: pose, "
                f"background, light), so z_identity need not, and a swap keeps this face's values."
-               if free else ""))
+               if free else "")
+            + (f" The recogniser as a teacher (×{o.teacher_weight}): a linear head on z_identity is pulled "
+               f"towards dlib's 128-d ResNet face descriptor of each training image whose crop geometry is known "
+               f"(1 − cosine), so z_identity is supervised on images without person labels too."
+               if o.teacher_weight > 0 else ""))
 
 
 register(Method("swap", SwapOptions, build, stages, summary, follows="Li, Shu & Samaras, latent metric learning "
                 "for expression and identity disentanglement", validate=_validate,
-                prepare_data=prepare_data, batch_sampler=batch_sampler))
+                prepare_data=prepare_data, batch_sampler=batch_sampler, preflight=_preflight))
