@@ -75,7 +75,7 @@ def to_device(batch: dict, device: torch.device, remap: torch.Tensor) -> dict:
     return out
 
 
-FOLLOW_IMAGE = ("image", "target", "swap_target")  # images that move with the input under augmentation
+FOLLOW_IMAGE = ("image", "target", "swap_target", "identity_swap_target")  # images that move with the input under augmentation
 
 
 MIRRORED_ANGLES = ("yaw", "roll")  # a mirror image turns and tilts the head the other way; pitch stays

@@ -151,6 +151,27 @@ def test_swap_pairs_carry_the_generators_true_render(tiny_synthetic):
         assert item["partner_expression"] == b.expression
 
 
+def test_identity_swap_targets_are_this_face_with_the_partners_person_and_train(tiny_synthetic):
+    from facelab.datasets.pairs import SwapPairs
+    from facelab.synthetic import render
+
+    pairs = SwapPairs(tiny_synthetic, seed=0, progress=False, identity_targets=True)
+    assert "identity_swap_target" not in SwapPairs(tiny_synthetic, seed=0, progress=False)[0]
+    for i in (0, 9):
+        item, j = pairs[i], int(pairs.partner[i])
+        a, b = tiny_synthetic.factors[i], tiny_synthetic.factors[j]
+        truth = render(a.replace(identity=b.identity, seed=b.seed), 64)
+        assert np.array_equal((item["identity_swap_target"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8),
+                              truth)
+    config = ModelConfig(method="swap", channels=TINY["channels"], fusion_dim=32, options={"epochs": 1,
+                         "identity_swap_weight": 1.0}, latents={"identity": 6, "expression": 4, "nuisance": 3})
+    network, history = train(tiny_synthetic, config, STEPS, progress=False)
+    assert np.isfinite(history["swap"]["identity_swap"]) and history["swap"]["identity_swap"] > 0
+    assert "identity swapping loss" in get_method("swap").summary(config)
+    with pytest.raises(ConfigError, match="identity_swap_weight"):
+        ModelConfig(method="swap", options={"identity_swap_weight": -1.0})
+
+
 def test_person_batches_hold_several_images_of_each_person_in_different_expressions():
     from facelab.datasets.pairs import PersonBatchSampler
 

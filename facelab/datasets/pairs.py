@@ -51,7 +51,9 @@ def _expressions(dataset) -> np.ndarray:
 
 class SwapPairs(Dataset):
     """``dataset``'s items plus ``partner`` (another sample's image), ``partner_expression`` and
-    ``swap_target`` (this face with the partner's expression).
+    ``swap_target`` (this face with the partner's expression); with ``identity_targets`` on the
+    generator also ``identity_swap_target`` (this face, everything kept, but the partner's person),
+    the exact answer to "decode this face with the partner's identity code".
 
     ``partners`` per sample are drawn once with ``seed``: a random other sample on the generator,
     another image of the same person elsewhere (itself when it has none).
@@ -60,7 +62,8 @@ class SwapPairs(Dataset):
     the recogniser's descriptor of its image (:func:`facelab.datasets.teacher.teacher_descriptors`).
     """
 
-    def __init__(self, dataset, seed: int = 0, progress: bool = True, teacher: np.ndarray | None = None):
+    def __init__(self, dataset, seed: int = 0, progress: bool = True, teacher: np.ndarray | None = None,
+                 identity_targets: bool = False):
         from ..evaluate import synthetic_view
 
         self.dataset = dataset
@@ -81,6 +84,10 @@ class SwapPairs(Dataset):
                     for i, j in zip(range(n), self.partner)]
             size = dataset[0]["image"].shape[-1]
             self.targets = render_many(jobs, size, desc="render swap targets" if progress else None)
+            self.identity_targets = None
+            if identity_targets:
+                people = [fs[i].replace(identity=fs[j].identity, seed=fs[j].seed) for i, j in zip(range(n), self.partner)]
+                self.identity_targets = render_many(people, size, desc="render identity swap targets" if progress else None)
         else:
             ids = _identities(dataset)
             self.partner = np.arange(n)
@@ -89,7 +96,7 @@ class SwapPairs(Dataset):
                 if len(members) > 1:
                     shifted = rng.permutation(members)
                     self.partner[shifted] = np.roll(shifted, 1)
-            self.targets = None
+            self.targets = self.identity_targets = None  # real data: no render of another person's face here
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -104,6 +111,9 @@ class SwapPairs(Dataset):
             item["swap_target"] = torch.from_numpy(np.ascontiguousarray(self.targets[i].transpose(2, 0, 1))).float() / 255
         else:
             item["swap_target"] = other["image"]
+        if self.identity_targets is not None:
+            item["identity_swap_target"] = torch.from_numpy(
+                np.ascontiguousarray(self.identity_targets[i].transpose(2, 0, 1))).float() / 255
         if self.teacher is not None:
             item["teacher"] = torch.from_numpy(self.teacher[i].copy())
         return item

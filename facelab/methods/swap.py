@@ -64,6 +64,11 @@ class SwapOptions:
     # the recogniser as a teacher: 1 − cosine between a linear head on z_identity and dlib's descriptor
     # of the image, on every image that has one (facelab.datasets.teacher); 0: off, no head, no dlib
     teacher_weight: float = 0.0
+    # identity swapping loss (generator only: it renders the exact answer): this face decoded with the
+    # partner's identity code against the render of this face with the partner's person, everything
+    # else kept. It tells z_identity to hold the person and nothing else (pose, background, light go
+    # to the other sub-codes: give the model a free one, e.g. --latents ... nuisance=16); 0: off
+    identity_swap_weight: float = 0.0
 
 
 def _validate(config) -> None:
@@ -72,6 +77,8 @@ def _validate(config) -> None:
         raise ConfigError(f"swap needs latents 'identity' and 'expression' (missing: {', '.join(sorted(missing))})")
     if config.options.per_person < 1:
         raise ConfigError("per_person must be >= 1")
+    if not config.options.identity_swap_weight >= 0:
+        raise ConfigError(f"identity_swap_weight must be >= 0, got {config.options.identity_swap_weight}")
     if not config.options.teacher_weight >= 0:
         raise ConfigError(f"teacher_weight must be >= 0, got {config.options.teacher_weight}")
 
@@ -125,16 +132,20 @@ def swap_loss(o: SwapOptions):
         n = x.shape[0]
         mine = {a: v[:n] for a, v in z.items()}
         swapped = {**mine, TARGET: z[TARGET][n:]}
-        out = net.decode(torch.cat([net.join(mine), net.join(swapped)]))
+        decoded = [net.join(mine), net.join(swapped)]
+        identity_swap = o.identity_swap_weight > 0 and "identity_swap_target" in batch
+        if identity_swap:
+            decoded.append(net.join({**mine, IDENTITY: z[IDENTITY][n:]}))
+        out = net.decode(torch.cat(decoded))
         rec = L.reconstruction(out[:n], x)
-        swap = L.reconstruction(out[n:], batch["swap_target"])
+        swap = L.reconstruction(out[n:2 * n], batch["swap_target"])
         if o.detail_weight > 0:
-            detail = L.change_weighted_reconstruction(out[n:], batch["swap_target"], x)
+            detail = L.change_weighted_reconstruction(out[n:2 * n], batch["swap_target"], x)
             swap_terms = {"swap_detail": detail}
         else:
             detail, swap_terms = 0.0, {}
         if o.cycle_weight > 0:
-            again, _ = net.encode(out[n:])
+            again, _ = net.encode(out[n:2 * n])
             cycle_ce = L.labelled_cross_entropy(net.classify(again[TARGET]), batch["partner_expression"])
             cycle_id = 1 - torch.nn.functional.cosine_similarity(again[IDENTITY], mine[IDENTITY].detach(), dim=1).mean()
             cycle = cycle_ce + cycle_id
@@ -156,6 +167,9 @@ def swap_loss(o: SwapOptions):
                  "accuracy": L.labelled_accuracy(logits, batch[TARGET]),
                  "identity_triplet": m_id["triplet"], "expression_triplet": m_exp["triplet"],
                  "identity_cosine": m_id["cosine"], "expression_cosine": m_exp["cosine"]}
+        if identity_swap:
+            terms["identity_swap"] = L.reconstruction(out[2 * n:], batch["identity_swap_target"])
+            total = total + o.identity_swap_weight * terms["identity_swap"]
         if o.teacher_weight > 0:
             # per image, not relational (matching z_id's within-batch similarities to the descriptors'):
             # batches are a few people × per_person images, so in-batch pairs would mostly be same-person
@@ -188,7 +202,7 @@ def prepare_data(dataset, config):
         teacher = teacher_descriptors(dataset, progress=distributed.is_main())
         if distributed.is_main():
             print(teacher_summary(teacher), file=sys.stderr)
-    return SwapPairs(dataset, teacher=teacher)
+    return SwapPairs(dataset, teacher=teacher, identity_targets=config.options.identity_swap_weight > 0)
 
 
 def batch_sampler(dataset, config, train_config, generator):
@@ -217,7 +231,10 @@ def summary(config) -> str:
             + (f" The recogniser as a teacher (×{o.teacher_weight}): a linear head on z_identity is pulled "
                f"towards dlib's 128-d ResNet face descriptor of each training image whose crop geometry is known "
                f"(1 − cosine), so z_identity is supervised on images without person labels too."
-               if o.teacher_weight > 0 else ""))
+               if o.teacher_weight > 0 else "")
+            + (f" An identity swapping loss (×{o.identity_swap_weight}): this face decoded with another face's "
+               f"identity code against the generator's render of this face with that person (everything else "
+               f"kept), so z_identity holds the person only." if o.identity_swap_weight > 0 else ""))
 
 
 register(Method("swap", SwapOptions, build, stages, summary, follows="Li, Shu & Samaras, latent metric learning "
