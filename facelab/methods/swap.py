@@ -225,8 +225,8 @@ def summary(config) -> str:
             f"changes; cycle-consistency (×{o.cycle_weight}): the swapped face re-encoded must read as the partner's "
             f"expression and keep this face's identity code."
             + (f" Other sub-codes ({', '.join(f'{a}: {d}' for a, d in free.items())}) have no loss of their own: "
-               f"they carry what reconstruction needs besides identity and expression (on the generator: pose, "
-               f"background, light), so z_identity need not, and a swap keeps this face's values."
+               f"they carry what reconstruction needs besides identity and expression (on the generator: any of "
+               f"pose, background and light), so z_identity need not, and a swap keeps this face's values."
                if free else "")
             + (f" The recogniser as a teacher (×{o.teacher_weight}): a linear head on z_identity is pulled "
                f"towards dlib's 128-d ResNet face descriptor of each training image whose crop geometry is known "
