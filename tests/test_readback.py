@@ -91,7 +91,7 @@ def test_summary_and_dict_for_the_ui_and_the_api(model, faces):
 
 def test_every_sub_code_is_measured_not_only_identity_and_expression():
     """A model with a third sub-code (pose) gets its similarity too; heads only where labelled."""
-    config = ModelConfig(channels=(8, 8, 8, 8), latents={"identity": 4, "expression": 3, "pose": 2}, fusion_dim=16)
+    config = ModelConfig(method="swap", channels=(8, 8, 8, 8), latents={"identity": 4, "expression": 3, "pose": 2}, fusion_dim=16)
     model = FaceModel(build_network(config).eval(), config)
     rng = np.random.default_rng(0)
     source = Code({a: rng.normal(size=d) for a, d in config.latents.items()})
