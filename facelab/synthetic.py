@@ -278,6 +278,12 @@ class FaceFactors:
     def replace(self, **kw) -> "FaceFactors":
         return dataclasses.replace(self, **kw)
 
+    def with_group(self, other: "FaceFactors", group: str) -> "FaceFactors":
+        """This face with ``other``'s factors of one :data:`FACTOR_GROUPS` group, all else kept:
+        the exact answer to "this face with that face's pose" (a person is its identity and seed)."""
+        fields = FACTOR_GROUPS[group] + (("seed",) if group == "identity" else ())
+        return self.replace(**{name: getattr(other, name) for name in fields})
+
     @property
     def expression_name(self) -> str:
         return EXPRESSION_NAMES[self.expression]

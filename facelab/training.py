@@ -75,7 +75,10 @@ def to_device(batch: dict, device: torch.device, remap: torch.Tensor) -> dict:
     return out
 
 
-FOLLOW_IMAGE = ("image", "target", "swap_target", "identity_swap_target")  # images that move with the input under augmentation
+def follow_image(batch: dict) -> list[str]:
+    """The batch's images that move with the input under augmentation: the input, its neutral
+    ``target`` and every swap target (``swap_target``, ``<attribute>_swap_target``)."""
+    return [k for k in batch if k in ("image", "target") or k.endswith("swap_target")]
 
 
 MIRRORED_ANGLES = ("yaw", "roll")  # a mirror image turns and tilts the head the other way; pitch stays
@@ -85,9 +88,8 @@ def mirror_half(batch: dict) -> dict:
     """Horizontally flip a random half of the batch's images (and their targets) in place of new data,
     negating the flipped faces' yaw and roll labels (``yaw``/``roll`` and ``pose``'s columns 0 and 2)."""
     flip = torch.rand(batch["image"].shape[0], device=batch["image"].device) < 0.5
-    for key in FOLLOW_IMAGE:
-        if key in batch:
-            batch[key] = torch.where(flip[:, None, None, None], batch[key].flip(-1), batch[key])
+    for key in follow_image(batch):
+        batch[key] = torch.where(flip[:, None, None, None], batch[key].flip(-1), batch[key])
     sign = 1.0 - 2.0 * flip.float()
     for key in MIRRORED_ANGLES:
         if key in batch and torch.is_tensor(batch[key]):
@@ -110,7 +112,7 @@ def random_affine(strength: float):
     transform = v2.RandomAffine(degrees=10 * s, translate=(0.1 * s, 0.1 * s), scale=(1 - 0.1 * s, 1 + 0.1 * s))
 
     def apply(batch: dict) -> dict:
-        keys = [k for k in FOLLOW_IMAGE if k in batch]
+        keys = follow_image(batch)
         rows = []
         for i in range(batch["image"].shape[0]):
             out = transform(*[tv_tensors.Image(batch[k][i]) for k in keys])
@@ -373,7 +375,8 @@ def _init_state(init) -> dict[str, torch.Tensor]:
 
 
 def load_grown(network: torch.nn.Module, state: dict[str, torch.Tensor]) -> list[str]:
-    """Start ``network`` from ``state``, a checkpoint of it with fewer sub-codes (new ones appended).
+    """Start ``network`` from ``state``, a checkpoint of it with fewer sub-codes (new ones appended)
+    or fewer blocks (new ones starting as the identity).
 
     Why: a new sub-code (say one for pose and lighting) can then be fine-tuned into a trained model
     instead of training everything again. Tensors of equal shape are copied; a tensor that grew
@@ -431,11 +434,16 @@ def train(
     device = distributed.local_device(resolve_device(train_config.device))
     network = method.build(model_config)
     if init is not None:
-        init_config = getattr(init, "config", None)
-        if init_config is not None and dict(init_config.latents) != dict(model_config.latents):
-            load_grown(network, _init_state(init))  # new sub-codes appended (train --init ... --latents)
+        state = _init_state(init)
+        if set(state) < set(network.state_dict()) or any(
+                state[k].shape != v.shape for k, v in network.state_dict().items() if k in state):
+            # the network grew: sub-codes appended (train --init ... --latents) or blocks added
+            # (--decoder-refine); anything else that does not fit still fails in load_grown
+            grown = load_grown(network, state)
+            if progress and distributed.is_main():
+                print(f"grown from --init: {len(grown)} tensors new or enlarged", flush=True)
         else:
-            network.load_state_dict(_init_state(init))
+            network.load_state_dict(state)
     data = method.prepare_data(dataset, model_config) if method.prepare_data is not None else dataset
     sampler = method.batch_sampler(data, model_config, train_config, gen) if method.batch_sampler is not None else None
     batches = EpochBatches(data, train_config, gen, sampler)

@@ -266,3 +266,32 @@ def test_fine_tune_appends_a_sub_code_and_decodes_as_before_until_it_learns(trai
             assert torch.allclose(fresh.decode(torch.cat([code, rest], 1)), start.network.decode(code), atol=1e-5)
     with pytest.raises(ValueError, match="lacks"):
         load_grown(get_method("swap").build(start.config), fresh.state_dict())
+
+
+def test_fine_tune_adds_decoder_blocks_that_start_as_the_identity_and_then_learn(tmp_path):
+    import dataclasses
+
+    from facelab.methods import get_method
+    from facelab.training import load_grown
+    from train import fit
+
+    data = ["--data", "synthetic:identities=4,per_identity=7", "--batch-size", "8", "--out", str(tmp_path),
+            "--logs", ""]
+    base_dir = fit.main(["--method", "swap", "--name", "base", "--channels", "8", "16", "16", "16",
+                         "--latents", "identity=4", "expression=3", "--max-steps", "1", *data])
+    start = facelab.load(base_dir)
+    refined = dataclasses.replace(start.config, options=dataclasses.replace(start.config.options, decoder_refine=2))
+    fresh = get_method("swap").build(refined)
+    partial = load_grown(fresh, start.network.state_dict())
+    assert partial and all(k.startswith("decoder.refine.") for k in partial)
+    fresh.eval()
+    code = torch.randn(3, 7)
+    with torch.no_grad():
+        assert torch.allclose(fresh.decode(code), start.network.decode(code), atol=1e-6)
+    grown = facelab.load(fit.main(["--method", "swap", "--name", "refined", "--init", str(base_dir),
+                                   "--decoder-refine", "2", "--max-steps", "2", *data]))
+    assert grown.config.options.decoder_refine == 2
+    last = grown.network.decoder.refine[1].body[-1].weight
+    assert last.abs().sum() > 0  # the zero-initialised convolutions moved: the blocks learn
+    with torch.no_grad():
+        assert not torch.allclose(grown.network.decode(code), start.network.decode(code), atol=1e-6)

@@ -178,6 +178,45 @@ def test_mapping_stage_trains_phi_with_the_autoencoder_fixed(posed):
         assert not _moved(before, net, prefix), f"{prefix} moved with the autoencoder fixed"
 
 
+def test_exact_swap_targets_render_one_group_from_the_partner_and_train_phi(posed):
+    from facelab.datasets.pairs import SwapPairs
+    from facelab.methods.fourway import prepare_data, swap_target_terms
+    from facelab.training import run_stage
+
+    c = config(swap_target_weight=1.0, swap_target_attributes=2)
+    data = prepare_data(posed, c)
+    assert isinstance(data.items, SwapPairs)
+    item, j = data[3], int(data.items.partner[3])
+    a, b = posed.factors[3], posed.factors[j]
+    assert a != b
+    for group in ("pose", "identity", "expression", "style"):
+        want = render(a.with_group(b, group), 64)
+        got = (item[f"{group}_swap_target"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        assert np.array_equal(got, want), group
+    assert a.with_group(b, "pose").yaw == b.yaw and a.with_group(b, "pose").identity == a.identity
+    assert a.with_group(b, "identity").seed == b.seed and a.with_group(b, "identity").expression == a.expression
+    assert tuple(item["pose"].shape) == (3,)  # the factor labels are still added
+    assert "pose_swap_target" not in prepare_data(posed, config())[3]  # off by default: no renders
+
+    net = build_network(c)
+    batch = torch.utils.data.default_collate([data[i] for i in range(8)])
+    with torch.no_grad():
+        parts = net.split(net.phi(net.encode_z(batch["image"])))
+        partner = net.split(net.phi(net.encode_z(batch["partner"])))
+    total, terms = swap_target_terms(net, parts, partner, batch, c.options)
+    assert float(terms["swap_target_l1"].detach()) > 0 and torch.isfinite(total)
+    off, none = swap_target_terms(net, parts, partner, batch, config().options)
+    assert float(off) == 0.0 and none == {}
+    stages = get_method("fourway").stages(net, c, STEPS)
+    next(stages)
+    before = _state(net)
+    history = run_stage(next(stages), net, data, STEPS, expressions=c.expressions, progress=False)
+    assert np.isfinite(history["swap_target_l1"]) and history["swap_target_l1"] > 0
+    assert _moved(before, net, "phi_inv.") and not _moved(before, net, "generator.")
+    with pytest.raises(ConfigError, match="swap_target_weight"):
+        config(swap_target_weight=-1.0)
+
+
 def test_the_cycle_permutes_exactly_one_sub_code_and_its_labels():
     from facelab.methods.fourway import _labels, _permuted, cycle_terms
 

@@ -51,9 +51,11 @@ def _expressions(dataset) -> np.ndarray:
 
 class SwapPairs(Dataset):
     """``dataset``'s items plus ``partner`` (another sample's image), ``partner_expression`` and
-    ``swap_target`` (this face with the partner's expression); with ``identity_targets`` on the
-    generator also ``identity_swap_target`` (this face, everything kept, but the partner's person),
-    the exact answer to "decode this face with the partner's identity code".
+    ``swap_target`` (this face with the partner's expression); on the generator, for each group of
+    :data:`facelab.synthetic.FACTOR_GROUPS` in ``attribute_targets`` also ``<group>_swap_target``
+    (this face, everything kept but the partner's factors of that group: the exact answer to
+    "decode this face with the partner's pose code"). ``identity_targets=True`` is
+    ``attribute_targets=("identity",)``.
 
     ``partners`` per sample are drawn once with ``seed``: a random other sample on the generator,
     another image of the same person elsewhere (itself when it has none).
@@ -63,7 +65,7 @@ class SwapPairs(Dataset):
     """
 
     def __init__(self, dataset, seed: int = 0, progress: bool = True, teacher: np.ndarray | None = None,
-                 identity_targets: bool = False):
+                 identity_targets: bool = False, attribute_targets=()):
         from ..evaluate import synthetic_view
 
         self.dataset = dataset
@@ -80,14 +82,15 @@ class SwapPairs(Dataset):
 
             self.partner = rng.integers(0, n, n)
             fs = view.factors
-            jobs = [fs[i].replace(expression=fs[j].expression, intensity=fs[j].intensity)
-                    for i, j in zip(range(n), self.partner)]
             size = dataset[0]["image"].shape[-1]
-            self.targets = render_many(jobs, size, desc="render swap targets" if progress else None)
-            self.identity_targets = None
-            if identity_targets:
-                people = [fs[i].replace(identity=fs[j].identity, seed=fs[j].seed) for i, j in zip(range(n), self.partner)]
-                self.identity_targets = render_many(people, size, desc="render identity swap targets" if progress else None)
+
+            def targets(group: str) -> np.ndarray:
+                jobs = [fs[i].with_group(fs[j], group) for i, j in zip(range(n), self.partner)]
+                return render_many(jobs, size, desc=f"render {group} swap targets" if progress else None)
+
+            self.targets = targets("expression")
+            groups = dict.fromkeys(tuple(attribute_targets) + (("identity",) if identity_targets else ()))
+            self.attribute_targets = {g: self.targets if g == "expression" else targets(g) for g in groups}
         else:
             ids = _identities(dataset)
             self.partner = np.arange(n)
@@ -96,7 +99,7 @@ class SwapPairs(Dataset):
                 if len(members) > 1:
                     shifted = rng.permutation(members)
                     self.partner[shifted] = np.roll(shifted, 1)
-            self.targets = self.identity_targets = None  # real data: no render of another person's face here
+            self.targets, self.attribute_targets = None, {}  # real data: no render of another person's face here
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -111,9 +114,8 @@ class SwapPairs(Dataset):
             item["swap_target"] = torch.from_numpy(np.ascontiguousarray(self.targets[i].transpose(2, 0, 1))).float() / 255
         else:
             item["swap_target"] = other["image"]
-        if self.identity_targets is not None:
-            item["identity_swap_target"] = torch.from_numpy(
-                np.ascontiguousarray(self.identity_targets[i].transpose(2, 0, 1))).float() / 255
+        for group, rendered in self.attribute_targets.items():
+            item[f"{group}_swap_target"] = torch.from_numpy(np.ascontiguousarray(rendered[i].transpose(2, 0, 1))).float() / 255
         if self.teacher is not None:
             item["teacher"] = torch.from_numpy(self.teacher[i].copy())
         return item

@@ -87,6 +87,12 @@ class FourWayOptions:
     augmentation_weight: float = 1.0  # task losses on the cycle's generated images (permuted labels)
     cycle_attributes: int = 1  # sub-codes permuted per batch, each one more decode + encode (0: none)
     per_person: int = 4  # images of one person per batch, for the identity triplets (1: plain shuffling)
+    # Exact swap targets (the generator only; not in the paper, whose video frames have none): A's f
+    # with a partner B's sub-code, decoded G(Φ⁻¹(f)), against the generator's render of A with B's
+    # factors of that group (FaceFactors.with_group), ℓ1 on the reconstruction's scale. The cycle
+    # only asks that a swap re-encodes consistently; this asks that it looks right. 0: off.
+    swap_target_weight: float = 0.0
+    swap_target_attributes: int = 1  # sub-codes swapped per batch, each one more decode
 
 
 def _validate(config) -> None:
@@ -96,7 +102,7 @@ def _validate(config) -> None:
     if not 0.0 <= o.lambda_ae <= 1.0:
         raise ConfigError(f"lambda_ae must be in [0, 1], got {o.lambda_ae}")
     for name in ("autoencoder_epochs", "mapping_epochs", "joint_epochs", "z_dim", "cycle_attributes",
-                 "encoder_depth", "decoder_depth"):
+                 "encoder_depth", "decoder_depth", "swap_target_weight", "swap_target_attributes"):
         if getattr(o, name) < 0:
             raise ConfigError(f"{name} must be >= 0, got {getattr(o, name)}")
     if o.per_person < 1 or o.map_hidden < 1 or o.critic_hidden < 1 or o.pose_scale <= 0:
@@ -266,7 +272,32 @@ def cycle_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], labels: 
     return total, terms
 
 
-def _mapping_terms(net: AttributeSplitAAE, batch: dict, z: torch.Tensor, o: FourWayOptions) -> tuple:
+def _swap_targets(o: FourWayOptions, batch: dict, attributes) -> list[str]:
+    """The sub-codes whose exact swap target the batch holds (``<name>_swap_target``)."""
+    if o.swap_target_weight <= 0 or "partner" not in batch:
+        return []
+    return [a for a in attributes if f"{a}_swap_target" in batch]
+
+
+def swap_target_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], partner: dict[str, torch.Tensor],
+                      batch: dict, o: FourWayOptions) -> tuple[torch.Tensor, dict]:
+    """For ``o.swap_target_attributes`` of the sub-codes with a target (drawn at random): A's parts
+    with the partner's sub-code, decoded G(Φ⁻¹(·)), ℓ1 against the render of A with the partner's
+    factors of that group, scaled like the reconstruction."""
+    names = _swap_targets(o, batch, parts)
+    k = min(o.swap_target_attributes, len(names))
+    chosen = [names[int(i)] for i in torch.randperm(len(names))[:k]]
+    total, terms = next(iter(parts.values())).sum() * 0.0, {}
+    for a in chosen:
+        out = net.decode_z(net.phi_inv(net.join({**parts, a: partner[a]})))
+        term = L.l1(out, batch[f"{a}_swap_target"])
+        terms["swap_target_l1"] = terms.get("swap_target_l1", 0.0) + term / len(chosen)
+        total = total + o.swap_target_weight * o.reconstruction_scale * term / len(chosen)
+    return total, terms
+
+
+def _mapping_terms(net: AttributeSplitAAE, batch: dict, z: torch.Tensor, o: FourWayOptions,
+                   z_partner: torch.Tensor | None = None) -> tuple:
     f = net.phi(z)
     z_rec = L.l1(net.phi_inv(f), z.detach())
     parts = net.split(f)
@@ -274,6 +305,9 @@ def _mapping_terms(net: AttributeSplitAAE, batch: dict, z: torch.Tensor, o: Four
     task, terms = task_losses(net, parts, labels, o)
     cycle, c_terms = cycle_terms(net, parts, labels, o)
     total = o.z_reconstruction_weight * z_rec + task + cycle
+    if z_partner is not None:
+        swap, s_terms = swap_target_terms(net, parts, net.split(net.phi(z_partner)), batch, o)
+        total, terms = total + swap, {**terms, **s_terms}
     return total, {"z_reconstruction": z_rec, **terms, **c_terms}
 
 
@@ -283,7 +317,8 @@ def mapping_loss(o: FourWayOptions):
     def loss(net: AttributeSplitAAE, batch: dict) -> dict:
         with torch.no_grad():
             z = net.encode_z(batch["image"])
-        total, terms = _mapping_terms(net, batch, z, o)
+            z_partner = net.encode_z(batch["partner"]) if _swap_targets(o, batch, net.attributes) else None
+        total, terms = _mapping_terms(net, batch, z, o, z_partner)
         return {"loss": total, **terms}
 
     return loss
@@ -296,7 +331,8 @@ def joint_loss(o: FourWayOptions):
         x = batch["image"]
         z = net.encode_z(x)
         ae, ae_terms = _autoencoder_terms(net, x, z, o, batch.get("target"))
-        mapping, m_terms = _mapping_terms(net, batch, z, o)
+        z_partner = net.encode_z(batch["partner"]) if _swap_targets(o, batch, net.attributes) else None
+        mapping, m_terms = _mapping_terms(net, batch, z, o, z_partner)
         return {"loss": ae + mapping, **ae_terms, **m_terms}
 
     return loss
@@ -327,14 +363,16 @@ def stages(net: AttributeSplitAAE, config, train_config, fine_tune: bool = False
 # ---- data --------------------------------------------------------------------------------------
 
 class FactorLabels(Dataset):
-    """``dataset``'s items plus the generator's ``pose`` and ``style`` labels
+    """``dataset``'s items (or ``items``', a wrapper of it such as
+    :class:`~facelab.datasets.pairs.SwapPairs`) plus the generator's ``pose`` and ``style`` labels
     (:func:`facelab.synthetic.factor_labels`) where ``dataset`` is the generator, or a Subset of it,
     and its items lack them."""
 
-    def __init__(self, dataset):
+    def __init__(self, dataset, items=None):
         from ..synthetic import factor_labels
 
         self.dataset = dataset
+        self.items = dataset if items is None else items
         base, idx = dataset, None
         while isinstance(base, torch.utils.data.Subset):
             idx = base.indices if idx is None else [base.indices[i] for i in idx]
@@ -349,7 +387,7 @@ class FactorLabels(Dataset):
         return len(self.dataset)
 
     def __getitem__(self, i: int) -> dict:
-        item = dict(self.dataset[i])
+        item = dict(self.items[i])
         if self.labels is not None:
             for k, v in self.labels.items():
                 item[k] = torch.from_numpy(v[i])
@@ -357,7 +395,13 @@ class FactorLabels(Dataset):
 
 
 def prepare_data(dataset, config):
-    return FactorLabels(dataset)
+    items = dataset
+    if config.options.swap_target_weight > 0:
+        from ..datasets.pairs import SwapPairs
+        from ..synthetic import FACTOR_GROUPS
+
+        items = SwapPairs(dataset, attribute_targets=[a for a in config.latents if a in FACTOR_GROUPS])
+    return FactorLabels(dataset, items)
 
 
 def batch_sampler(dataset, config, train_config, generator):
@@ -398,6 +442,10 @@ def summary(config) -> str:
             f"(×{o.cycle_weight}): {o.cycle_attributes} sub-code(s) per batch permuted across the batch, decoded "
             f"G(Φ⁻¹(f*)) and re-encoded Φ(E(·)) with ℓ1 against f*, the generated images carrying the permuted "
             f"labels under the task losses (cycle-augmentation, ×{o.augmentation_weight}).")
+    if o.swap_target_weight > 0:
+        text += (f" Exact swap targets (×{o.swap_target_weight}, {o.swap_target_attributes} sub-code(s) per batch; "
+                 f"not in the paper): A's code with a partner's sub-code, decoded, against the generator's render "
+                 f"of A with the partner's factors of that group (ℓ1).")
     if o.joint_epochs:
         text += f" (3) {o.joint_epochs} epochs of joint fine-tuning of everything together."
     return text

@@ -40,6 +40,9 @@ class SwapOptions:
     epochs: int = 20
     encoder_depth: int = 0  # extra 3×3 convs per stage in each encoder
     decoder_depth: int = 0  # extra 3×3 convs per stage in the decoder
+    # residual blocks at full resolution before the decoder's output (models.blocks.ResidualBlock):
+    # they start as the identity, so `train --init CKPT --decoder-refine N` grows a trained decoder
+    decoder_refine: int = 0
     per_person: int = 4  # images of one person per batch (PersonBatchSampler)
     reconstruction_weight: float = 1.0  # both reconstructions are summed over pixels
     swap_weight: float = 1.0
@@ -109,7 +112,7 @@ def _teacher_keys(net: nn.Module, state_dict: dict, prefix: str, *args) -> None:
 def build(config) -> SplitAutoencoder:
     o = config.options
     net = SplitAutoencoder(config, encoders={a: (config.channels, o.encoder_depth) for a in config.latents},
-                           decoder_depth=o.decoder_depth)
+                           decoder_depth=o.decoder_depth, decoder_refine=o.decoder_refine)
     if o.teacher_weight > 0:  # built last: every other weight starts exactly as without the teacher
         from ..recogniser import DESCRIPTOR_DIM
 

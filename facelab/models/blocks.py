@@ -54,14 +54,34 @@ class Encoder(nn.Module):
         return mu, logvar.clamp(-10, 10)
 
 
+class ResidualBlock(nn.Module):
+    """x + conv(SiLU(norm(conv(x)))), its last convolution zero-initialised.
+
+    Why zero: a block added to a trained decoder then starts as the identity, so the grown decoder
+    draws exactly what the trained one drew and fine-tuning only adds detail (``train --init``).
+    """
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1), _norm(channels), nn.SiLU(),
+                                  nn.Conv2d(channels, channels, 3, padding=1))
+        nn.init.zeros_(self.body[-1].weight)
+        nn.init.zeros_(self.body[-1].bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
 class Decoder(nn.Module):
     """(B, in_dim) → (B, 3, S, S) in [0, 1]; mirrors :class:`ConvTrunk`.
 
     ``depth`` adds that many 3×3 convolutions after each upsampling stage (depth 0 is the original
-    DisVAE decoder, layer for layer): sharper eyes and mouths cost decoder capacity.
+    DisVAE decoder, layer for layer): sharper eyes and mouths cost decoder capacity. ``refine`` adds
+    that many :class:`ResidualBlock` at full resolution before the output convolution, where the
+    detail is drawn; they start as the identity, so they can be added to a trained decoder.
     """
 
-    def __init__(self, channels: tuple[int, ...], in_dim: int, depth: int = 0):
+    def __init__(self, channels: tuple[int, ...], in_dim: int, depth: int = 0, refine: int = 0):
         super().__init__()
         rev = tuple(reversed(channels))
         self.start = rev[0]
@@ -72,10 +92,14 @@ class Decoder(nn.Module):
             for _ in range(depth):
                 layers += [nn.Conv2d(c_out, c_out, 3, padding=1), _norm(c_out), nn.SiLU()]
         layers += [nn.Conv2d(rev[-1], 3, 3, padding=1), nn.Sigmoid()]
-        self.deconv = nn.Sequential(*layers)
+        self.deconv = nn.Sequential(*layers)  # its indices are the checkpoints' names: refine lives apart
+        self.refine = nn.Sequential(*(ResidualBlock(rev[-1]) for _ in range(refine)))
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.deconv(self.fc(h).view(-1, self.start, 4, 4))
+        h = self.fc(h).view(-1, self.start, 4, 4)
+        if not len(self.refine):
+            return self.deconv(h)
+        return self.deconv[-2:](self.refine(self.deconv[:-2](h)))
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
