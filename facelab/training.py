@@ -77,8 +77,10 @@ def to_device(batch: dict, device: torch.device, remap: torch.Tensor) -> dict:
 
 def follow_image(batch: dict) -> list[str]:
     """The batch's images that move with the input under augmentation: the input, its neutral
-    ``target`` and every swap target (``swap_target``, ``<attribute>_swap_target``)."""
-    return [k for k in batch if k in ("image", "target") or k.endswith("swap_target")]
+    ``target``, every swap target (``swap_target``, ``<attribute>_swap_target``) and the swap
+    ``partner``, flipped with its row: the mirror of "A with B's pose" is mirrored A with mirrored
+    B's pose, so a pose or light swap stays consistent only if B is mirrored too."""
+    return [k for k in batch if k in ("image", "target", "partner") or k.endswith("swap_target")]
 
 
 MIRRORED_ANGLES = ("yaw", "roll")  # a mirror image turns and tilts the head the other way; pitch stays

@@ -236,3 +236,12 @@ def test_mirrored_faces_turn_the_other_way():
     expect = torch.where(flipped[:, None], pose * torch.tensor([-1.0, 1.0, -1.0]), pose)
     assert torch.equal(batch["pose"], expect)
     assert torch.allclose(batch["yaw"], expect[:, 0] / 25) and torch.allclose(batch["roll"], expect[:, 2] / 20)
+    # a swap's partner and every swap target flip with their row (the mirror of "A with B's pose" is
+    # mirrored A with mirrored B's pose); other tensors stay
+    keys = ("partner", "swap_target", "pose_swap_target", "target")
+    extra = {k: torch.rand(n, 3, 8, 8) for k in keys}
+    batch = mirror_half({"image": image.clone(), "other": image.clone(), **{k: v.clone() for k, v in extra.items()}})
+    flipped = (batch["image"] - image.flip(-1)).abs().flatten(1).amax(1) == 0
+    assert 0 < int(flipped.sum()) < n and torch.equal(batch["other"], image)
+    for k in keys:
+        assert torch.equal(batch[k], torch.where(flipped[:, None, None, None], extra[k].flip(-1), extra[k])), k
