@@ -271,6 +271,7 @@ def test_fine_tune_appends_a_sub_code_and_decodes_as_before_until_it_learns(trai
 def test_fine_tune_adds_decoder_blocks_that_start_as_the_identity_and_then_learn(tmp_path):
     import dataclasses
 
+    from facelab.config import ConfigError, ModelConfig
     from facelab.methods import get_method
     from facelab.training import load_grown
     from train import fit
@@ -291,6 +292,9 @@ def test_fine_tune_adds_decoder_blocks_that_start_as_the_identity_and_then_learn
     grown = facelab.load(fit.main(["--method", "swap", "--name", "refined", "--init", str(base_dir),
                                    "--decoder-refine", "2", "--max-steps", "2", *data]))
     assert grown.config.options.decoder_refine == 2
+    assert "2 residual block(s) at full resolution" in get_method("swap").summary(grown.config)
+    with pytest.raises(ConfigError, match="decoder_refine"):
+        ModelConfig(method="swap", options={"decoder_refine": -1})
     last = grown.network.decoder.refine[1].body[-1].weight
     assert last.abs().sum() > 0  # the zero-initialised convolutions moved: the blocks learn
     with torch.no_grad():

@@ -84,6 +84,9 @@ def _validate(config) -> None:
         raise ConfigError(f"identity_swap_weight must be >= 0, got {config.options.identity_swap_weight}")
     if not config.options.teacher_weight >= 0:
         raise ConfigError(f"teacher_weight must be >= 0, got {config.options.teacher_weight}")
+    for name in ("encoder_depth", "decoder_depth", "decoder_refine"):
+        if getattr(config.options, name) < 0:
+            raise ConfigError(f"{name} must be >= 0, got {getattr(config.options, name)}")
 
 
 def _preflight(config) -> None:
@@ -237,7 +240,9 @@ def summary(config) -> str:
                if o.teacher_weight > 0 else "")
             + (f" An identity swapping loss (×{o.identity_swap_weight}): this face decoded with another face's "
                f"identity code against the generator's render of this face with that person (everything else "
-               f"kept), so z_identity holds the person only." if o.identity_swap_weight > 0 else ""))
+               f"kept), so z_identity holds the person only." if o.identity_swap_weight > 0 else "")
+            + (f" The decoder ends in {o.decoder_refine} residual block(s) at full resolution (added to a "
+               f"trained decoder, starting as the identity)." if o.decoder_refine > 0 else ""))
 
 
 register(Method("swap", SwapOptions, build, stages, summary, follows="Li, Shu & Samaras, latent metric learning "
