@@ -47,7 +47,7 @@ def encode_dataset(model, dataset, batch_size: int = 256, progress: bool = True)
                 heads[a].append(model.network.classify(torch.as_tensor(parts[a]).to(model.device), a).cpu().numpy())
         recon.append(model.decode_tensor(join_codes(parts, model.config.latents)).numpy())
         images.append(x.numpy())
-        for key in ("identity", "expression", "intensity", "yaw", "pitch"):
+        for key in ("identity", "expression", "intensity", "yaw", "pitch", "pose"):
             if key in batch:
                 labels.setdefault(key, []).append(np.asarray(batch[key]))
     labels = {k: np.concatenate(v) for k, v in labels.items()}
@@ -348,7 +348,8 @@ PROBE_FACTORS = ("identity", "expression", "intensity", "yaw", "pitch", "roll", 
 def factor_labels_of(enc: EncodedSet, dataset=None) -> dict[str, np.ndarray]:
     """The factors to probe for: the generator's (:func:`facelab.synthetic.factor_labels`: pose in
     degrees, background, light, noise…) when ``dataset`` is the generator or a Subset of it, else
-    what the encoded batches carried (identity, expression, intensity, yaw, pitch). Expressions
+    what the encoded batches carried (identity, expression, intensity, yaw, pitch; a photo's
+    landmark-estimated ``pose`` gives yaw and pitch in degrees). Expressions
     are the model's class indices (MISSING where the model lacks the class)."""
     view = synthetic_view(dataset) if dataset is not None else None
     if view is not None and len(view) == len(enc.images):
@@ -358,6 +359,11 @@ def factor_labels_of(enc: EncodedSet, dataset=None) -> dict[str, np.ndarray]:
         out = {k: labels[k] for k in PROBE_FACTORS}
     else:
         out = {k: np.asarray(enc.labels[k]) for k in PROBE_FACTORS if k in enc.labels}
+        pose = enc.labels.get("pose")
+        if pose is not None and "yaw" not in out and np.isfinite(pose).any():
+            # photos: yaw and pitch in degrees estimated from MTCNN's landmarks (datasets.build);
+            # roll is left out: alignment levels the eyes, so it is ~0 by construction
+            out["yaw"], out["pitch"] = (np.asarray(pose[:, i], dtype=np.float64) for i in (0, 1))
     if "expression" in enc.labels:
         out["expression"] = np.asarray(enc.labels["expression"], dtype=np.int64)
     if "identity" in out:

@@ -101,3 +101,17 @@ def test_bench_script_on_a_tiny_checkpoint(tiny_checkpoint, tmp_path, monkeypatc
     with Image.open(out.with_suffix(".png")) as im:
         assert im.size == (128 * (1 + 2 * 3) + 2 * GAP, LABEL_H + 2 * (128 + CAPTION_H))
     assert "identity (p@3)" in capsys.readouterr().out
+
+
+def test_photo_pose_estimates_become_yaw_and_pitch_factors():
+    from facelab.evaluate import EncodedSet, factor_labels_of
+
+    pose = np.array([[10.0, -5.0, 0.2], [np.nan, np.nan, np.nan], [-3.0, 8.0, -0.1]], dtype=np.float32)
+    enc = EncodedSet(codes={"identity": np.zeros((3, 2))}, logits=None, images=np.zeros((3, 3, 4, 4)),
+                     recon=np.zeros((3, 3, 4, 4)), labels={"identity": np.array([0, 1, 1]), "pose": pose})
+    factors = factor_labels_of(enc)
+    assert np.allclose(factors["yaw"], [10.0, np.nan, -3.0], equal_nan=True)
+    assert np.allclose(factors["pitch"], [-5.0, np.nan, 8.0], equal_nan=True)
+    assert "roll" not in factors  # alignment levels the eyes: roll is ~0 by construction
+    enc.labels["pose"] = np.full((3, 3), np.nan, dtype=np.float32)  # no landmarks (pre-cropped sets): no rows
+    assert "yaw" not in factor_labels_of(enc)
