@@ -436,9 +436,8 @@ def train(
     device = distributed.local_device(resolve_device(train_config.device))
     network = method.build(model_config)
     if init is not None:
-        state = _init_state(init)
-        if set(state) < set(network.state_dict()) or any(
-                state[k].shape != v.shape for k, v in network.state_dict().items() if k in state):
+        state, own = _init_state(init), network.state_dict()
+        if set(state) < set(own) or any(state[k].shape != v.shape for k, v in own.items() if k in state):
             # the network grew: sub-codes appended (train --init ... --latents) or blocks added
             # (--decoder-refine); anything else that does not fit still fails in load_grown
             grown = load_grown(network, state)

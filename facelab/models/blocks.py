@@ -93,13 +93,16 @@ class Decoder(nn.Module):
                 layers += [nn.Conv2d(c_out, c_out, 3, padding=1), _norm(c_out), nn.SiLU()]
         layers += [nn.Conv2d(rev[-1], 3, 3, padding=1), nn.Sigmoid()]
         self.deconv = nn.Sequential(*layers)  # its indices are the checkpoints' names: refine lives apart
-        self.refine = nn.Sequential(*(ResidualBlock(rev[-1]) for _ in range(refine)))
+        self.refine = nn.Sequential(*(ResidualBlock(rev[-1]) for _ in range(refine)))  # empty: the identity
+        self.refine_at = len(layers) - 2  # before the output convolution and its sigmoid
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         h = self.fc(h).view(-1, self.start, 4, 4)
-        if not len(self.refine):
-            return self.deconv(h)
-        return self.deconv[-2:](self.refine(self.deconv[:-2](h)))
+        for i, layer in enumerate(self.deconv):
+            if i == self.refine_at:
+                h = self.refine(h)
+            h = layer(h)
+        return h
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
