@@ -118,7 +118,7 @@ class Page:
     loaded model (for "compare models")."""
 
     model: FaceModel
-    state: gr.State  # the session's encoded face: code.to_dict()
+    state: gr.State  # the session's encoded face: D.face_state (its code and photo layer)
     api_face: gr.Image  # API-only input: lets gradio_client pass a face to sliders/topology/retrieve
     examples: list[str]
     prefix: str = ""
@@ -141,10 +141,18 @@ class Page:
 
     def face_code(self, state, face):
         """The code to work on: an image passed to the API, else the session's encoded face, else None."""
+        return self.face(state, face)[0]
+
+    def face(self, state, face, photo_detail: bool = False):
+        """``(code, photo layer)`` of the face to work on (:meth:`face_code`); the layer only when
+        ``photo_detail`` asks for it and the face came from a picture, else None."""
         image = D.read_upload(face)
         if image is not None:
-            return D.encode_face(self.model, image)[1]
-        return D.code_from_state(state)
+            if not photo_detail:
+                return D.encode_face(self.model, image)[1], None
+            _, code, _, layer = D.encode_photo(self.model, image)
+            return code, layer
+        return D.code_from_state(state), D.layer_from_state(state) if photo_detail else None
 
     @functools.cached_property
     def topology(self):
@@ -201,6 +209,14 @@ def _face_pair(page: Page, shift: int):
     return a, b
 
 
+def _photo_detail_box(model):
+    """The switch between an edit drawn on the photo (its own detail kept wherever the edit leaves the
+    face unchanged: facelab.photo_layer) and the decoder's drawing alone; on by default for photo models."""
+    return gr.Checkbox(D.photo_detail_default(model), label="Show edits on the photo",
+                       info="Keeps the photo's own detail wherever the edit leaves the face unchanged; "
+                            "off: the decoder's drawing alone")
+
+
 def _codes_text(model) -> str:
     """``"expression (z_exp), identity (z_id)"``: the model's sub-codes, as the UI names them."""
     return ", ".join(f"{a} ({D.code_name(a)})" for a in D.slider_attributes(model))
@@ -250,9 +266,9 @@ def _encode_tab(page: Page):
         picture = D.read_upload(image)
         if picture is None:  # the image was cleared: keep everything as it is
             return gr.skip(), gr.skip(), gr.skip(), state
-        view, code = D.encode_face(model, picture, face=max(int(face_number or 1), 1) - 1,
-                                   center_fallback=bool(center_fallback))
-        return view, model.decode(code), model.classify(code, labelled) if labelled else None, code.to_dict()
+        view, code, reconstruction, layer = D.encode_photo(model, picture, face=max(int(face_number or 1), 1) - 1,
+                                                           center_fallback=bool(center_fallback))
+        return view, reconstruction, model.classify(code, labelled) if labelled else None, D.face_state(code, layer)
 
     with gr.Tab("Encode", id="encode"):
         reads = f" and the {labelled} it reads from {D.code_name(labelled)}" if labelled else ""
@@ -285,46 +301,61 @@ def _sliders_tab(page: Page, encoded, reconstruction) -> None:
     base_code = D.mean_code(model)
     attributes = D.slider_attributes(model)
 
-    def source(state, face):
-        """(the code the sliders edit, its name in the read-back)."""
-        code = page.face_code(state, face)
-        return (code, D.measured.YOUR_FACE) if code is not None else (base_code, D.AVERAGE_FACE)
+    photo_default = D.photo_detail_default(model)
 
-    def sync_sliders(reconstruction, state):
+    def source(state, face, photo_detail=False):
+        """(the code the sliders edit, its photo layer or None, its name in the read-back)."""
+        code, layer = page.face(state, face, photo_detail)
+        return (code, layer, D.measured.YOUR_FACE) if code is not None else (base_code, None, D.AVERAGE_FACE)
+
+    def split(values):
+        """The slider values and the photo-detail switch after them (its default when left out)."""
+        detail = values[len(specs)] if len(values) > len(specs) and values[len(specs)] is not None else photo_default
+        return values[:len(specs)], bool(detail)
+
+    def sync_sliders(reconstruction, state, photo_detail=photo_default):
         code = D.code_from_state(state)
-        return reconstruction, D.inline_image(D.read_upload(reconstruction), "edited"), *D.slider_values(code, specs)
+        layer = D.layer_from_state(state) if photo_detail else None
+        # unedited, the face on its photo is the photo itself (no decode on this unqueued event)
+        shown = D.read_upload(reconstruction) if layer is None else layer.view_image()
+        return reconstruction, D.inline_image(shown, "edited"), *D.slider_values(code, specs)
 
     @_user_errors
     def sliders(state, face=None, *values):
-        code = page.face_code(state, face) or base_code
+        values, detail = split(values)
+        code, layer, _ = source(state, face, detail)
         # Inline: the face travels in the event's own message (no file, no second request to fetch it).
-        return D.inline_image(model.decode(D.apply_sliders(code, specs, values)), "edited")
+        return D.inline_image(model.decode(D.apply_sliders(code, specs, values), layer), "edited")
 
     @_user_errors
     def sliders_readback(state, face=None, *values):
-        code, name = source(state, face)
-        found = D.slider_readback(model, code, D.apply_sliders(code, specs, values), name)
+        values, detail = split(values)
+        code, layer, name = source(state, face, detail)
+        found = D.slider_readback(model, code, D.apply_sliders(code, specs, values), name, layer=layer)
         return D.readback_markdown(found), D.readback_json(found)
 
     @_user_errors
     def sliders_png(state, face=None, *values):
-        code, _ = source(state, face)
-        return D.export_png(model.decode(D.apply_sliders(code, specs, values)), _results())
+        values, detail = split(values)
+        code, layer, _ = source(state, face, detail)
+        return D.export_png(model.decode(D.apply_sliders(code, specs, values), layer), _results())
 
-    # Name the slider parameters for the API (expression_dim_5=..., identity_dim_2=...).
+    # Name the slider parameters for the API (expression_dim_5=..., identity_dim_2=...), then the switch.
     for fn in (sliders, sliders_readback, sliders_png):
         fn.__signature__ = inspect.Signature(
             [inspect.Parameter("state", inspect.Parameter.POSITIONAL_OR_KEYWORD),
              inspect.Parameter("face", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)]
-            + [inspect.Parameter(s.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=s.default) for s in specs])
+            + [inspect.Parameter(s.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=s.default) for s in specs]
+            + [inspect.Parameter("photo_detail", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=photo_default)])
 
-    def reset(state):
+    def reset(state, photo_detail=photo_default):
         code = D.code_from_state(state) or base_code
-        return D.inline_image(model.decode(code), "edited"), *D.slider_values(code, specs)
+        layer = D.layer_from_state(state) if photo_detail else None
+        return D.inline_image(model.decode(code, layer), "edited"), *D.slider_values(code, specs)
 
     @_user_errors
     def export_sweep(state, face=None, attribute=None, dim=None, steps=D.exports.SWEEP_STEPS):
-        code, _ = source(state, face)
+        code, _, _ = source(state, face)
         attribute = attribute or attributes[0]
         dim = int(dim) if dim is not None else model.top_dimensions(attribute, 1)[0]
         return D.export_sweep(model, code, attribute, dim, _results(), steps=int(steps or D.exports.SWEEP_STEPS))
@@ -336,7 +367,9 @@ def _sliders_tab(page: Page, encoded, reconstruction) -> None:
     with gr.Tab("Sliders", id="sliders"):
         gr.Markdown(f"Move a slider to change one leading dimension of one code — {_codes_text(model)}; only the "
                     "decoder runs. Sliders start at your encoded face (or the average face) and span the "
-                    f"{model.bounds_source}. Under the edited face: what the model reads back from it.",
+                    f"{model.bounds_source}. Under the edited face: what the model reads back from it. "
+                    "*Show edits on the photo* draws the edit on your photo (the decoder's change, the photo's "
+                    "own detail wherever the edit leaves it alone); off, you see the decoder's drawing alone.",
                     elem_classes="howto")
         with gr.Row():
             with gr.Column(scale=1, min_width=200):
@@ -344,6 +377,7 @@ def _sliders_tab(page: Page, encoded, reconstruction) -> None:
                 edited = _inline_face("Edited", model.decode(base_code))
                 readback, readback_json = _readback_outputs()
                 reset_button = gr.Button("Reset to your face", variant="secondary")
+                photo_detail = _photo_detail_box(model)
             slider_boxes = []
             for attribute in attributes:
                 with gr.Column(scale=2):
@@ -368,22 +402,23 @@ def _sliders_tab(page: Page, encoded, reconstruction) -> None:
                 sweep_mp4 = gr.File(label="MP4", interactive=False, elem_classes="export-file")
                 sweep_caption = gr.Markdown()
 
-    slider_inputs = [page.state, page.api_face, *slider_boxes]
+    slider_inputs = [page.state, page.api_face, *slider_boxes, photo_detail]
     readback_event = dict(api_visibility="private", preprocess=False, trigger_mode="always_last",
                           show_progress="hidden", **page.model_event)
     # The hot path: the handler hands Gradio the output's final form (postprocess=False) — an inline
     # <img>, so no result file, no cache pass and no download. The read-back (a decode and an encode
     # more) follows as its own chained event, so it never delays the face. (Public events before private
     # ones of the same function: Gradio names both after it, and the first keeps the plain name.)
-    moved = gr.on([s.input for s in slider_boxes], sliders, slider_inputs, edited,
+    moved = gr.on([s.input for s in slider_boxes] + [photo_detail.input], sliders, slider_inputs, edited,
                   api_name=page.api("sliders"), preprocess=False, postprocess=False, trigger_mode="always_last",
                   show_progress="hidden", **page.model_event)
     moved.success(sliders_readback, slider_inputs, [readback, readback_json],
                   **{**readback_event, "api_visibility": "public"}, api_name=page.api("sliders_readback"))
-    synced = encoded.success(sync_sliders, [reconstruction, page.state], [slider_source, edited, *slider_boxes],
+    synced = encoded.success(sync_sliders, [reconstruction, page.state, photo_detail],
+                             [slider_source, edited, *slider_boxes],
                              api_name=page.api("sync_sliders"), api_visibility="private", queue=False)
     synced.success(sliders_readback, slider_inputs, [readback, readback_json], **readback_event)
-    reset_button.click(reset, [page.state], [edited, *slider_boxes], api_name=page.api("reset"),
+    reset_button.click(reset, [page.state, photo_detail], [edited, *slider_boxes], api_name=page.api("reset"),
                        show_progress="hidden", **page.model_event
                        ).success(sliders_readback, slider_inputs, [readback, readback_json], **readback_event)
     png_button.click(sliders_png, slider_inputs, [png_file, png_caption], api_name=page.api("sliders_png"),
@@ -401,10 +436,11 @@ def _swap_tab(page: Page) -> None:
 
     @_result_files
     @_user_errors
-    def swap(face_a, face_b, attribute):
-        view_a, code_a = D.encode_face(model, _required_image(face_a, "face A"))
-        view_b, code_b = D.encode_face(model, _required_image(face_b, "face B"))
-        faces, found = D.swap_readback(model, code_a, code_b, attribute or default)
+    def swap(face_a, face_b, attribute, photo_detail=D.photo_detail_default(model)):
+        view_a, code_a, _, layer_a = D.encode_photo(model, _required_image(face_a, "face A"))
+        view_b, code_b, _, layer_b = D.encode_photo(model, _required_image(face_b, "face B"))
+        layers = (layer_a, layer_b) if photo_detail else (None, None)
+        faces, found = D.swap_readback(model, code_a, code_b, attribute or default, layers=layers)
         return view_a, view_b, *faces, D.readback_markdown(found), D.readback_json(found)
 
     def captions(attribute):
@@ -417,7 +453,9 @@ def _swap_tab(page: Page) -> None:
         swap_a, swap_b = _face_pair(page, shift=1)
         attribute = gr.Dropdown(list(model.attributes), value=default, label="Swap which code",
                                 visible=len(model.attributes) > 1)
-        swap_button = gr.Button("Swap", variant="primary")
+        with gr.Row(equal_height=True):
+            swap_button = gr.Button("Swap", variant="primary", scale=2)
+            photo_detail = _photo_detail_box(model)
         label_ab, label_ba = D.swap_labels(default)
         with gr.Row():
             view_a = _face_image("A: model's view", interactive=False)
@@ -431,7 +469,7 @@ def _swap_tab(page: Page) -> None:
         _png_export(page, "A with B's … → PNG", swapped_ab)
         _png_export(page, "B with A's … → PNG", swapped_ba)
 
-    swap_button.click(swap, [swap_a, swap_b, attribute],
+    swap_button.click(swap, [swap_a, swap_b, attribute, photo_detail],
                       [view_a, view_b, recon_a, recon_b, swapped_ab, swapped_ba, readback, readback_json],
                       api_name=page.api("swap"), preprocess=False, **page.model_event)
     attribute.change(captions, attribute, [swapped_ab, swapped_ba], api_visibility="private", queue=False)
@@ -625,6 +663,7 @@ def _presenter_tab(page: Page) -> None:
     attributes = D.slider_attributes(model)
     base_code = D.mean_code(model)
     first_dims = D.dimension_choices(model, attributes[0])
+    photo_default = D.photo_detail_default(model)
 
     def code_of(state, face=None):
         """The face to edit: an image passed to the API, else the presenter's face, else the average face."""
@@ -633,16 +672,26 @@ def _presenter_tab(page: Page) -> None:
             return D.encode_face(model, picture, center_fallback=True)[1]
         return D.code_from_state(state) or base_code
 
+    def layer_of(state, face, photo_detail):
+        """The photo layer to show the edit on (None: the decoder's drawing alone, or no photo)."""
+        if photo_detail is False or (photo_detail is None and not photo_default):
+            return None
+        picture = D.read_upload(face)
+        if picture is not None:
+            return D.encode_photo(model, picture, center_fallback=True)[3]
+        return D.layer_from_state(state)
+
     @_user_errors
-    def presenter_encode(face, attribute=None, dim=None):
+    def presenter_encode(face, attribute=None, dim=None, photo_detail=photo_default):
         picture = D.read_upload(face)
         if picture is None:  # cleared: keep everything as it is
             return gr.skip(), gr.skip(), gr.skip()
-        _, code = D.encode_face(model, picture, center_fallback=True)
+        _, code, reconstruction, layer = D.encode_photo(model, picture, center_fallback=True)
         attribute = attribute or attributes[0]
         dim = int(dim) if dim is not None else model.top_dimensions(attribute, 1)[0]
         position = D.dimension_value(model, code, attribute, dim)
-        return code.to_dict(), D.inline_image(model.decode(code), "edited"), position
+        shown = layer.view_image() if photo_detail else reconstruction
+        return D.face_state(code, layer), D.inline_image(shown, "edited"), position
 
     def edited_code(source, attribute, dim, value):
         attribute = attribute or attributes[0]
@@ -650,14 +699,16 @@ def _presenter_tab(page: Page) -> None:
         return D.set_dimension(model, source, attribute, dim, 0.0 if value is None else value)
 
     @_user_errors
-    def presenter_edit(state, face=None, attribute=None, dim=None, value=0.0):
-        return D.inline_image(model.decode(edited_code(code_of(state, face), attribute, dim, value)), "edited")
+    def presenter_edit(state, face=None, attribute=None, dim=None, value=0.0, photo_detail=photo_default):
+        edited = edited_code(code_of(state, face), attribute, dim, value)
+        return D.inline_image(model.decode(edited, layer_of(state, face, photo_detail)), "edited")
 
     @_user_errors
-    def presenter_readback(state, face=None, attribute=None, dim=None, value=0.0):
+    def presenter_readback(state, face=None, attribute=None, dim=None, value=0.0, photo_detail=photo_default):
         source = code_of(state, face)
         name = D.AVERAGE_FACE if face is None and not state else D.measured.YOUR_FACE
-        found = D.slider_readback(model, source, edited_code(source, attribute, dim, value), name)
+        found = D.slider_readback(model, source, edited_code(source, attribute, dim, value), name,
+                                  layer=layer_of(state, face, photo_detail))
         return D.readback_markdown(found), D.readback_json(found)
 
     def dimensions(attribute):
@@ -683,21 +734,27 @@ def _presenter_tab(page: Page) -> None:
         return D.headpose.frontalise(model, code) if yaw is None else D.headpose.set_pose(model, code, yaw=float(yaw))
 
     @_user_errors
-    def frontalise(state, face=None):
+    def frontalise(state, face=None, photo_detail=photo_default):
         """The face turned to look straight at the camera (z_pose set to 0°; every other sub-code kept)."""
-        return D.inline_image(model.decode(posed_code(state, face, None)), "edited")
+        layer = layer_of(state, face, photo_detail)
+        return D.inline_image(model.decode(posed_code(state, face, None), layer), "edited")
 
     @_user_errors
-    def head_turn(state, face=None, yaw=0.0):
+    def head_turn(state, face=None, yaw=0.0, photo_detail=photo_default):
         """The face turned to ``yaw`` degrees (z_pose only; identity, expression and style kept)."""
-        return D.inline_image(model.decode(posed_code(state, face, 0.0 if yaw is None else yaw)), "edited")
+        layer = layer_of(state, face, photo_detail)
+        return D.inline_image(model.decode(posed_code(state, face, 0.0 if yaw is None else yaw), layer), "edited")
 
     @_user_errors
-    def pose_readback(state, face=None, yaw=None):
+    def pose_readback(state, face=None, yaw=None, photo_detail=photo_default):
         source = code_of(state, face)
         name = D.AVERAGE_FACE if face is None and not state else D.measured.YOUR_FACE
-        found = D.slider_readback(model, source, posed_code(state, face, yaw), name)
+        found = D.slider_readback(model, source, posed_code(state, face, yaw), name,
+                                  layer=layer_of(state, face, photo_detail))
         return D.readback_markdown(found), D.readback_json(found)
+
+    def frontal_readback(state, face=None, photo_detail=photo_default):
+        return pose_readback(state, face, None, photo_detail)
 
     pose_controls = None
     with gr.Tab("Presenter", id="presenter"):
@@ -717,6 +774,7 @@ def _presenter_tab(page: Page) -> None:
             dim = gr.Dropdown(first_dims, value=first_dims[0][1], label="Dimension", scale=1, min_width=140)
             value = gr.Slider(-D.presenter.PRESENTER_RANGE, D.presenter.PRESENTER_RANGE, value=0.0, step=0.01,
                               label="along the range (−1 low end · 0 mean · +1 high end)", scale=3)
+            photo_detail = _photo_detail_box(model)
         if D.headpose.pose_scale(model) is not None:
             with gr.Row(equal_height=True):
                 front_button = gr.Button("Frontalise", size="sm", scale=0, min_width=140)
@@ -732,13 +790,15 @@ def _presenter_tab(page: Page) -> None:
                                 height="auto", format="png", object_fit="contain", allow_preview=False,
                                 elem_classes="compare")
 
-    controls = [state, page.api_face, attribute, dim, value]
+    controls = [state, page.api_face, attribute, dim, value, photo_detail]
     readback_event = dict(inputs=controls, outputs=[readback, readback_json], preprocess=False,
                           trigger_mode="always_last", show_progress="hidden", **page.model_event)
-    edit = value.input(presenter_edit, controls, edited, api_name=page.api("presenter_edit"), preprocess=False,
-                       postprocess=False, trigger_mode="always_last", show_progress="hidden", **page.model_event)
+    edit = gr.on([value.input, photo_detail.input], presenter_edit, controls, edited,
+                 api_name=page.api("presenter_edit"), preprocess=False, postprocess=False,
+                 trigger_mode="always_last", show_progress="hidden", **page.model_event)
     edit.success(presenter_readback, api_name=page.api("presenter_readback"), **readback_event)
-    face.change(presenter_encode, [face, attribute, dim], [state, edited, value], api_name=page.api("presenter_encode"),
+    face.change(presenter_encode, [face, attribute, dim, photo_detail], [state, edited, value],
+                api_name=page.api("presenter_encode"),
                 preprocess=False, **page.model_event
                 ).success(presenter_readback, api_visibility="private", **readback_event)
     # Another code or dimension: the slider jumps to where the face is on it, then the face is redrawn.
@@ -750,13 +810,14 @@ def _presenter_tab(page: Page) -> None:
     random_button.click(random_face, None, face, api_name=page.api("random_face"), **page.model_event)
     if pose_controls is not None:  # a pose code in degrees: frontalise and turn the head, identity kept
         front_button, yaw = pose_controls
-        front_button.click(frontalise, [state, page.api_face], edited, api_name=page.api("frontalise"),
+        front_button.click(frontalise, [state, page.api_face, photo_detail], edited, api_name=page.api("frontalise"),
                            preprocess=False, postprocess=False, **page.model_event
-                           ).success(pose_readback, [state, page.api_face], [readback, readback_json],
+                           ).success(frontal_readback, [state, page.api_face, photo_detail], [readback, readback_json],
                                      api_visibility="private", preprocess=False, **page.model_event)
-        yaw.input(head_turn, [state, page.api_face, yaw], edited, api_name=page.api("head_turn"), preprocess=False,
-                  postprocess=False, trigger_mode="always_last", show_progress="hidden", **page.model_event
-                  ).success(pose_readback, [state, page.api_face, yaw], [readback, readback_json],
+        yaw.input(head_turn, [state, page.api_face, yaw, photo_detail], edited, api_name=page.api("head_turn"),
+                  preprocess=False, postprocess=False, trigger_mode="always_last", show_progress="hidden",
+                  **page.model_event
+                  ).success(pose_readback, [state, page.api_face, yaw, photo_detail], [readback, readback_json],
                             api_visibility="private", preprocess=False, **page.model_event)
     compare_button.click(compare_models, face, comparison, api_name=page.api("compare_models"), preprocess=False,
                          **page.model_event)

@@ -164,13 +164,37 @@ class FaceModel:
     def _vector(self, code: Code) -> np.ndarray:
         return join_codes(code.parts, self.config.latents)
 
-    def decode(self, code: Code | Sequence[Code]) -> Image.Image | list[Image.Image]:
-        """A code → a PIL image; a list of codes → a list of images (decoded as one batch)."""
+    def decode(self, code: Code | Sequence[Code], layer=None) -> Image.Image | list[Image.Image]:
+        """A code → a PIL image; a list of codes → a list of images (decoded as one batch).
+
+        ``layer`` (:meth:`photo_layer` of the face these codes edit) shows each result with that
+        photo's own detail kept wherever the edit left the picture unchanged
+        (:mod:`facelab.photo_layer`); without it the result is the decoder's output alone."""
         many = not isinstance(code, Code)
         codes = list(code) if many else [code]
-        x = self.decode_tensor(np.stack([self._vector(c) for c in codes]))
+        x = self.decode_tensor(np.stack([self._vector(c) for c in codes])).numpy()
+        if layer is not None:
+            x = layer.apply(x, codes)
         images = [imageio.to_pil(t) for t in x]
         return images if many else images[0]
+
+    def photo_layer(self, view: Any, code: Code | None = None, reconstruction: Any = None):
+        """The :class:`~facelab.photo_layer.PhotoLayer` of a face: the model's view of it (an aligned
+        crop at the model's resolution, e.g. from :meth:`prepare`), the decoder's redraw of its code
+        (``reconstruction``, else decoded; the code is encoded from ``view`` when not given) and its
+        person (identity code and the training std). Pass it to :meth:`decode` to show edits of this
+        face on the photo itself."""
+        from .photo_layer import PERSON, PhotoLayer
+
+        view = imageio.read_image(view)
+        if view.size != (self.config.image_size,) * 2:
+            raise ValueError(f"the view must be the model's aligned {self.config.image_size}-px crop "
+                             f"(model.prepare(image)); got {view.size[0]}×{view.size[1]}")
+        code = code if code is not None else self.encode(view, align=False)
+        if reconstruction is None:
+            reconstruction = self.decode_tensor(self._vector(code)[None]).numpy()[0]
+        person = (getattr(code, PERSON), self.code_range(PERSON)[1]) if PERSON in self.attributes else None
+        return PhotoLayer.of(view, reconstruction, person)
 
     @torch.no_grad()
     def classify(self, code: Code, attribute: str = "expression") -> dict[str, float]:

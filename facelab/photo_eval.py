@@ -40,6 +40,13 @@ detector, which never saw this model or its data. Every figure is on faces the m
                                  slider_all_ends_face_found: share of faces with a face found at every end;
                                  slider_ends: the count; sliders: [dim, min, max] of each; slider_range:
                                  where the ranges come from (FaceModel.bounds_source)
+  photo_*                        the same edits shown on the photo (facelab.photo_layer, the app's "Show edits
+                                 on the photo"): photo_swap_identified_as_a / _as_b, photo_swap_face_found,
+                                 photo_swap_expression_accuracy, photo_slider_end_face_found,
+                                 photo_slider_all_ends_face_found
+  identity_swap_identified_as_b  A with B's z_id identified as B (decoder alone; _as_a: as A);
+                                 photo_identity_swap_identified_as_b / _as_a: shown on A's photo — the
+                                 layer's risk, A's detail kept inside B's face
 :func:`fer2013_scores` keys: fer2013_test_accuracy and fer2013_test_balanced_accuracy (all test images),
 fer2013_balanced100_accuracy (100 random test faces per class, seeded), fer2013_test_n, fer2013_per_class.
 """
@@ -53,6 +60,7 @@ from tqdm.auto import tqdm
 from . import metrics
 from . import recogniser as R
 from .labels import MISSING
+from .photo_layer import PERSON, person_kept, with_detail
 
 COLOUR_MIN_SATURATION = 0.05  # a view whose mean saturation is below this counts as a grey photo
 
@@ -191,6 +199,22 @@ def recogniser_scores(model, dataset, n_pairs: int = 256, seed: int = 0, geometr
                 for key, re in (("swap_identity_kept", re_swap), ("noswap_identity_kept", re_a)):
                     z = _unit(re["identity"])
                     out[key] = float(((z * za).sum(1) > (z * zb).sum(1)).mean())
+            # the same swaps shown on A's photo (the app's "Show edits on the photo": facelab.photo_layer)
+            on_photo = with_detail(swapped, views[a], recon[a])
+            who = people[R.nearest(R.descriptors(on_photo, geometry), view_desc)]
+            out["photo_swap_identified_as_a"] = float((who == people[a]).mean())
+            out["photo_swap_identified_as_b"] = float((who == people[b]).mean())
+            out["photo_swap_face_found"] = float(R.face_found(on_photo).mean())
+            out["photo_swap_expression_accuracy"] = float(
+                (_classify(model, _encode(model, on_photo)["expression"]) == expression[b]).mean())
+            if PERSON in codes:  # the layer's risk: A's detail kept inside B's face, so the swap stops swapping
+                other = _decode(model, {**{k: v[a] for k, v in codes.items()}, PERSON: codes[PERSON][b]})
+                kept = person_kept(codes[PERSON][a], codes[PERSON][b], model.code_range(PERSON)[1])
+                for key, shown in (("identity_swap", other),
+                                   ("photo_identity_swap", with_detail(other, views[a], recon[a], kept=kept))):
+                    who = people[R.nearest(R.descriptors(shown, geometry), view_desc)]
+                    out[f"{key}_identified_as_b"] = float((who == people[b]).mean())
+                    out[f"{key}_identified_as_a"] = float((who == people[a]).mean())
     bar.update()
 
     # ---- the app's expression sliders pushed to each end
@@ -208,6 +232,11 @@ def recogniser_scores(model, dataset, n_pairs: int = 256, seed: int = 0, geometr
         found = R.face_found(ends).reshape(len(specs) * 2, n)
         out["slider_end_face_found"] = float(found.mean())
         out["slider_all_ends_face_found"] = float(found.all(0).mean())
+        repeat = len(specs) * 2  # the ends are ordered (slider, end) blocks of all n faces
+        found = R.face_found(with_detail(ends, np.tile(views, (repeat, 1, 1, 1)),
+                                         np.tile(recon, (repeat, 1, 1, 1)))).reshape(repeat, n)
+        out["photo_slider_end_face_found"] = float(found.mean())
+        out["photo_slider_all_ends_face_found"] = float(found.all(0).mean())
         out["slider_ends"] = int(found.size)
         out["sliders"] = [[s.dim, s.minimum, s.maximum] for s in specs]
         out["slider_range"] = model.bounds_source

@@ -76,18 +76,26 @@ def _cosine(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 @torch.no_grad()
 def read_back(model: FaceModel, codes: Code | Sequence[Code],
-              references: dict[str, Code] | None = None) -> Readback | list[Readback]:
+              references: dict[str, Code] | None = None, layers=None) -> Readback | list[Readback]:
     """Decode ``codes``, re-encode the faces and measure them against ``references``
     (e.g. ``{"A": a, "B": b}`` for a swap or an interpolation, ``{"your face": source}`` for sliders).
 
     One code gives one :class:`Readback`, a list gives a list (one decode and one encode pass).
-    The decoded faces are rounded to 8 bits first, so the numbers are those of the picture shown.
+    ``layers``: a :class:`~facelab.photo_layer.PhotoLayer` for every code, or one per code (None for
+    the decoder alone): each face is shown, and read back, on its photo. The faces are rounded to
+    8 bits first, so the numbers are those of the picture shown.
     """
     many = not isinstance(codes, Code)
     codes = list(codes) if many else [codes]
     references = dict(references or {})
     order = model.config.latents
     decoded = model.decode_tensor(np.stack([join_codes(c.parts, order) for c in codes]))
+    per_code = layers if isinstance(layers, (list, tuple)) else [layers] * len(codes)
+    if len(per_code) != len(codes):
+        raise ValueError(f"{len(codes)} codes but {len(per_code)} photo layers")
+    if any(layer is not None for layer in per_code):
+        decoded = torch.stack([d if layer is None else torch.from_numpy(layer.apply(d.numpy(), code))
+                               for d, layer, code in zip(decoded, per_code, codes)])
     shown = decoded.clamp(0, 1).mul(255).round().div(255)
     again = model.encode_tensor(shown)
 

@@ -542,6 +542,44 @@ def test_swap(client, model, examples):
     assert list(mine["probabilities"]["expression"]) == list(expected.probabilities["expression"])
 
 
+def test_edits_on_the_photo_through_the_api(client, model, examples):
+    """photo_detail=True: sliders and swaps come back drawn on the photo (facelab.photo_layer); off
+    (this generator model's default) they are the decoder's output, as the tests above check."""
+    from gradio_client import handle_file
+
+    specs = D.slider_specs(model)
+    face = handle_file(str(examples[1]))
+    view = model.prepare(examples[1])
+    code = model.encode(examples[1])
+    layer = model.photo_layer(view, code)
+    values = D.slider_values(code, specs)
+    values[0] = specs[0].maximum
+    edited = D.apply_sliders(code, specs, values)
+    on = _image(client.predict(face, *values, True, api_name="/sliders"))
+    off = _image(client.predict(face, *values, False, api_name="/sliders"))
+    assert np.array_equal(off, np.asarray(model.decode(edited)))
+    assert _close(on, np.asarray(model.decode(edited, layer)), levels=3)
+    assert np.abs(on.astype(int) - np.asarray(view, dtype=int)).mean() < np.abs(off.astype(int) - np.asarray(view, dtype=int)).mean()
+    # the session's face keeps its photo: encode, then reset shows the photo itself, unedited
+    client.predict(face, api_name="/encode")
+    reset = _image(client.predict(True, api_name="/reset")[0])
+    assert _close(reset, np.asarray(view), levels=2)
+    # swaps: each swapped face on its own photo; the reconstructions stay the decoder's
+    a, b = handle_file(str(examples[0])), handle_file(str(examples[2]))
+    *images, _, _ = client.predict(a, b, "expression", True, api_name="/swap")
+    view_a, _, recon_a, _, ab, _ = map(_image, images)
+    code_a, code_b = model.encode(examples[0]), model.encode(examples[2])
+    assert np.array_equal(recon_a, np.asarray(model.decode(code_a)))
+    layer_a = model.photo_layer(model.prepare(examples[0]), code_a)
+    assert _close(ab, np.asarray(model.decode(model.swap(code_a, code_b, "expression"), layer_a)), levels=3)
+    # the presenter: the same switch, its last parameter
+    dim = model.top_dimensions("expression", 1)[0]
+    shown = {d: _image(client.predict(face, "expression", dim, 0.8, d, api_name="/presenter_edit")) for d in (True, False)}
+    moved = D.set_dimension(model, code, "expression", dim, 0.8)
+    assert np.array_equal(shown[False], np.asarray(model.decode(moved)))
+    assert _close(shown[True], np.asarray(model.decode(moved, layer)), levels=3)
+
+
 def test_interpolate(client, model, examples):
     from gradio_client import handle_file
 

@@ -246,7 +246,7 @@ def test_sliders_answer_inline_in_one_round_trip(served, model):
     before = len(app._results()._written)
     specs = D.slider_specs(model)
     with httpx.Client(base_url=url, timeout=30) as http:
-        event = http.post("/gradio_api/call/sliders", json={"data": [None, *[s.maximum for s in specs]]}).json()
+        event = http.post("/gradio_api/call/sliders", json={"data": [None, *[s.maximum for s in specs], False]}).json()
         stream = http.get(f"/gradio_api/call/sliders/{event['event_id']}").text
     assert "event: complete" in stream and "data:image/png;base64," in stream
     assert len(app._results()._written) == before

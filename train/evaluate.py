@@ -401,7 +401,11 @@ def evaluate_recogniser(args, argv, model, t0: float) -> dict:
         f"different expression labels, decoded with A's codes and B's expression code. Sliders: each of the app's "
         f"{len(figures.get('sliders', []))} expression sliders set to either end of its range (the "
         f"{figures.get('slider_range', model.bounds_source)}), one at a time, on every face "
-        f"({figures.get('slider_ends', 0)} edited faces). Colour: mean HSV saturation, reconstructions "
+        f"({figures.get('slider_ends', 0)} edited faces). On the photo: the same swaps and slider ends shown "
+        f"with `facelab.photo_layer` (the app's *Show edits on the photo*: the photo's own detail kept where the "
+        f"edit leaves the picture unchanged and the person the same; its settings chosen on London validation "
+        f"people, `python bench/photo_layer.py`), and identity swaps (A with B's z_id) identified as B with and "
+        f"without it. Colour: mean HSV saturation, reconstructions "
         f"over views, on the {figures['n_colour_images']} colour views.{fer_note}")
     if figures["mirror_expression"]:
         description += " z_exp is averaged over each face and its mirror image (`mirror_expression`)."

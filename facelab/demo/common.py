@@ -3,7 +3,7 @@
 Plain functions over a :class:`~facelab.face_model.FaceModel`, testable without a server (and
 without importing Gradio). Images in are whatever an upload handler receives (a Gradio file
 payload, a path, PIL, numpy); images out are PIL images. Per-session state is a JSON-friendly
-``code.to_dict()``.
+:func:`face_state` (the code's sub-vectors, and the photo layer of a face from a picture).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ HEADLINE = (  # evaluation.json keys shown in the app's header: (key, label, for
 )
 EXAMPLE_IDENTITIES = 30_000  # first identity of the example faces (disjoint from training ids)
 SHORT_NAMES = {"identity": "id", "expression": "exp"}  # z_id, z_exp: the usual short forms
+PHOTO_KEY = "_photo"  # a session state's photo layer, next to its code's sub-vectors (never an attribute name)
 
 
 # --------------------------------------------------------------------------------------------
@@ -169,15 +170,53 @@ def encode_face(model: FaceModel, image: Image.Image, face: int = 0, center_fall
     return view, model.encode(view, align=False)
 
 
-def code_from_state(state: Any) -> Code | None:
-    """A session state (``code.to_dict()`` or None) → Code or None."""
+def encode_photo(model: FaceModel, image: Image.Image, face: int = 0, center_fallback: bool = False):
+    """:func:`encode_face` and the decoder's reconstruction, plus the face's photo layer (the view and
+    that reconstruction, :mod:`facelab.photo_layer`): ``(view, code, reconstruction, layer)``."""
+    view, code = encode_face(model, image, face=face, center_fallback=center_fallback)
+    reconstruction = model.decode(code)
+    return view, code, reconstruction, model.photo_layer(view, code, reconstruction)
+
+
+def face_state(code: Code, layer=None) -> dict:
+    """A face's session state: its code's sub-vectors and, for a face from a picture, its photo layer
+    (:mod:`facelab.photo_layer`) under ``PHOTO_KEY``."""
+    state = code.to_dict()
+    if layer is not None:
+        state[PHOTO_KEY] = layer.to_state()
+    return state
+
+
+def _state_dict(state: Any) -> dict | None:
     if not state:
         return None
+    return json.loads(state) if isinstance(state, str) else state
+
+
+def code_from_state(state: Any) -> Code | None:
+    """A session state (:func:`face_state`, ``code.to_dict()`` or None) → Code or None."""
     if isinstance(state, Code):
         return state
-    if isinstance(state, str):
-        state = json.loads(state)
-    return Code.from_dict(state)
+    state = _state_dict(state)
+    if state is None:
+        return None
+    return Code.from_dict({k: v for k, v in state.items() if k != PHOTO_KEY})
+
+
+def layer_from_state(state: Any):
+    """The photo layer kept in a session state, or None (no face yet, the average face, a code)."""
+    from ..photo_layer import PhotoLayer
+
+    state = None if isinstance(state, Code) else _state_dict(state)
+    if not state or PHOTO_KEY not in state:
+        return None
+    return PhotoLayer.from_state(state[PHOTO_KEY])
+
+
+def photo_detail_default(model: FaceModel) -> bool:
+    """Whether edits are shown on the photo by default: yes for photo models, whose decoder redraws a
+    face as a blur; generator models show their decoder's own output."""
+    return model.config.alignment == "mtcnn"
 
 
 def mean_code(model: FaceModel) -> Code:

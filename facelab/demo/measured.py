@@ -19,18 +19,24 @@ YOUR_FACE = "your face"
 AVERAGE_FACE = "the average face"
 
 
-def slider_readback(model: FaceModel, source: Code, edited: Code, source_name: str = YOUR_FACE) -> Readback:
-    """What the model reads from ``edited`` (the slider-edited code), measured against ``source``
-    (the face the sliders started from): did the other sub-codes stay the source's?"""
-    return read_back(model, edited, {source_name: source})
+def slider_readback(model: FaceModel, source: Code, edited: Code, source_name: str = YOUR_FACE,
+                    layer=None) -> Readback:
+    """What the model reads from ``edited`` (the slider-edited code; shown on the source's photo with
+    its ``layer``), measured against ``source`` (the face the sliders started from): did the other
+    sub-codes stay the source's?"""
+    return read_back(model, edited, {source_name: source}, layers=layer)
 
 
-def swap_readback(model: FaceModel, a: Code, b: Code, attribute: str = "expression"
+def swap_readback(model: FaceModel, a: Code, b: Code, attribute: str = "expression", layers=(None, None)
                   ) -> tuple[list[Image.Image], dict[str, Readback]]:
     """As :func:`facelab.demo.swap_faces` — [A's reconstruction, B's, A with B's ``attribute``, B with A's]
-    — and the read-back of the two swapped faces against A and B, keyed by their captions."""
+    — and the read-back of the two swapped faces against A and B, keyed by their captions. ``layers``:
+    A's and B's photo layers (or None), under which each swapped face is shown on its own photo; the
+    reconstructions are always the decoder's."""
     _check_attribute(model, attribute)
-    found = read_back(model, [a, b, model.swap(a, b, attribute), model.swap(b, a, attribute)], {"A": a, "B": b})
+    layer_a, layer_b = layers
+    found = read_back(model, [a, b, model.swap(a, b, attribute), model.swap(b, a, attribute)], {"A": a, "B": b},
+                      layers=[None, None, layer_a, layer_b])
     return [r.image for r in found], dict(zip(swap_labels(attribute), found[2:]))
 
 

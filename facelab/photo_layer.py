@@ -1,0 +1,148 @@
+"""The photo's own detail, kept under an edit wherever the edit leaves the picture unchanged.
+
+A 64-px decoder redraws a face as a blur: an edited photo shown as the decoder's output loses
+the person (dlib identifies a photo-swap reconstruction as the right person about a third of the
+time). Editing tools built on autoencoders therefore show ``decode(edited) + (view − decode(own
+code))``: the edit is the decoder's *change*, drawn on top of the photo. Added everywhere, that
+residual ghosts the old face through a large edit, so here it is kept only where the edit
+changed the decoded picture little, and only as far as the edit kept the person:
+
+    mask  = clip(1 − blur(|decode(edited) − decode(own)|, sigma) / tolerance, 0, 1) · kept
+    kept  = clip(1 − falloff · |z_id(edited) − z_id(own)| / spread, 0, 1)
+    shown = decode(edited) + mask · (view − decode(own))
+
+``spread`` is the distance between two random training faces' identity codes (√2 · the norm of
+its per-dimension std). The photo's detail is its person's own: a 64-px decoder draws identity
+faintly, so after an identity swap the pixel test alone would keep most of A's photo and the
+recogniser would still see A. An unedited code shows the photo itself; a changed mouth is the
+decoder's mouth on the person's own skin, hair and background; another person is the decoder's.
+``tolerance`` and ``falloff`` were chosen on validation faces (``python bench/photo_layer.py``).
+The layer is a way of *showing* an edit: reconstruction figures (PSNR, "reconstruction
+identified") are always the decoder's own output, and evaluation reports edits both ways.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+TOLERANCE = 0.2  # mean absolute change (0…1 pixel units) at which the photo's detail is fully gone
+FALLOFF = 4.0  # the detail is gone once the identity code moved 1 / FALLOFF of the way to a random person's
+PERSON = "identity"  # the sub-code that carries who the person is (models without one: the pixel test alone)
+QUANTUM = 1 / 255  # one 8-bit step: the base may be a saved picture
+SIGMA = 2.0  # px at 64 px (scaled with the resolution): the change is judged over a neighbourhood
+
+
+def _float_chw(image) -> np.ndarray:
+    """PIL image, (H, W, 3) uint8/float or (3, H, W) float → (3, H, W) float32 in [0, 1]."""
+    if isinstance(image, Image.Image):
+        image = np.asarray(image.convert("RGB"))
+    a = np.asarray(image)
+    if a.ndim != 3:
+        raise ValueError(f"expected one image (3 dimensions), got shape {a.shape}")
+    if a.shape[-1] == 3 and a.shape[0] != 3:
+        a = a.transpose(2, 0, 1)
+    a = a.astype(np.float32)
+    return a / 255.0 if np.asarray(image).dtype == np.uint8 else a
+
+
+def change_mask(edited: np.ndarray, base: np.ndarray, tolerance: float = TOLERANCE,
+                sigma: float = SIGMA) -> np.ndarray:
+    """Where the photo's detail stays: 1 where ``edited`` equals ``base``, falling to 0 where the
+    blurred mean absolute change reaches ``tolerance``. Works on (3, H, W) or (N, 3, H, W); the
+    result has one channel, (1, H, W) or (N, 1, H, W). ``sigma`` is in pixels at 64 px."""
+    change = np.abs(np.asarray(edited, np.float32) - np.asarray(base, np.float32)).mean(axis=-3, keepdims=True)
+    change = np.maximum(change - QUANTUM, 0.0)  # within one 8-bit step (a stored, rounded base) is no change
+    s = sigma * change.shape[-1] / 64
+    if s > 0:
+        change = ndimage.gaussian_filter(change, sigma=[0] * (change.ndim - 2) + [s, s], mode="nearest")
+    return np.clip(1.0 - change / tolerance, 0.0, 1.0) if tolerance > 0 else (change == 0).astype(np.float32)
+
+
+def person_kept(own: np.ndarray, edited: np.ndarray, std: np.ndarray, falloff: float = FALLOFF) -> np.ndarray:
+    """How much of the person an edit kept: 1 for the same identity code, 0 once it moved ``1 / falloff``
+    of the typical distance between two people (√2 · ‖std‖). ``own``/``edited``: (d,) or (N, d) → () or (N,)."""
+    spread = np.sqrt(2.0) * np.linalg.norm(np.asarray(std, np.float32))
+    moved = np.linalg.norm(np.asarray(edited, np.float32) - np.asarray(own, np.float32), axis=-1)
+    return np.clip(1.0 - falloff * moved / max(float(spread), 1e-12), 0.0, 1.0).astype(np.float32)
+
+
+def with_detail(edited: np.ndarray, view: np.ndarray, base: np.ndarray, tolerance: float = TOLERANCE,
+                sigma: float = SIGMA, kept=1.0) -> np.ndarray:
+    """``edited`` (decoded, float in [0, 1]) with the photo's detail ``view − base`` kept where the
+    edit did not change the picture (module docstring), times ``kept`` (:func:`person_kept`: a number,
+    or one per image of a batch). Shapes (3, H, W) or (N, 3, H, W), broadcast."""
+    edited = np.asarray(edited, np.float32)
+    kept = np.asarray(kept, np.float32)
+    mask = change_mask(edited, base, tolerance, sigma) * kept.reshape(kept.shape + (1, 1, 1))
+    return np.clip(edited + mask * (np.asarray(view, np.float32) - np.asarray(base, np.float32)), 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class PhotoLayer:
+    """One face's photo (the model's aligned view) and the decoder's redraw of it, both (3, S, S) float;
+    ``person``: that face's identity code and its training std (:func:`person_kept`), when the model has one."""
+
+    view: np.ndarray
+    base: np.ndarray
+    person: tuple[np.ndarray, np.ndarray] | None = None
+
+    @classmethod
+    def of(cls, view, base, person=None) -> "PhotoLayer":
+        view, base = _float_chw(view), _float_chw(base)
+        if view.shape != base.shape:
+            raise ValueError(f"the view {view.shape} and its reconstruction {base.shape} differ in size")
+        if person is not None:
+            person = tuple(np.asarray(p, np.float32).reshape(-1) for p in person)
+        return cls(view, base, person)
+
+    def kept(self, codes) -> np.ndarray | float:
+        """:func:`person_kept` of edited codes (a ``Code``, a list of them, or None: 1)."""
+        if self.person is None or codes is None:
+            return 1.0
+        many = isinstance(codes, (list, tuple))
+        own, std = self.person
+        edited = np.stack([getattr(c, PERSON) for c in (codes if many else [codes])])
+        kept = person_kept(own, edited, std)
+        return kept if many else kept[0]
+
+    def apply(self, edited, codes=None) -> np.ndarray:
+        """A decoded edit (3, S, S) or a batch (N, 3, S, S) of this face → shown with its photo detail;
+        ``codes``: the edited code(s) it was decoded from, so that a changed person loses the detail."""
+        edited = _float_chw(edited) if np.ndim(edited) == 3 else edited
+        return with_detail(edited, self.view, self.base, kept=self.kept(codes))
+
+    def view_image(self) -> Image.Image:
+        """The photo (the model's view) as a picture: what an unedited code shows on it."""
+        return Image.fromarray(_uint8(self.view))
+
+    # Session state (the app keeps it next to the code): two lossless PNGs, a few kB each.
+    def to_state(self) -> dict:
+        state = {"view": _png(self.view), "base": _png(self.base)}
+        if self.person is not None:
+            state["person"] = [p.tolist() for p in self.person]
+        return state
+
+    @classmethod
+    def from_state(cls, state: dict) -> "PhotoLayer":
+        return cls.of(_unpng(state["view"]), _unpng(state["base"]), state.get("person"))
+
+
+def _uint8(x: np.ndarray) -> np.ndarray:
+    return (np.clip(x, 0, 1).transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8)
+
+
+def _png(x: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    Image.fromarray(_uint8(x)).save(buffer, "PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _unpng(text: str) -> np.ndarray:
+    with Image.open(io.BytesIO(base64.b64decode(text))) as im:
+        return np.asarray(im.convert("RGB"))
