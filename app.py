@@ -143,14 +143,14 @@ class Page:
         """The code to work on: an image passed to the API, else the session's encoded face, else None."""
         return self.face(state, face)[0]
 
-    def face(self, state, face, photo_detail: bool = False):
-        """``(code, photo layer)`` of the face to work on (:meth:`face_code`); the layer only when
-        ``photo_detail`` asks for it and the face came from a picture, else None."""
+    def face(self, state, face, photo_detail: bool = False, center_fallback: bool = False):
+        """``(code, photo layer)`` of the face to work on (:meth:`face_code`), the picture encoded once;
+        the layer only when ``photo_detail`` asks for it and the face came from a picture, else None."""
         image = D.read_upload(face)
         if image is not None:
             if not photo_detail:
-                return D.encode_face(self.model, image)[1], None
-            _, code, _, layer = D.encode_photo(self.model, image)
+                return D.encode_face(self.model, image, center_fallback=center_fallback)[1], None
+            _, code, _, layer = D.encode_photo(self.model, image, center_fallback=center_fallback)
             return code, layer
         return D.code_from_state(state), D.layer_from_state(state) if photo_detail else None
 
@@ -437,10 +437,17 @@ def _swap_tab(page: Page) -> None:
     @_result_files
     @_user_errors
     def swap(face_a, face_b, attribute, photo_detail=D.photo_detail_default(model)):
-        view_a, code_a, _, layer_a = D.encode_photo(model, _required_image(face_a, "face A"))
-        view_b, code_b, _, layer_b = D.encode_photo(model, _required_image(face_b, "face B"))
-        layers = (layer_a, layer_b) if photo_detail else (None, None)
-        faces, found = D.swap_readback(model, code_a, code_b, attribute or default, layers=layers)
+        def encoded(face, what):
+            """(view, code, photo layer or None): the layer, a decode more, only when it is shown."""
+            image = _required_image(face, what)
+            if not photo_detail:
+                return *D.encode_face(model, image), None
+            view, code, _, layer = D.encode_photo(model, image)
+            return view, code, layer
+
+        view_a, code_a, layer_a = encoded(face_a, "face A")
+        view_b, code_b, layer_b = encoded(face_b, "face B")
+        faces, found = D.swap_readback(model, code_a, code_b, attribute or default, layers=(layer_a, layer_b))
         return view_a, view_b, *faces, D.readback_markdown(found), D.readback_json(found)
 
     def captions(attribute):
@@ -665,21 +672,12 @@ def _presenter_tab(page: Page) -> None:
     first_dims = D.dimension_choices(model, attributes[0])
     photo_default = D.photo_detail_default(model)
 
-    def code_of(state, face=None):
-        """The face to edit: an image passed to the API, else the presenter's face, else the average face."""
-        picture = D.read_upload(face)
-        if picture is not None:
-            return D.encode_face(model, picture, center_fallback=True)[1]
-        return D.code_from_state(state) or base_code
-
-    def layer_of(state, face, photo_detail):
-        """The photo layer to show the edit on (None: the decoder's drawing alone, or no photo)."""
-        if photo_detail is False or (photo_detail is None and not photo_default):
-            return None
-        picture = D.read_upload(face)
-        if picture is not None:
-            return D.encode_photo(model, picture, center_fallback=True)[3]
-        return D.layer_from_state(state)
+    def face_of(state, face=None, photo_detail=False):
+        """``(code, photo layer or None)`` of the face to edit: an image passed to the API, else the
+        presenter's face, else the average face (no layer)."""
+        detail = photo_default if photo_detail is None else bool(photo_detail)
+        code, layer = page.face(state, face, detail, center_fallback=True)
+        return (code, layer) if code is not None else (base_code, None)
 
     @_user_errors
     def presenter_encode(face, attribute=None, dim=None, photo_detail=photo_default):
@@ -700,15 +698,14 @@ def _presenter_tab(page: Page) -> None:
 
     @_user_errors
     def presenter_edit(state, face=None, attribute=None, dim=None, value=0.0, photo_detail=photo_default):
-        edited = edited_code(code_of(state, face), attribute, dim, value)
-        return D.inline_image(model.decode(edited, layer_of(state, face, photo_detail)), "edited")
+        source, layer = face_of(state, face, photo_detail)
+        return D.inline_image(model.decode(edited_code(source, attribute, dim, value), layer), "edited")
 
     @_user_errors
     def presenter_readback(state, face=None, attribute=None, dim=None, value=0.0, photo_detail=photo_default):
-        source = code_of(state, face)
+        source, layer = face_of(state, face, photo_detail)
         name = D.AVERAGE_FACE if face is None and not state else D.measured.YOUR_FACE
-        found = D.slider_readback(model, source, edited_code(source, attribute, dim, value), name,
-                                  layer=layer_of(state, face, photo_detail))
+        found = D.slider_readback(model, source, edited_code(source, attribute, dim, value), name, layer=layer)
         return D.readback_markdown(found), D.readback_json(found)
 
     def dimensions(attribute):
@@ -716,7 +713,7 @@ def _presenter_tab(page: Page) -> None:
         return gr.update(choices=choices, value=choices[0][1])
 
     def position(state, attribute, dim):
-        return D.dimension_value(model, code_of(state), attribute or attributes[0], int(dim))
+        return D.dimension_value(model, face_of(state)[0], attribute or attributes[0], int(dim))
 
     @_result_files
     def random_face():
@@ -729,28 +726,26 @@ def _presenter_tab(page: Page) -> None:
     def compare_models(face):
         return D.compare_models(page.models or [model], _required_image(face, "a face"))
 
-    def posed_code(state, face, yaw):
-        code = code_of(state, face)
+    def posed(code, yaw):
         return D.headpose.frontalise(model, code) if yaw is None else D.headpose.set_pose(model, code, yaw=float(yaw))
 
     @_user_errors
     def frontalise(state, face=None, photo_detail=photo_default):
         """The face turned to look straight at the camera (z_pose set to 0°; every other sub-code kept)."""
-        layer = layer_of(state, face, photo_detail)
-        return D.inline_image(model.decode(posed_code(state, face, None), layer), "edited")
+        code, layer = face_of(state, face, photo_detail)
+        return D.inline_image(model.decode(posed(code, None), layer), "edited")
 
     @_user_errors
     def head_turn(state, face=None, yaw=0.0, photo_detail=photo_default):
         """The face turned to ``yaw`` degrees (z_pose only; identity, expression and style kept)."""
-        layer = layer_of(state, face, photo_detail)
-        return D.inline_image(model.decode(posed_code(state, face, 0.0 if yaw is None else yaw), layer), "edited")
+        code, layer = face_of(state, face, photo_detail)
+        return D.inline_image(model.decode(posed(code, 0.0 if yaw is None else yaw), layer), "edited")
 
     @_user_errors
     def pose_readback(state, face=None, yaw=None, photo_detail=photo_default):
-        source = code_of(state, face)
+        source, layer = face_of(state, face, photo_detail)
         name = D.AVERAGE_FACE if face is None and not state else D.measured.YOUR_FACE
-        found = D.slider_readback(model, source, posed_code(state, face, yaw), name,
-                                  layer=layer_of(state, face, photo_detail))
+        found = D.slider_readback(model, source, posed(source, yaw), name, layer=layer)
         return D.readback_markdown(found), D.readback_json(found)
 
     def frontal_readback(state, face=None, photo_detail=photo_default):
