@@ -354,11 +354,13 @@ def _sliders_tab(page: Page, encoded, reconstruction) -> None:
         return D.inline_image(model.decode(code, layer), "edited"), *D.slider_values(code, specs)
 
     @_user_errors
-    def export_sweep(state, face=None, attribute=None, dim=None, steps=D.exports.SWEEP_STEPS):
-        code, _, _ = source(state, face)
+    def export_sweep(state, face=None, attribute=None, dim=None, steps=D.exports.SWEEP_STEPS,
+                     photo_detail=photo_default):
+        code, layer, _ = source(state, face, photo_default if photo_detail is None else bool(photo_detail))
         attribute = attribute or attributes[0]
         dim = int(dim) if dim is not None else model.top_dimensions(attribute, 1)[0]
-        return D.export_sweep(model, code, attribute, dim, _results(), steps=int(steps or D.exports.SWEEP_STEPS))
+        return D.export_sweep(model, code, attribute, dim, _results(), steps=int(steps or D.exports.SWEEP_STEPS),
+                              layer=layer)
 
     def dimensions(attribute):
         choices = D.dimension_choices(model, attribute)
@@ -424,7 +426,7 @@ def _sliders_tab(page: Page, encoded, reconstruction) -> None:
     png_button.click(sliders_png, slider_inputs, [png_file, png_caption], api_name=page.api("sliders_png"),
                      preprocess=False, **page.model_event)
     sweep_attribute.change(dimensions, sweep_attribute, sweep_dim, api_visibility="private", queue=False)
-    sweep_button.click(export_sweep, [page.state, page.api_face, sweep_attribute, sweep_dim, sweep_steps],
+    sweep_button.click(export_sweep, [page.state, page.api_face, sweep_attribute, sweep_dim, sweep_steps, photo_detail],
                        [sweep_gif, sweep_mp4, sweep_caption], api_name=page.api("export_sweep"), preprocess=False,
                        **page.model_event)
 
@@ -486,32 +488,50 @@ def _interpolate_tab(page: Page) -> None:
     """Interpolate: A → B in one sub-code (the rest of A fixed) or in all of them, as a strip, each frame
     read back; the strip as a GIF and an MP4."""
     model = page.model
+    photo_default = D.photo_detail_default(model)
 
-    def codes(face_a, face_b, what):
-        code_a = D.encode_face(model, _required_image(face_a, "face A"))[1]
-        code_b = D.encode_face(model, _required_image(face_b, "face B"))[1]
-        return code_a, code_b, None if what in (None, D.EVERYTHING) else what
+    def codes(face_a, face_b, what, photo_detail):
+        """(A's code, B's code, what moves, (A's photo layer, B's) or (None, None))."""
+        faces = []
+        for face, name in ((face_a, "face A"), (face_b, "face B")):
+            image = _required_image(face, name)
+            if photo_detail:
+                _, code, _, layer = D.encode_photo(model, image)
+            else:
+                code, layer = D.encode_face(model, image)[1], None
+            faces.append((code, layer))
+        (code_a, layer_a), (code_b, layer_b) = faces
+        return code_a, code_b, None if what in (None, D.EVERYTHING) else what, (layer_a, layer_b)
+
+    def detail(photo_detail):
+        return photo_default if photo_detail is None else bool(photo_detail)
 
     @_result_files
     @_user_errors
-    def interpolate(face_a, face_b, steps, what):
-        code_a, code_b, attribute = codes(face_a, face_b, what)
-        strip, found = D.interpolation_readback(model, code_a, code_b, steps=int(steps or 8), attribute=attribute)
+    def interpolate(face_a, face_b, steps, what, photo_detail=photo_default):
+        code_a, code_b, attribute, layers = codes(face_a, face_b, what, detail(photo_detail))
+        strip, found = D.interpolation_readback(model, code_a, code_b, steps=int(steps or 8), attribute=attribute,
+                                                layers=layers)
         return strip, D.readback_markdown(found), D.readback_json(found)
 
     @_user_errors
-    def export_strip(face_a, face_b, steps, what):
-        code_a, code_b, attribute = codes(face_a, face_b, what)
-        return D.export_strip(model, code_a, code_b, _results(), steps=int(steps or 8), attribute=attribute)
+    def export_strip(face_a, face_b, steps, what, photo_detail=photo_default):
+        code_a, code_b, attribute, layers = codes(face_a, face_b, what, detail(photo_detail))
+        return D.export_strip(model, code_a, code_b, _results(), steps=int(steps or 8), attribute=attribute,
+                              layers=layers)
 
     with gr.Tab("Interpolate", id="interpolate"):
         gr.Markdown("Pick two faces: the strip walks from A's code to B's with the rest of A fixed (or moves every "
-                    "code); under it, what the model reads back from each frame.", elem_classes="howto")
+                    "code); under it, what the model reads back from each frame. *Show edits on the photo*: each "
+                    "frame keeps the detail of whichever photo it still is, so the ends are the photos themselves.",
+                    elem_classes="howto")
         interp_a, interp_b = _face_pair(page, shift=2)
         with gr.Row():
             steps = gr.Slider(3, 12, value=8, step=1, label="Steps")
             what = gr.Radio(D.interpolation_choices(model), value=D.default_attribute(model), label="What moves")
-        interp_button = gr.Button("Interpolate", variant="primary")
+        with gr.Row(equal_height=True):
+            interp_button = gr.Button("Interpolate", variant="primary", scale=2)
+            photo_detail = _photo_detail_box(model)
         interp_strip = gr.Image(label="A → B", format="png", type="filepath", interactive=False, height=160,
                                 elem_classes="face")
         readback, readback_json = _readback_outputs()
@@ -522,9 +542,11 @@ def _interpolate_tab(page: Page) -> None:
             strip_caption = gr.Markdown()
         _png_export(page, "Strip → PNG", interp_strip)
 
-    interp_button.click(interpolate, [interp_a, interp_b, steps, what], [interp_strip, readback, readback_json],
+    interp_button.click(interpolate, [interp_a, interp_b, steps, what, photo_detail],
+                        [interp_strip, readback, readback_json],
                         api_name=page.api("interpolate"), preprocess=False, **page.model_event)
-    animate_button.click(export_strip, [interp_a, interp_b, steps, what], [strip_gif, strip_mp4, strip_caption],
+    animate_button.click(export_strip, [interp_a, interp_b, steps, what, photo_detail],
+                         [strip_gif, strip_mp4, strip_caption],
                          api_name=page.api("export_strip"), preprocess=False, **page.model_event)
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from .face_model import Code, FaceModel
+from .photo_layer import combine
 
 DISPLAY_SIZE = 512  # px, height of exported images and animations
 FPS = 10
@@ -45,19 +46,23 @@ def pingpong(frames: Sequence) -> list:
     return frames + frames[-2:0:-1]
 
 
-def sweep_frames(model: FaceModel, code: Code, attribute: str, dim: int, steps: int = 24) -> list[Image.Image]:
+def sweep_frames(model: FaceModel, code: Code, attribute: str, dim: int, steps: int = 24,
+                 layer=None) -> list[Image.Image]:
     """``code`` decoded with one dimension of one sub-code swept evenly over its range, the Sliders
-    tab's (``model.code_bounds``), low to high: "animate this dimension"."""
+    tab's (``model.code_bounds``), low to high: "animate this dimension". ``layer``: the face's photo
+    layer, to show the sweep on the photo (``FaceModel.decode``)."""
     low, high = model.code_bounds(attribute)
     if not 0 <= dim < len(low):
         raise ValueError(f"{attribute} has dimensions 0–{len(low) - 1}, got {dim}")
     values = np.linspace(low[dim], high[dim], int(steps))
-    return model.decode(model.traverse(code, attribute, dim, values))
+    return model.decode(model.traverse(code, attribute, dim, values), layer=layer)
 
 
-def strip_frames(model: FaceModel, a: Code, b: Code, steps: int = 8, attribute: str | None = None) -> list[Image.Image]:
-    """A → B in ``steps`` decoded faces (only ``attribute`` moves; None moves every sub-code)."""
-    return model.decode(model.interpolate(a, b, steps=int(steps), attribute=attribute))
+def strip_frames(model: FaceModel, a: Code, b: Code, steps: int = 8, attribute: str | None = None,
+                 layers=(None, None)) -> list[Image.Image]:
+    """A → B in ``steps`` decoded faces (only ``attribute`` moves; None moves every sub-code);
+    ``layers``: A's and B's photo layers or None (:func:`facelab.photo_layer.combine`)."""
+    return model.decode(model.interpolate(a, b, steps=int(steps), attribute=attribute), layer=combine(*layers))
 
 
 def _shared_palette(frames: Sequence[Image.Image]) -> Image.Image:

@@ -72,15 +72,37 @@ def person_kept(own: np.ndarray, edited: np.ndarray, std: np.ndarray, falloff: f
     return np.clip(1.0 - falloff * moved / max(float(spread), 1e-12), 0.0, 1.0).astype(np.float32)
 
 
+def detail_mask(edited: np.ndarray, base: np.ndarray, tolerance: float = TOLERANCE, sigma: float = SIGMA,
+                kept=1.0) -> np.ndarray:
+    """How much of one photo's detail an edit keeps, per pixel: :func:`change_mask` times ``kept``
+    (:func:`person_kept`: a number, or one per image of a batch)."""
+    kept = np.asarray(kept, np.float32)
+    return change_mask(edited, base, tolerance, sigma) * kept.reshape(kept.shape + (1, 1, 1))
+
+
 def with_detail(edited: np.ndarray, view: np.ndarray, base: np.ndarray, tolerance: float = TOLERANCE,
                 sigma: float = SIGMA, kept=1.0) -> np.ndarray:
     """``edited`` (decoded, float in [0, 1]) with the photo's detail ``view − base`` kept where the
     edit did not change the picture (module docstring), times ``kept`` (:func:`person_kept`: a number,
     or one per image of a batch). Shapes (3, H, W) or (N, 3, H, W), broadcast."""
     edited = np.asarray(edited, np.float32)
-    kept = np.asarray(kept, np.float32)
-    mask = change_mask(edited, base, tolerance, sigma) * kept.reshape(kept.shape + (1, 1, 1))
+    mask = detail_mask(edited, base, tolerance, sigma, kept)
     return np.clip(edited + mask * (np.asarray(view, np.float32) - np.asarray(base, np.float32)), 0.0, 1.0)
+
+
+def with_details(edited: np.ndarray, layers, codes=None) -> np.ndarray:
+    """``edited`` with the detail of several faces' photos (:class:`PhotoLayer` s), each kept where
+    the picture and the person are still that face's (:func:`detail_mask`). Where the masks add up to
+    more than 1 (two photos of one person, say) the details are averaged rather than stacked, so an
+    interpolation from A to B shows A's photo at one end and B's at the other, and between them
+    whichever face a frame still is."""
+    edited = np.asarray(edited, np.float32)
+    masks = [detail_mask(edited, layer.base, kept=layer.kept(codes)) for layer in layers]
+    if not masks:
+        return edited
+    scale = 1.0 / np.maximum(sum(masks), 1.0)
+    detail = sum(m * scale * (layer.view - layer.base) for m, layer in zip(masks, layers))
+    return np.clip(edited + detail, 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -117,6 +139,11 @@ class PhotoLayer:
         edited = _float_chw(edited) if np.ndim(edited) == 3 else edited
         return with_detail(edited, self.view, self.base, kept=self.kept(codes))
 
+    def blend(self, *others: "PhotoLayer") -> "PhotoBlend":
+        """This face's layer and other faces' as one (:func:`with_details`): for edits that move
+        between faces, e.g. an interpolation from this face to another."""
+        return PhotoBlend((self, *others))
+
     def view_image(self) -> Image.Image:
         """The photo (the model's view) as a picture: what an unedited code shows on it."""
         return Image.fromarray(_uint8(self.view))
@@ -131,6 +158,27 @@ class PhotoLayer:
     @classmethod
     def from_state(cls, state: dict) -> "PhotoLayer":
         return cls.of(_unpng(state["view"]), _unpng(state["base"]), state.get("person"))
+
+
+@dataclass(frozen=True)
+class PhotoBlend:
+    """Several faces' :class:`PhotoLayer` s shown as one (:func:`with_details`); it stands wherever a
+    layer does (``FaceModel.decode(..., layer=)``, ``read_back(..., layers=)``)."""
+
+    layers: tuple[PhotoLayer, ...]
+
+    def apply(self, edited, codes=None) -> np.ndarray:
+        edited = _float_chw(edited) if np.ndim(edited) == 3 else edited
+        return with_details(edited, self.layers, codes)
+
+
+def combine(*layers):
+    """The layers that are there (None: a face with no photo) as one: None, the layer itself, or a
+    :class:`PhotoBlend`."""
+    present = tuple(layer for layer in layers if layer is not None)
+    if len(present) <= 1:
+        return present[0] if present else None
+    return PhotoBlend(present)
 
 
 def _uint8(x: np.ndarray) -> np.ndarray:

@@ -578,6 +578,13 @@ def test_edits_on_the_photo_through_the_api(client, model, examples):
     moved = D.set_dimension(model, code, "expression", dim, 0.8)
     assert np.array_equal(shown[False], np.asarray(model.decode(moved)))
     assert _close(shown[True], np.asarray(model.decode(moved, layer)), levels=3)
+    # interpolation: every code moving, the strip runs from A's photo to B's
+    strip, _, _ = client.predict(a, b, 5, "everything", True, api_name="/interpolate")
+    strip = _image(strip)
+    view_b = np.asarray(model.prepare(examples[2]))
+    assert _close(strip[:, :64], np.asarray(view_a), levels=2) and _close(strip[:, -64:], view_b, levels=2)
+    plain = _image(client.predict(a, b, 5, "everything", False, api_name="/interpolate")[0])
+    assert _close(plain[:, -64:], np.asarray(model.decode(code_b)))
 
 
 def test_interpolate(client, model, examples):

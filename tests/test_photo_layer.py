@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facelab.photo_layer import PERSON, TOLERANCE, PhotoLayer, change_mask, person_kept, with_detail
+from facelab.photo_layer import (PERSON, TOLERANCE, PhotoBlend, PhotoLayer, change_mask, combine, person_kept,
+                                 with_detail, with_details)
 
 
 def _faces(seed=0, size=64):
@@ -49,6 +50,33 @@ def test_a_changed_person_loses_the_detail():
     edited = base + 0.01  # the decoder barely draws the new person: the pixel test alone would keep the photo
     assert np.allclose(with_detail(edited, view, base, kept=0.0), edited)
     assert np.allclose(with_detail(np.stack([edited, edited]), view, base, kept=np.array([1.0, 0.0]))[1], edited)
+
+
+def test_two_photos_blend_by_which_face_a_frame_still_is():
+    """An interpolation from A to B on both photos: A's photo at A, B's at B, the decoder between the
+    two people, and two photos that both still fit a frame averaged, never stacked."""
+    std = np.full(4, 0.5, np.float32)
+    (view_a, base_a), (view_b, _) = _faces(4), _faces(5)
+    base_b = base_a + 0.3  # B's redraw: far from A's
+    id_a, id_b = np.zeros(4, np.float32), np.full(4, 2.0, np.float32)  # two people, well apart
+
+    class Code:  # what a layer reads from a code: its person
+        def __init__(self, person):
+            self.identity = person
+
+    a, b = PhotoLayer.of(view_a, base_a, (id_a, std)), PhotoLayer.of(view_b, base_b, (id_b, std))
+    assert combine(None, None) is None and combine(a, None) is a and isinstance(combine(a, b), PhotoBlend)
+    frames = np.stack([base_a, (base_a + base_b) / 2, base_b])
+    codes = [Code(id_a), Code((id_a + id_b) / 2), Code(id_b)]
+    shown = combine(a, b).apply(frames, codes)
+    assert np.allclose(shown[0], view_a, atol=1e-6) and np.allclose(shown[2], view_b, atol=1e-6)
+    assert np.allclose(shown[1], frames[1], atol=1e-6)  # half-way between two people: the decoder's
+    # one layer in a blend is that layer alone
+    assert np.allclose(with_details(frames, [a], codes), a.apply(frames, codes))
+    # two photos of one person, one redraw: their details averaged, not added
+    twin = PhotoLayer.of(view_b, base_a, (id_a, std))
+    both = with_details(base_a, [a, twin], Code(id_a))
+    assert np.allclose(both, np.clip((view_a + view_b) / 2, 0, 1), atol=1e-6)
 
 
 def test_state_round_trip_is_lossless_at_8_bits():

@@ -40,21 +40,22 @@ def _animation(frames, folder: ResultFolder, what: str) -> tuple[str, str, str]:
 
 
 def export_strip(model: FaceModel, a: Code, b: Code, folder: ResultFolder, steps: int = 8,
-                 attribute: str | None = None) -> tuple[str, str, str]:
+                 attribute: str | None = None, layers=(None, None)) -> tuple[str, str, str]:
     """A → B (only ``attribute`` moving; None: everything) as a looping GIF and an MP4:
-    ``(gif path, mp4 path, caption)``."""
+    ``(gif path, mp4 path, caption)``; ``layers``: A's and B's photo layers, to show it on the photos."""
     if attribute is not None:
         _check_attribute(model, attribute)
-    frames = export.strip_frames(model, a, b, steps=_steps(steps), attribute=attribute)
+    frames = export.strip_frames(model, a, b, steps=_steps(steps), attribute=attribute, layers=layers)
     return _animation(frames, folder, f"A → B ({attribute or 'everything'})")
 
 
 def export_sweep(model: FaceModel, code: Code, attribute: str, dim: int, folder: ResultFolder,
-                 steps: int = SWEEP_STEPS) -> tuple[str, str, str]:
+                 steps: int = SWEEP_STEPS, layer=None) -> tuple[str, str, str]:
     """One dimension of one sub-code swept over its slider range (``model.code_bounds``), the rest of
-    ``code`` fixed, as a looping GIF and an MP4: ``(gif path, mp4 path, caption)``."""
+    ``code`` fixed, as a looping GIF and an MP4: ``(gif path, mp4 path, caption)``; ``layer``: the
+    face's photo layer, to show the sweep on the photo."""
     _check_attribute(model, attribute)
-    frames = export.sweep_frames(model, code, attribute, int(dim), steps=_steps(steps))
+    frames = export.sweep_frames(model, code, attribute, int(dim), steps=_steps(steps), layer=layer)
     return _animation(frames, folder, f"{attribute} · dim {int(dim)} swept over the {model.bounds_source}")
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 from ..face_model import Code, FaceModel
+from ..photo_layer import combine
 from ..readback import Readback, read_back
 from .common import strip
 from .swap import _check_attribute, swap_labels
@@ -40,16 +41,19 @@ def swap_readback(model: FaceModel, a: Code, b: Code, attribute: str = "expressi
     return [r.image for r in found], dict(zip(swap_labels(attribute), found[2:]))
 
 
-def interpolation_readback(model: FaceModel, a: Code, b: Code, steps: int = 8, attribute: str | None = "expression"
-                           ) -> tuple[Image.Image, dict[str, Readback]]:
+def interpolation_readback(model: FaceModel, a: Code, b: Code, steps: int = 8, attribute: str | None = "expression",
+                           layers=(None, None)) -> tuple[Image.Image, dict[str, Readback]]:
     """As :func:`facelab.demo.interpolation_strip` (A → B in ``steps`` frames, one strip), and every
-    frame's read-back against A and B, keyed ``"t=0.00"`` … ``"t=1.00"``."""
+    frame's read-back against A and B, keyed ``"t=0.00"`` … ``"t=1.00"``. ``layers``: A's and B's
+    photo layers (or None): each frame is shown on whichever photo it still is
+    (:func:`facelab.photo_layer.combine`), so the ends are the two photos themselves."""
     steps = int(steps)
     if attribute is not None:
         _check_attribute(model, attribute)
     if not 2 <= steps <= 64:
         raise ValueError(f"steps must be between 2 and 64, got {steps}")
-    found = read_back(model, model.interpolate(a, b, steps=steps, attribute=attribute), {"A": a, "B": b})
+    found = read_back(model, model.interpolate(a, b, steps=steps, attribute=attribute), {"A": a, "B": b},
+                      layers=combine(*layers))
     keys = [f"t={t:.2f}" for t in np.linspace(0.0, 1.0, steps)]
     return strip([r.image for r in found]), dict(zip(keys, found))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PIL import Image
 
 from ..face_model import Code, FaceModel
+from ..photo_layer import combine
 from .common import strip
 
 EVERYTHING = "everything"  # the interpolation choice that moves every sub-code at once
@@ -40,11 +41,12 @@ def interpolation_choices(model: FaceModel) -> list[tuple[str, str]]:
 
 
 def interpolation_strip(model: FaceModel, a: Code, b: Code, steps: int = 8,
-                        attribute: str | None = "expression") -> Image.Image:
-    """A → B in ``steps`` decoded frames (only ``attribute`` moves; None moves everything) as one strip."""
+                        attribute: str | None = "expression", layers=(None, None)) -> Image.Image:
+    """A → B in ``steps`` decoded frames (only ``attribute`` moves; None moves everything) as one strip;
+    ``layers``: A's and B's photo layers (or None), as :func:`facelab.demo.interpolation_readback`."""
     steps = int(steps)
     if attribute is not None:
         _check_attribute(model, attribute)
     if not 2 <= steps <= 64:
         raise ValueError(f"steps must be between 2 and 64, got {steps}")
-    return strip(model.decode(model.interpolate(a, b, steps=steps, attribute=attribute)))
+    return strip(model.decode(model.interpolate(a, b, steps=steps, attribute=attribute), layer=combine(*layers)))
