@@ -1,6 +1,6 @@
 """Latency of the demo app's live path: a slider move, as a client sees it, next to a no-op call.
 
-    python bench/app_latency.py [--checkpoint synthetic-disvae] [--n 100] [--warmup 5]
+    python bench/app_latency.py [--checkpoint synthetic-disvae] [--n 100] [--warmup 5] [--face PHOTO]
                                 [--out bench/results/app_latency.json]
 
 Starts the app (app.py) on a free 127.0.0.1 port with the checkpoint and, in one run, measures
@@ -23,6 +23,12 @@ p50/p95 over ``--n`` rounds (after ``--warmup``) of:
 * ``server_cpu_ms`` -- before the server starts: process CPU time per call of Gradio's own
   ``process_api`` (inputs, handler, outputs and result file; no HTTP) for sliders and ping, and of
   the bare decode: the server's work, which other load on the machine inflates far less.
+
+Without ``--face`` the sliders edit the average face. ``--face PHOTO`` first encodes that photo in
+each gradio_client session (``/encode``), so every slider move edits it and, on a photo model, is
+drawn on the photo (``photo_detail``, its default there: a decode and the photo layer); ``decode``
+is then ``model.decode(edited, layer)``. The plain-HTTP calls carry no session, so they still edit
+the average face, and ``server_cpu_ms`` is measured without a face.
 
 The calls are interleaved, one of each per round, so a change in the machine's load hits all of
 them alike, and the headline is the ratio of p50s measured in this run: ``sliders / ping``
@@ -83,6 +89,7 @@ def main(argv=None) -> dict:
     p.add_argument("--checkpoint", default=None, help="bundled name or directory (default: as app.py)")
     p.add_argument("--n", type=int, default=100)
     p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--face", default=None, help="a photo each client session encodes first (module docstring)")
     p.add_argument("--out", default=str(ROOT / "bench/results/app_latency.json"))
     args = p.parse_args(argv)
 
@@ -103,7 +110,10 @@ def main(argv=None) -> dict:
     demo = app.build_app(checkpoint)
     startup_s = time.perf_counter() - t0
     specs = D.slider_specs(model)
-    code = D.mean_code(model)
+    code, layer = D.mean_code(model), None
+    if args.face:
+        _, code, _, layer = D.encode_photo(model, D.read_upload(args.face))
+        layer = layer if D.photo_detail_default(model) else None
     rng = np.random.default_rng(0)
 
     def values():  # slider 0 swept to a fresh random position on every call
@@ -115,7 +125,7 @@ def main(argv=None) -> dict:
     session = SessionState(demo)
 
     async def decode():
-        model.decode(D.apply_sliders(code, specs, values()))
+        model.decode(D.apply_sliders(code, specs, values()), layer)
 
     server_cpu = _server_cpu_ms({
         "sliders": lambda: demo.process_api(fns["sliders"], [None, None, *values()], session),
@@ -130,6 +140,11 @@ def main(argv=None) -> dict:
         client = Client(url, verbose=False)
         no_download = Client(url, verbose=False, download_files=False)
         shared_ssl = Client(url, verbose=False, ssl_verify=ssl.create_default_context())
+        if args.face:  # each session edits that face from now on
+            from gradio_client import handle_file
+
+            for c in (client, no_download, shared_ssl):
+                c.predict(handle_file(args.face), api_name="/encode")
 
         def call_sliders(i):
             client.predict(None, *values(), api_name="/sliders")
@@ -176,7 +191,7 @@ def main(argv=None) -> dict:
             httpx.Client().close()
 
         def call_decode(i):
-            model.decode(D.apply_sliders(code, specs, values()))
+            model.decode(D.apply_sliders(code, specs, values()), layer)
 
         load_before = os.getloadavg()
         timings = _interleaved({"sliders": call_sliders, "sliders_no_download": call_sliders_no_download,
@@ -195,6 +210,8 @@ def main(argv=None) -> dict:
         "method": model.config.method,
         "image_size": model.config.image_size,
         "sliders": len(specs),
+        "face": args.face,
+        "photo_detail": layer is not None,
         "results": results,
         "ratio_p50": {f"{a}/{b}": results[a]["p50_ms"] / results[b]["p50_ms"]
                       for a, b in [("sliders", "ping"), ("sliders_shared_ssl", "ping_shared_ssl"),
@@ -209,7 +226,8 @@ def main(argv=None) -> dict:
         "when": timestamp(),
     }
     print(f"checkpoint {report['checkpoint']} ({model.config.method}, {model.config.image_size}px, "
-          f"{len(specs)} sliders); "
+          f"{len(specs)} sliders; editing {args.face or 'the average face'}"
+          f"{', drawn on the photo' if layer is not None else ''}); "
           f"N={args.n} interleaved rounds after {args.warmup} warm-up rounds; startup {startup_s:.1f} s")
     print(f"{'call':<20}{'p50 ms':>10}{'p95 ms':>10}{'mean ms':>10}{'min ms':>10}")
     for name, r in results.items():

@@ -17,6 +17,8 @@ faintly, so after an identity swap the pixel test alone would keep most of A's p
 recogniser would still see A. An unedited code shows the photo itself; a changed mouth is the
 decoder's mouth on the person's own skin, hair and background; another person is the decoder's.
 ``tolerance`` and ``falloff`` were chosen on validation faces (``python bench/photo_layer.py``).
+An edit that moves between two faces (an interpolation from A to B) is shown on both photos
+(:func:`combine`): each photo's detail where a frame is still that face, averaged where both fit.
 The layer is a way of *showing* an edit: reconstruction figures (PSNR, "reconstruction
 identified") are always the decoder's own output, and evaluation reports edits both ways.
 """
@@ -138,11 +140,6 @@ class PhotoLayer:
         ``codes``: the edited code(s) it was decoded from, so that a changed person loses the detail."""
         edited = _float_chw(edited) if np.ndim(edited) == 3 else edited
         return with_detail(edited, self.view, self.base, kept=self.kept(codes))
-
-    def blend(self, *others: "PhotoLayer") -> "PhotoBlend":
-        """This face's layer and other faces' as one (:func:`with_details`): for edits that move
-        between faces, e.g. an interpolation from this face to another."""
-        return PhotoBlend((self, *others))
 
     def view_image(self) -> Image.Image:
         """The photo (the model's view) as a picture: what an unedited code shows on it."""

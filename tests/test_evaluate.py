@@ -256,3 +256,14 @@ def test_evaluation_json_is_written_before_plotting_and_plot_errors_surface(tiny
                        "--plots", str(tmp_path / "plots"), "--swap-pairs", "8", "--quiet"])
     saved = json.loads(out.read_text())  # the measured figures were kept
     assert saved["method"] == "disvae" and "expression_accuracy" in saved and "plots" not in saved
+
+
+def test_a_copy_of_the_training_data_elsewhere_is_still_seen_data():
+    """A checkpoint trained on a copy of London (made for a GPU machine) and evaluated on the original
+    must split off its held-out people, not score training people as unseen ones."""
+    from train.evaluate import _same_data
+
+    assert _same_data("london:.devdata/london", "london:../shared/data/london")
+    assert _same_data("synthetic:identities=3,seed=1", "synthetic:seed=1,identities=3")
+    assert not _same_data("synthetic:identities=3,seed=1", "synthetic:identities=3,seed=2")
+    assert not _same_data("london:../shared/data/london", "fer2013:../shared/data/fer2013")

@@ -306,9 +306,14 @@ def _relative(plots: dict, base: Path | None) -> dict:
 
 
 def _same_data(a: str, b: str) -> bool:
-    """Two ``--data`` specs name the same files (same dataset name, path and options; paths resolved)."""
-    (na, pa, oa), (nb, pb, ob) = datasets.parse_data_arg(a), datasets.parse_data_arg(b)
-    return na == nb and dict(oa) == dict(ob) and (pa == pb or (pa and pb and Path(pa).resolve() == Path(pb).resolve()))
+    """Two ``--data`` specs name the same dataset: same loader and options, wherever its folder is.
+
+    The path is not compared: a checkpoint trained on a copy (``.devdata/london``, made for a lent GPU
+    machine) and evaluated on the original (``../shared/data/london``) saw those people, and taking
+    the original for unseen data would score training people as new ones. Another folder in the
+    same layout is at worst split as if seen, which only holds more people out."""
+    (na, _, oa), (nb, _, ob) = datasets.parse_data_arg(a), datasets.parse_data_arg(b)
+    return na == nb and dict(oa) == dict(ob)
 
 
 def _is_fer2013(spec: str) -> bool:
