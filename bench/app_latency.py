@@ -114,6 +114,7 @@ def main(argv=None) -> dict:
     if args.face:
         _, code, _, layer = D.encode_photo(model, D.read_upload(args.face))
         layer = layer if D.photo_detail_default(model) else None
+    detail = D.photo_detail_default(model)  # the switch after the sliders, at the page's default
     rng = np.random.default_rng(0)
 
     def values():  # slider 0 swept to a fresh random position on every call
@@ -128,7 +129,7 @@ def main(argv=None) -> dict:
         model.decode(D.apply_sliders(code, specs, values()), layer)
 
     server_cpu = _server_cpu_ms({
-        "sliders": lambda: demo.process_api(fns["sliders"], [None, None, *values()], session),
+        "sliders": lambda: demo.process_api(fns["sliders"], [None, None, *values(), detail], session),
         "ping": lambda: demo.process_api(fns["ping"], [], session),
         "decode": decode}, args.n, args.warmup)
     t0 = time.perf_counter()
@@ -173,7 +174,7 @@ def main(argv=None) -> dict:
         last_image = {}
 
         def call_sliders_http(i):
-            out = call_http("sliders", [None, *values()])[0]
+            out = call_http("sliders", [None, *values(), detail])[0]
             if isinstance(out, dict):  # a file: fetch it, as the browser does
                 last_image["url"] = out["url"]
                 http.get(last_image["url"]).raise_for_status()
