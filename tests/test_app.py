@@ -699,3 +699,22 @@ def test_label_debug_endpoint_sorts_by_disagreement(client, model):
     assert label_probs == sorted(label_probs)  # least likely label first
     with pytest.raises(Exception, match="not in the list of choices|no labelled set"):
         client.predict("imagenet", 4, api_name="/label_debug")
+
+
+def test_latency_bench_runs_against_the_current_endpoints(tiny_checkpoint, examples, tmp_path, monkeypatch):
+    """bench/app_latency.py calls /sliders with the app's current parameters (it broke once when a
+    parameter was added): two rounds, an encoded face, its JSON written."""
+    import importlib.util
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[1] / "bench"
+    monkeypatch.syspath_prepend(str(bench))
+    spec = importlib.util.spec_from_file_location("app_latency", bench / "app_latency.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "latency.json"
+    report = script.main(["--checkpoint", str(tiny_checkpoint), "--n", "2", "--warmup", "0",
+                          "--face", str(examples[0]), "--out", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["face"] == str(examples[0]) and saved["results"]["sliders"]["n"] == 2
+    assert report["ratio_p50"]["sliders/ping"] > 0 and saved["server_cpu_ms"]["sliders"] > 0
