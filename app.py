@@ -148,11 +148,12 @@ class Page:
         the layer only when ``photo_detail`` asks for it and the face came from a picture, else None."""
         image = D.read_upload(face)
         if image is not None:
-            if not photo_detail:
-                return D.encode_face(self.model, image, center_fallback=center_fallback)[1], None
-            _, code, _, layer = D.encode_photo(self.model, image, center_fallback=center_fallback)
-            return code, layer
+            return D.encode_for_edits(self.model, image, photo_detail, center_fallback=center_fallback)[1:]
         return D.code_from_state(state), D.layer_from_state(state) if photo_detail else None
+
+    def photo_detail(self, value) -> bool:
+        """The *Show edits on the photo* switch as a handler received it: left out (None), the model's default."""
+        return D.photo_detail_default(self.model) if value is None else bool(value)
 
     @functools.cached_property
     def topology(self):
@@ -310,8 +311,7 @@ def _sliders_tab(page: Page, encoded, reconstruction) -> None:
 
     def split(values):
         """The slider values and the photo-detail switch after them (its default when left out)."""
-        detail = values[len(specs)] if len(values) > len(specs) and values[len(specs)] is not None else photo_default
-        return values[:len(specs)], bool(detail)
+        return values[:len(specs)], page.photo_detail(values[len(specs)] if len(values) > len(specs) else None)
 
     def sync_sliders(reconstruction, state, photo_detail=photo_default):
         code = D.code_from_state(state)
@@ -356,7 +356,7 @@ def _sliders_tab(page: Page, encoded, reconstruction) -> None:
     @_user_errors
     def export_sweep(state, face=None, attribute=None, dim=None, steps=D.exports.SWEEP_STEPS,
                      photo_detail=photo_default):
-        code, layer, _ = source(state, face, photo_default if photo_detail is None else bool(photo_detail))
+        code, layer, _ = source(state, face, page.photo_detail(photo_detail))
         attribute = attribute or attributes[0]
         dim = int(dim) if dim is not None else model.top_dimensions(attribute, 1)[0]
         return D.export_sweep(model, code, attribute, dim, _results(), steps=int(steps or D.exports.SWEEP_STEPS),
@@ -439,16 +439,9 @@ def _swap_tab(page: Page) -> None:
     @_result_files
     @_user_errors
     def swap(face_a, face_b, attribute, photo_detail=D.photo_detail_default(model)):
-        def encoded(face, what):
-            """(view, code, photo layer or None): the layer, a decode more, only when it is shown."""
-            image = _required_image(face, what)
-            if not photo_detail:
-                return *D.encode_face(model, image), None
-            view, code, _, layer = D.encode_photo(model, image)
-            return view, code, layer
-
-        view_a, code_a, layer_a = encoded(face_a, "face A")
-        view_b, code_b, layer_b = encoded(face_b, "face B")
+        on_photo = page.photo_detail(photo_detail)
+        view_a, code_a, layer_a = D.encode_for_edits(model, _required_image(face_a, "face A"), on_photo)
+        view_b, code_b, layer_b = D.encode_for_edits(model, _required_image(face_b, "face B"), on_photo)
         faces, found = D.swap_readback(model, code_a, code_b, attribute or default, layers=(layer_a, layer_b))
         return view_a, view_b, *faces, D.readback_markdown(found), D.readback_json(found)
 
@@ -492,31 +485,22 @@ def _interpolate_tab(page: Page) -> None:
 
     def codes(face_a, face_b, what, photo_detail):
         """(A's code, B's code, what moves, (A's photo layer, B's) or (None, None))."""
-        faces = []
-        for face, name in ((face_a, "face A"), (face_b, "face B")):
-            image = _required_image(face, name)
-            if photo_detail:
-                _, code, _, layer = D.encode_photo(model, image)
-            else:
-                code, layer = D.encode_face(model, image)[1], None
-            faces.append((code, layer))
-        (code_a, layer_a), (code_b, layer_b) = faces
+        on_photo = page.photo_detail(photo_detail)
+        _, code_a, layer_a = D.encode_for_edits(model, _required_image(face_a, "face A"), on_photo)
+        _, code_b, layer_b = D.encode_for_edits(model, _required_image(face_b, "face B"), on_photo)
         return code_a, code_b, None if what in (None, D.EVERYTHING) else what, (layer_a, layer_b)
-
-    def detail(photo_detail):
-        return photo_default if photo_detail is None else bool(photo_detail)
 
     @_result_files
     @_user_errors
     def interpolate(face_a, face_b, steps, what, photo_detail=photo_default):
-        code_a, code_b, attribute, layers = codes(face_a, face_b, what, detail(photo_detail))
+        code_a, code_b, attribute, layers = codes(face_a, face_b, what, photo_detail)
         strip, found = D.interpolation_readback(model, code_a, code_b, steps=int(steps or 8), attribute=attribute,
                                                 layers=layers)
         return strip, D.readback_markdown(found), D.readback_json(found)
 
     @_user_errors
     def export_strip(face_a, face_b, steps, what, photo_detail=photo_default):
-        code_a, code_b, attribute, layers = codes(face_a, face_b, what, detail(photo_detail))
+        code_a, code_b, attribute, layers = codes(face_a, face_b, what, photo_detail)
         return D.export_strip(model, code_a, code_b, _results(), steps=int(steps or 8), attribute=attribute,
                               layers=layers)
 
@@ -697,8 +681,7 @@ def _presenter_tab(page: Page) -> None:
     def face_of(state, face=None, photo_detail=False):
         """``(code, photo layer or None)`` of the face to edit: an image passed to the API, else the
         presenter's face, else the average face (no layer)."""
-        detail = photo_default if photo_detail is None else bool(photo_detail)
-        code, layer = page.face(state, face, detail, center_fallback=True)
+        code, layer = page.face(state, face, page.photo_detail(photo_detail), center_fallback=True)
         return (code, layer) if code is not None else (base_code, None)
 
     @_user_errors

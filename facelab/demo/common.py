@@ -178,6 +178,16 @@ def encode_photo(model: FaceModel, image: Image.Image, face: int = 0, center_fal
     return view, code, reconstruction, model.photo_layer(view, code, reconstruction)
 
 
+def encode_for_edits(model: FaceModel, image: Image.Image, on_photo: bool, face: int = 0,
+                     center_fallback: bool = False):
+    """``(view, code, photo layer or None)`` of a face about to be edited: the layer (a decode more,
+    :func:`encode_photo`) only when the edits are shown ``on_photo``."""
+    if not on_photo:
+        return *encode_face(model, image, face=face, center_fallback=center_fallback), None
+    view, code, _, layer = encode_photo(model, image, face=face, center_fallback=center_fallback)
+    return view, code, layer
+
+
 def face_state(code: Code, layer=None) -> dict:
     """A face's session state: its code's sub-vectors and, for a face from a picture, its photo layer
     (:mod:`facelab.photo_layer`) under ``PHOTO_KEY``."""
