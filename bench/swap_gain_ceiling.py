@@ -1,6 +1,7 @@
 """How good must reconstructions be before a swap can beat "A unchanged" by 2 dB? (issue 10's bar)
 
     python bench/swap_gain_ceiling.py [--data SPEC] [--pairs 256] [--out bench/results/swap_gain_ceiling.json]
+    python bench/swap_gain_ceiling.py --checkpoint checkpoints/swap-synthetic --out bench/results/swap_gain_split.json
 
 On generator people (``train.evaluate``'s held-out set by default) it draws the same A/B pairs
 ``facelab.evaluate.swap_fidelity`` scores and renders, exactly, A, and A with B's expression
@@ -13,6 +14,12 @@ independent of the expression change (blur removes part of the mouth and eyes fr
 reconstruction and the swap), so a real model needs sharper reconstructions than this for the
 same gain (``swap_fidelity`` measures the real gain). It also reports the generator's own pixel-noise MSE, a
 floor no model can reconstruct below on new faces (the noise pattern is random per face).
+
+With ``--checkpoint`` it also splits that model's swap and no-swap errors between the pixels the
+expression change touches (where A's true render and the target differ) and the rest. The error
+outside is shared by the swap and by A unchanged, so it caps the gain: ``gain_if_changed_pixels_perfect``
+is what the swap would gain if it drew the changed pixels exactly and left the rest as it is. Below
+the bar, that says whether the missing gain is in the swapped mouth and brows or in everything else.
 """
 
 from __future__ import annotations
@@ -35,6 +42,54 @@ def mean_gain(e: float, d: np.ndarray) -> float:
     return float(np.mean(10 * np.log10((e + d) / e)))
 
 
+def split_by_region(checkpoint: str, fa, fb, threads: int = 0) -> dict:
+    """The model's swap (A's codes with B's expression) and A unchanged against the target: squared
+    error summed over the changed pixels and over the rest, each divided by all pixels, so the two
+    parts add up to the MSE."""
+    import torch
+
+    import facelab
+    from facelab.face_model import join_codes
+
+    if threads:
+        torch.set_num_threads(threads)
+    model = facelab.load(checkpoint)
+    size = model.config.image_size
+    a, b = (render_batch(f, size).astype(np.float64) / 255 for f in (fa, fb))
+    target = render_batch([x.replace(expression=y.expression, intensity=y.intensity) for x, y in zip(fa, fb)], size)
+    target = target.astype(np.float64) / 255
+    xa, xb = (torch.as_tensor(v.transpose(0, 3, 1, 2), dtype=torch.float32) for v in (a, b))
+    ca, cb = model.encode_tensor(xa), model.encode_tensor(xb)
+    order = model.config.latents
+    swap = model.decode_tensor(join_codes({**ca, "expression": cb["expression"]}, order)).numpy().transpose(0, 2, 3, 1)
+    same = model.decode_tensor(join_codes(ca, order)).numpy().transpose(0, 2, 3, 1)
+    changed = (np.abs(a - target).max(axis=3, keepdims=True) > 1.5 / 255).astype(np.float64)
+    pixels = a[0].size
+
+    def parts(out):
+        err = (out - target) ** 2
+        inside = (err * changed).sum(axis=(1, 2, 3)) / pixels
+        return inside, err.sum(axis=(1, 2, 3)) / pixels - inside
+
+    s_in, s_out = parts(swap)
+    n_in, n_out = parts(same)
+    psnr = lambda mse: float(np.mean(10 * np.log10(1 / mse)))  # noqa: E731 (per pair, then averaged, as metrics does)
+    split = {
+        "changed_pixel_fraction": float(changed.mean()),
+        "swap_mse_changed": float(s_in.mean()), "swap_mse_rest": float(s_out.mean()),
+        "noswap_mse_changed": float(n_in.mean()), "noswap_mse_rest": float(n_out.mean()),
+        "swap_psnr_db": psnr(s_in + s_out), "noswap_psnr_db": psnr(n_in + n_out),
+        "gain_db": psnr(s_in + s_out) - psnr(n_in + n_out),
+        "gain_if_changed_pixels_perfect_db": psnr(s_out) - psnr(n_in + n_out),
+    }
+    print(f"{checkpoint}: {split['changed_pixel_fraction']:.1%} of pixels change with the expression")
+    print(f"  MSE on them: swap {split['swap_mse_changed']:.2e}, A unchanged {split['noswap_mse_changed']:.2e}; "
+          f"on the rest: swap {split['swap_mse_rest']:.2e}, A unchanged {split['noswap_mse_rest']:.2e}")
+    print(f"  gain {split['gain_db']:+.2f} dB; {split['gain_if_changed_pixels_perfect_db']:+.2f} dB if the swap "
+          "drew the changed pixels exactly")
+    return split
+
+
 def main(argv=None) -> dict:
     from train.evaluate import HELD_OUT_SYNTHETIC
 
@@ -43,6 +98,8 @@ def main(argv=None) -> dict:
     p.add_argument("--pairs", type=int, default=256)
     p.add_argument("--gain", type=float, default=2.0, help="swap gain to reach (dB)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoint", help="also split this model's swap and no-swap errors by region")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--out", default="bench/results/swap_gain_ceiling.json")
     args = p.parse_args(argv)
 
@@ -75,6 +132,9 @@ def main(argv=None) -> dict:
     print(f"a swap gain of {args.gain} dB needs reconstruction error <= {lo:.2e} MSE, i.e. >= "
           f"{result['needed_reconstruction_psnr_db']:.2f} dB at best (uniform, independent error)")
     print(f"the generator's pixel noise alone: MSE {noise.mean():.2e} ({result['pixel_noise_psnr_db']:.2f} dB)")
+    if args.checkpoint:
+        result["checkpoint"] = args.checkpoint
+        result.update(split_by_region(args.checkpoint, fa, fb, args.threads))
     write_results(result, args.out)
     return result
 

@@ -56,6 +56,18 @@ def change_weighted_reconstruction(x_hat: torch.Tensor, target: torch.Tensor, re
     return (weight * (x_hat - target) ** 2).sum() / x_hat.shape[0]
 
 
+def change_consistency(x_swap: torch.Tensor, x_own: torch.Tensor, target: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Squared error between what a swap changed in the decoder's output (``x_swap − x_own``, the
+    swapped decode against this face's own, which gets no gradient here) and what it should change
+    (``target − reference``, the true render's change), summed over pixels, averaged over the batch.
+
+    The swap and the face's own reconstruction share the decoder's blur, so a loss against the
+    target alone cannot tell blur from a wrong change; this one asks for the change only: nothing
+    outside the swapped attribute's pixels may move, and inside them the move must be the true one.
+    """
+    return F.mse_loss(x_swap - x_own.detach(), target - reference, reduction="sum") / x_swap.shape[0]
+
+
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, σ²) ‖ N(0, I)) summed over dimensions, averaged over the batch."""
     return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / mu.shape[0]

@@ -169,6 +169,32 @@ def test_swap_fidelity_pairs_other_people_and_reports_identity_kept(tiny_checkpo
     assert scores["swap_psnr_gain"] == pytest.approx(scores["swap_psnr"] - scores["noswap_psnr"])
 
 
+def test_swap_gain_split_adds_up_to_swap_fidelity(tiny_checkpoint, tmp_path, monkeypatch):
+    """bench/swap_gain_ceiling.py --checkpoint splits the same pairs' errors by region: its swap and
+    no-swap PSNR must be swap_fidelity's, and drawing the changed pixels exactly can only help."""
+    import importlib.util
+    from pathlib import Path
+
+    from facelab import datasets
+    from facelab.evaluate import swap_fidelity, synthetic_view
+
+    bench = Path(__file__).resolve().parents[1] / "bench"
+    monkeypatch.syspath_prepend(str(bench))
+    spec = importlib.util.spec_from_file_location("swap_gain_ceiling", bench / "swap_gain_ceiling.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    data = "synthetic:identities=4,per_identity=6,seed=5,min_intensity=0.25"
+    result = script.main(["--data", data, "--pairs", "24", "--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path / "s.json")])
+    scores = swap_fidelity(facelab.load(tiny_checkpoint, device="cpu"), synthetic_view(datasets.load(data, size=64, progress=False)),
+                           n_pairs=24)
+    assert result["pairs"] == scores["swap_pairs"] > 0
+    assert result["swap_psnr_db"] == pytest.approx(scores["swap_psnr"], abs=1e-3)
+    assert result["noswap_psnr_db"] == pytest.approx(scores["noswap_psnr"], abs=1e-3)
+    assert 0 < result["changed_pixel_fraction"] < 1
+    assert result["gain_if_changed_pixels_perfect_db"] > result["gain_db"]
+    assert json.loads((tmp_path / "s.json").read_text())["checkpoint"] == str(tiny_checkpoint)
+
+
 @pytest.fixture(scope="module")
 def other_methods(tiny_synthetic, tmp_path_factory):
     """2-step swap and adversarial checkpoints; the adversarial one with a third sub-code."""

@@ -270,6 +270,31 @@ def test_change_weighted_loss_looks_only_where_the_target_differs():
     assert L.change_weighted_reconstruction(wrong_mouth, target, reference) == pytest.approx(3.0)
 
 
+def test_change_loss_asks_for_the_true_change_and_leaves_the_own_decode_alone():
+    reference = torch.zeros(2, 3, 8, 8)
+    target = reference.clone()
+    target[:, :, 2, 2] = 1.0  # the true render's change
+    own = torch.full_like(reference, 0.3, requires_grad=True)  # a blurry decode of this face
+    right = (own + (target - reference)).detach().requires_grad_()
+    assert float(L.change_consistency(right, own, target, reference).detach()) == pytest.approx(0, abs=1e-10)  # the blur is shared, the change is right
+    moved_elsewhere = right.detach().clone()
+    moved_elsewhere[:, :, 7, 7] += 0.5
+    assert float(L.change_consistency(moved_elsewhere, own, target, reference).detach()) == pytest.approx(3 * 0.25)
+    L.change_consistency(right + 0.1, own, target, reference).backward()
+    assert own.grad is None and right.grad.abs().sum() > 0
+
+
+def test_change_loss_trains_on_exact_targets_only(tiny_synthetic):
+    from facelab.datasets.pairs import SwapPairs
+
+    assert bool(SwapPairs(tiny_synthetic, seed=0, progress=False)[0]["swap_target_exact"])
+    _, history = train(tiny_synthetic, tiny_config("swap", change_weight=1.0), STEPS, progress=False)
+    assert np.isfinite(history["swap"]["swap_change"]) and history["swap"]["swap_change"] > 0
+    assert "change loss" in get_method("swap").summary(tiny_config("swap", change_weight=1.0))
+    with pytest.raises(ConfigError, match="change_weight"):
+        tiny_config("swap", change_weight=-1.0)
+
+
 def test_swap_detail_and_cycle_terms_train_and_are_logged(tiny_synthetic):
     config = tiny_config("swap", detail_weight=10.0, cycle_weight=1.0)
     _, history = train(tiny_synthetic, config, STEPS, progress=False)

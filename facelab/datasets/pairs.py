@@ -51,7 +51,8 @@ def _expressions(dataset) -> np.ndarray:
 
 class SwapPairs(Dataset):
     """``dataset``'s items plus ``partner`` (another sample's image), ``partner_expression`` and
-    ``swap_target`` (this face with the partner's expression); on the generator, for each group of
+    ``swap_target`` (this face with the partner's expression; ``swap_target_exact`` False on photos,
+    where it is only the same person's other photo); on the generator, for each group of
     :data:`facelab.synthetic.FACTOR_GROUPS` in ``attribute_targets`` also ``<group>_swap_target``
     (this face, everything kept but the partner's factors of that group: the exact answer to
     "decode this face with the partner's pose code"). ``identity_targets=True`` is
@@ -114,6 +115,7 @@ class SwapPairs(Dataset):
             item["swap_target"] = torch.from_numpy(np.ascontiguousarray(self.targets[i].transpose(2, 0, 1))).float() / 255
         else:
             item["swap_target"] = other["image"]
+        item["swap_target_exact"] = torch.tensor(self.targets is not None)  # a render of this face, not a stand-in
         for group, rendered in self.attribute_targets.items():
             item[f"{group}_swap_target"] = torch.from_numpy(np.ascontiguousarray(rendered[i].transpose(2, 0, 1))).float() / 255
         if self.teacher is not None:

@@ -61,6 +61,11 @@ class SwapOptions:
     # extra weight on the swap target's pixels that differ from this face (mouth, brows): in a plain
     # pixel loss the swapped expression weighs too little for the decoder to listen to z_exp
     detail_weight: float = 10.0
+    # the swap's change against the true change (losses.change_consistency; generator only, where the
+    # target is exact): on the bundled weights the swap moved pixels the expression does not touch
+    # (bench/swap_gain_ceiling.py --checkpoint: MSE there 1.71e-3 swapped against 1.37e-3 unchanged);
+    # 0: off
+    change_weight: float = 0.0
     # re-encode the swapped face: its expression head must read the partner's expression (CE) and
     # its identity code stay this face's (1 − cosine); 0 switches the extra encoder pass off
     cycle_weight: float = 10.0
@@ -82,8 +87,9 @@ def _validate(config) -> None:
         raise ConfigError("per_person must be >= 1")
     if not config.options.identity_swap_weight >= 0:
         raise ConfigError(f"identity_swap_weight must be >= 0, got {config.options.identity_swap_weight}")
-    if not config.options.teacher_weight >= 0:
-        raise ConfigError(f"teacher_weight must be >= 0, got {config.options.teacher_weight}")
+    for name in ("teacher_weight", "change_weight"):
+        if not getattr(config.options, name) >= 0:
+            raise ConfigError(f"{name} must be >= 0, got {getattr(config.options, name)}")
     for name in ("encoder_depth", "decoder_depth", "decoder_refine"):
         if getattr(config.options, name) < 0:
             raise ConfigError(f"{name} must be >= 0, got {getattr(config.options, name)}")
@@ -150,6 +156,11 @@ def swap_loss(o: SwapOptions):
             swap_terms = {"swap_detail": detail}
         else:
             detail, swap_terms = 0.0, {}
+        exact = batch.get("swap_target_exact")
+        change = 0.0
+        if o.change_weight > 0 and exact is not None and exact.any():
+            change = L.change_consistency(out[n:2 * n][exact], out[:n][exact], batch["swap_target"][exact], x[exact])
+            swap_terms["swap_change"] = change
         if o.cycle_weight > 0:
             again, _ = net.encode(out[n:2 * n])
             cycle_ce = L.labelled_cross_entropy(net.classify(again[TARGET]), batch["partner_expression"])
@@ -168,7 +179,7 @@ def swap_loss(o: SwapOptions):
                   + o.triplet_weight * (m_id["triplet"] + m_exp["triplet"])
                   + o.l1_weight * (m_id["l1"] + m_exp["l1"]))
         total = (o.reconstruction_weight * rec + o.swap_weight * swap + o.detail_weight * detail
-                 + o.cycle_weight * cycle + o.bce_weight * bce + o.ce_weight * ce + metric)
+                 + o.change_weight * change + o.cycle_weight * cycle + o.bce_weight * bce + o.ce_weight * ce + metric)
         terms = {"reconstruction": rec, "swap": swap, **swap_terms, "bce": bce, "cross_entropy": ce,
                  "accuracy": L.labelled_accuracy(logits, batch[TARGET]),
                  "identity_triplet": m_id["triplet"], "expression_triplet": m_exp["triplet"],
@@ -241,6 +252,9 @@ def summary(config) -> str:
             + (f" An identity swapping loss (×{o.identity_swap_weight}): this face decoded with another face's "
                f"identity code against the generator's render of this face with that person (everything else "
                f"kept), so z_identity holds the person only." if o.identity_swap_weight > 0 else "")
+            + (f" A change loss (×{o.change_weight}): what the swap changes in the decoded face (against this "
+               f"face's own decode) must equal what the true render changes, so nothing the expression does not "
+               f"touch moves." if o.change_weight > 0 else "")
             + (f" The decoder ends in {o.decoder_refine} residual block(s) at full resolution (added to a "
                f"trained decoder, starting as the identity)." if o.decoder_refine > 0 else ""))
 
