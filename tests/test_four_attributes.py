@@ -217,6 +217,27 @@ def test_exact_swap_targets_render_one_group_from_the_partner_and_train_phi(pose
         config(swap_target_weight=-1.0)
 
 
+def test_swap_changes_are_judged_against_the_renders_change_and_train(posed):
+    from facelab.methods.fourway import prepare_data, swap_target_terms
+    from facelab.training import train
+
+    c = config(swap_change_weight=1.0, swap_target_attributes=2)
+    data = prepare_data(posed, c)
+    assert "expression_swap_target" in data[0]  # the targets are rendered for this term alone too
+    net = build_network(c)
+    batch = torch.utils.data.default_collate([data[i] for i in range(8)])
+    with torch.no_grad():
+        parts = net.split(net.phi(net.encode_z(batch["image"])))
+        partner = net.split(net.phi(net.encode_z(batch["partner"])))
+    total, terms = swap_target_terms(net, parts, partner, batch, c.options)
+    assert set(terms) == {"swap_change"} and float(terms["swap_change"].detach()) > 0 and torch.isfinite(total)
+    assert "Swap changes" in get_method("fourway").summary(c)
+    history = train(posed, c, STEPS, progress=False)[1]
+    assert any(np.isfinite(h.get("swap_change", np.nan)) for h in history.values() if isinstance(h, dict))
+    with pytest.raises(ConfigError, match="swap_change_weight"):
+        config(swap_change_weight=-1.0)
+
+
 def test_the_cycle_permutes_exactly_one_sub_code_and_its_labels():
     from facelab.methods.fourway import _labels, _permuted, cycle_terms
 

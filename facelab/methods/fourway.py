@@ -93,6 +93,12 @@ class FourWayOptions:
     # only asks that a swap re-encodes consistently; this asks that it looks right. 0: off.
     swap_target_weight: float = 0.0
     swap_target_attributes: int = 1  # sub-codes swapped per batch, each one more decode
+    # The same swaps judged by their change (losses.change_consistency, summed squared error): what the
+    # partner's sub-code changes in the decoded face, against A's own decode G(Φ⁻¹(f)) (one more
+    # decode), must be what the render changes. ℓ1 against the target cannot tell a blurry decoder's
+    # error from a swap that draws nothing; in the swap method this lever lifted the swap gain
+    # (swap-synthetic's LIMITS). Uses the same targets and sub-code draws; 0: off.
+    swap_change_weight: float = 0.0
 
 
 def _validate(config) -> None:
@@ -102,7 +108,8 @@ def _validate(config) -> None:
     if not 0.0 <= o.lambda_ae <= 1.0:
         raise ConfigError(f"lambda_ae must be in [0, 1], got {o.lambda_ae}")
     for name in ("autoencoder_epochs", "mapping_epochs", "joint_epochs", "z_dim", "cycle_attributes",
-                 "encoder_depth", "decoder_depth", "swap_target_weight", "swap_target_attributes"):
+                 "encoder_depth", "decoder_depth", "swap_target_weight", "swap_target_attributes",
+                 "swap_change_weight"):
         if getattr(o, name) < 0:
             raise ConfigError(f"{name} must be >= 0, got {getattr(o, name)}")
     if o.per_person < 1 or o.map_hidden < 1 or o.critic_hidden < 1 or o.pose_scale <= 0:
@@ -274,7 +281,7 @@ def cycle_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], labels: 
 
 def _swap_targets(o: FourWayOptions, batch: dict, attributes) -> list[str]:
     """The sub-codes whose exact swap target the batch holds (``<name>_swap_target``)."""
-    if o.swap_target_weight <= 0 or "partner" not in batch:
+    if (o.swap_target_weight <= 0 and o.swap_change_weight <= 0) or "partner" not in batch:
         return []
     return [a for a in attributes if f"{a}_swap_target" in batch]
 
@@ -283,16 +290,24 @@ def swap_target_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], pa
                       batch: dict, o: FourWayOptions) -> tuple[torch.Tensor, dict]:
     """For ``o.swap_target_attributes`` of the sub-codes with a target (drawn at random): A's parts
     with the partner's sub-code, decoded G(Φ⁻¹(·)), ℓ1 against the render of A with the partner's
-    factors of that group, scaled like the reconstruction."""
+    factors of that group, scaled like the reconstruction; with ``o.swap_change_weight`` also the
+    swap's change against A's own decode compared with the render's change."""
     names = _swap_targets(o, batch, parts)
     k = min(o.swap_target_attributes, len(names))
     chosen = [names[int(i)] for i in torch.randperm(len(names))[:k]]
     total, terms = next(iter(parts.values())).sum() * 0.0, {}
+    own = net.decode_z(net.phi_inv(net.join(parts))) if chosen and o.swap_change_weight > 0 else None
     for a in chosen:
         out = net.decode_z(net.phi_inv(net.join({**parts, a: partner[a]})))
-        term = L.l1(out, batch[f"{a}_swap_target"])
-        terms["swap_target_l1"] = terms.get("swap_target_l1", 0.0) + term / len(chosen)
-        total = total + o.swap_target_weight * o.reconstruction_scale * term / len(chosen)
+        target = batch[f"{a}_swap_target"]
+        if o.swap_target_weight > 0:
+            term = L.l1(out, target)
+            terms["swap_target_l1"] = terms.get("swap_target_l1", 0.0) + term / len(chosen)
+            total = total + o.swap_target_weight * o.reconstruction_scale * term / len(chosen)
+        if own is not None:
+            change = L.change_consistency(out, own, target, batch["image"])
+            terms["swap_change"] = terms.get("swap_change", 0.0) + change / len(chosen)
+            total = total + o.swap_change_weight * change / len(chosen)
     return total, terms
 
 
@@ -396,7 +411,7 @@ class FactorLabels(Dataset):
 
 def prepare_data(dataset, config):
     items = dataset
-    if config.options.swap_target_weight > 0:
+    if config.options.swap_target_weight > 0 or config.options.swap_change_weight > 0:
         from ..datasets.pairs import SwapPairs
         from ..synthetic import FACTOR_GROUPS
 
@@ -446,6 +461,9 @@ def summary(config) -> str:
         text += (f" Exact swap targets (×{o.swap_target_weight}, {o.swap_target_attributes} sub-code(s) per batch; "
                  f"not in the paper): A's code with a partner's sub-code, decoded, against the generator's render "
                  f"of A with the partner's factors of that group (ℓ1).")
+    if o.swap_change_weight > 0:
+        text += (f" Swap changes (×{o.swap_change_weight}): what the partner's sub-code changes in the decoded "
+                 f"face, against A's own decode, must equal what it changes in the generator's render.")
     if o.joint_epochs:
         text += f" (3) {o.joint_epochs} epochs of joint fine-tuning of everything together."
     return text
