@@ -178,6 +178,16 @@ def test_mapping_stage_trains_phi_with_the_autoencoder_fixed(posed):
         assert not _moved(before, net, prefix), f"{prefix} moved with the autoencoder fixed"
 
 
+def _coded_batch(c: ModelConfig, data):
+    """An untrained network for ``c``, a batch of 8 of ``data``, and its and the partners' sub-codes."""
+    net = build_network(c)
+    batch = torch.utils.data.default_collate([data[i] for i in range(8)])
+    with torch.no_grad():
+        parts = net.split(net.phi(net.encode_z(batch["image"])))
+        partner = net.split(net.phi(net.encode_z(batch["partner"])))
+    return net, batch, parts, partner
+
+
 def test_exact_swap_targets_render_one_group_from_the_partner_and_train_phi(posed):
     from facelab.datasets.pairs import SwapPairs
     from facelab.methods.fourway import prepare_data, swap_target_terms
@@ -198,11 +208,7 @@ def test_exact_swap_targets_render_one_group_from_the_partner_and_train_phi(pose
     assert tuple(item["pose"].shape) == (3,)  # the factor labels are still added
     assert "pose_swap_target" not in prepare_data(posed, config())[3]  # off by default: no renders
 
-    net = build_network(c)
-    batch = torch.utils.data.default_collate([data[i] for i in range(8)])
-    with torch.no_grad():
-        parts = net.split(net.phi(net.encode_z(batch["image"])))
-        partner = net.split(net.phi(net.encode_z(batch["partner"])))
+    net, batch, parts, partner = _coded_batch(c, data)
     total, terms = swap_target_terms(net, parts, partner, batch, c.options)
     assert float(terms["swap_target_l1"].detach()) > 0 and torch.isfinite(total)
     off, none = swap_target_terms(net, parts, partner, batch, config().options)
@@ -224,11 +230,7 @@ def test_swap_changes_are_judged_against_the_renders_change_and_train(posed):
     c = config(swap_change_weight=1.0, swap_target_attributes=2)
     data = prepare_data(posed, c)
     assert "expression_swap_target" in data[0]  # the targets are rendered for this term alone too
-    net = build_network(c)
-    batch = torch.utils.data.default_collate([data[i] for i in range(8)])
-    with torch.no_grad():
-        parts = net.split(net.phi(net.encode_z(batch["image"])))
-        partner = net.split(net.phi(net.encode_z(batch["partner"])))
+    net, batch, parts, partner = _coded_batch(c, data)
     total, terms = swap_target_terms(net, parts, partner, batch, c.options)
     assert set(terms) == {"swap_change"} and float(terms["swap_change"].detach()) > 0 and torch.isfinite(total)
     assert "Swap changes" in get_method("fourway").summary(c)
