@@ -1,0 +1,28 @@
+#!/bin/bash
+# The fourway trials of --swap-change-weight (synthetic-fourway's LIMITS): 4 joint epochs of the
+# bundled step-3 recipe from the bundled weights, without and with the change term, each scored on
+# the validation people, never the test set. About 12 min a trial on 2 CPU cores.
+#
+#   git worktree add /tmp/fw 3250023          # the weights the trials started from
+#   train/jobs/fourway_change_trials.sh /tmp/fw/checkpoints/synthetic-fourway runs/fwt
+set -euo pipefail
+init=${1:?usage: fourway_change_trials.sh INIT_CHECKPOINT OUT_DIR}
+out=${2:?usage: fourway_change_trials.sh INIT_CHECKPOINT OUT_DIR}
+validation=synthetic:identities=48,per_identity=28,identity_seed=2,seed=2,min_intensity=0.25,pose_range=35,roll_range=15
+mkdir -p "$out"
+
+trial() {
+  local name=$1; shift
+  python -m train --method fourway --name synthetic-fourway --init "$init" \
+    --data synthetic:identities=200,per_identity=35,min_intensity=0.25,pose_range=35,roll_range=15 --validation 0.1 \
+    --autoencoder-epochs 0 --mapping-epochs 0 --joint-epochs 4 --swap-target-weight 1 --swap-target-attributes 4 \
+    --expression-region-weight 3 --lr 0.0003 --lr-schedule onecycle --threads 2 --save-every 1000 \
+    --out "$out/$name" --logs "$out/tb-$name" "$@" > "$out/$name.log" 2>&1
+  python -m train.evaluate --checkpoint "$out/$name/synthetic-fourway" --data "$validation" --quiet --threads 2 \
+    --out "$out/$name-val.json" > "$out/$name-val.txt" 2>&1
+  grep -E "Reconstruction PSNR|swapping z_|yaw mean|highest" "$out/$name-val.txt" || true
+}
+
+trial control
+trial change1 --swap-change-weight 1
+trial change01 --swap-change-weight 0.1
