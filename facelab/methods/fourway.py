@@ -97,7 +97,8 @@ class FourWayOptions:
     # partner's sub-code changes in the decoded face, against A's own decode G(Φ⁻¹(f)) (one more
     # decode), must be what the render changes. ℓ1 against the target cannot tell a blurry decoder's
     # error from a swap that draws nothing; in the swap method this lever lifted the swap gain
-    # (swap-synthetic's LIMITS). Uses the same targets and sub-code draws; 0: off.
+    # (swap-synthetic's LIMITS). Uses the same targets and sub-code draws; 0: off. On fourway 1
+    # diverged and 0.1 helped a little (synthetic-fourway's LIMITS).
     swap_change_weight: float = 0.0
 
 

@@ -62,9 +62,9 @@ class SwapOptions:
     # pixel loss the swapped expression weighs too little for the decoder to listen to z_exp
     detail_weight: float = 10.0
     # the swap's change against the true change (losses.change_consistency; generator only, where the
-    # target is exact): on the bundled weights the swap moved pixels the expression does not touch
+    # target is exact): swap-synthetic's step-5 swaps moved pixels the expression does not touch
     # (bench/swap_gain_ceiling.py --checkpoint: MSE there 1.71e-3 swapped against 1.37e-3 unchanged);
-    # 0: off
+    # step 6 trained with 4. 0: off
     change_weight: float = 0.0
     # re-encode the swapped face: its expression head must read the partner's expression (CE) and
     # its identity code stay this face's (1 − cosine); 0 switches the extra encoder pass off
