@@ -110,11 +110,10 @@ def main(argv=None) -> dict:
     demo = app.build_app(checkpoint)
     startup_s = time.perf_counter() - t0
     specs = D.slider_specs(model)
+    detail = D.photo_detail_default(model)  # the switch after the sliders, at the page's default
     code, layer = D.mean_code(model), None
     if args.face:
-        _, code, _, layer = D.encode_photo(model, D.read_upload(args.face))
-        layer = layer if D.photo_detail_default(model) else None
-    detail = D.photo_detail_default(model)  # the switch after the sliders, at the page's default
+        _, code, layer = D.encode_for_edits(model, D.read_upload(args.face), detail)
     rng = np.random.default_rng(0)
 
     def values():  # slider 0 swept to a fresh random position on every call
