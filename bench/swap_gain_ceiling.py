@@ -20,6 +20,11 @@ expression change touches (where A's true render and the target differ) and the 
 outside is shared by the swap and by A unchanged, so it caps the gain: ``gain_if_changed_pixels_perfect``
 is what the swap would gain if it drew the changed pixels exactly and left the rest as it is. Below
 the bar, that says whether the missing gain is in the swapped mouth and brows or in everything else.
+Two more decodes say where a swapped mouth's error comes from: ``own_code`` is A's codes with the
+expression code of the target itself (A truly wearing B's expression), ``target_reconstructed`` the
+target encoded and decoded whole. If the swap's error on the changed pixels is close to
+``own_code``'s, B's expression code carries over fine and the decoder is what limits; if it is far
+above, the expression code holds something of B that does not transfer.
 """
 
 from __future__ import annotations
@@ -58,11 +63,15 @@ def split_by_region(checkpoint: str, fa, fb, threads: int = 0) -> dict:
     a, b = (render_batch(f, size).astype(np.float64) / 255 for f in (fa, fb))
     target = render_batch([x.replace(expression=y.expression, intensity=y.intensity) for x, y in zip(fa, fb)], size)
     target = target.astype(np.float64) / 255
-    xa, xb = (torch.as_tensor(v.transpose(0, 3, 1, 2), dtype=torch.float32) for v in (a, b))
-    ca, cb = model.encode_tensor(xa), model.encode_tensor(xb)
+    xa, xb, xt = (torch.as_tensor(v.transpose(0, 3, 1, 2), dtype=torch.float32) for v in (a, b, target))
+    ca, cb, ct = model.encode_tensor(xa), model.encode_tensor(xb), model.encode_tensor(xt)
     order = model.config.latents
-    swap = model.decode_tensor(join_codes({**ca, "expression": cb["expression"]}, order)).numpy().transpose(0, 2, 3, 1)
-    same = model.decode_tensor(join_codes(ca, order)).numpy().transpose(0, 2, 3, 1)
+
+    def decoded(codes):
+        return model.decode_tensor(join_codes(codes, order)).numpy().transpose(0, 2, 3, 1)
+
+    swap, same = decoded({**ca, "expression": cb["expression"]}), decoded(ca)
+    own_code, whole = decoded({**ca, "expression": ct["expression"]}), decoded(ct)
     changed = (np.abs(a - target).max(axis=3, keepdims=True) > 1.5 / 255).astype(np.float64)
     pixels = a[0].size
 
@@ -73,6 +82,8 @@ def split_by_region(checkpoint: str, fa, fb, threads: int = 0) -> dict:
 
     s_in, s_out = parts(swap)
     n_in, n_out = parts(same)
+    o_in, o_out = parts(own_code)
+    t_in, t_out = parts(whole)
     psnr = lambda mse: float(np.mean(10 * np.log10(1 / mse)))  # noqa: E731 (per pair, then averaged, as metrics does)
     split = {
         "changed_pixel_fraction": float(changed.mean()),
@@ -81,12 +92,19 @@ def split_by_region(checkpoint: str, fa, fb, threads: int = 0) -> dict:
         "swap_psnr_db": psnr(s_in + s_out), "noswap_psnr_db": psnr(n_in + n_out),
         "gain_db": psnr(s_in + s_out) - psnr(n_in + n_out),
         "gain_if_changed_pixels_perfect_db": psnr(s_out) - psnr(n_in + n_out),
+        "own_code_mse_changed": float(o_in.mean()), "own_code_mse_rest": float(o_out.mean()),
+        "target_reconstructed_mse_changed": float(t_in.mean()), "target_reconstructed_mse_rest": float(t_out.mean()),
+        "own_code_gain_db": psnr(o_in + o_out) - psnr(n_in + n_out),
     }
     print(f"{checkpoint}: {split['changed_pixel_fraction']:.1%} of pixels change with the expression")
     print(f"  MSE on them: swap {split['swap_mse_changed']:.2e}, A unchanged {split['noswap_mse_changed']:.2e}; "
           f"on the rest: swap {split['swap_mse_rest']:.2e}, A unchanged {split['noswap_mse_rest']:.2e}")
     print(f"  gain {split['gain_db']:+.2f} dB; {split['gain_if_changed_pixels_perfect_db']:+.2f} dB if the swap "
           "drew the changed pixels exactly")
+    print(f"  with the target's own expression code instead of B's: MSE {split['own_code_mse_changed']:.2e} changed, "
+          f"{split['own_code_mse_rest']:.2e} rest (gain {split['own_code_gain_db']:+.2f} dB); the target "
+          f"reconstructed: {split['target_reconstructed_mse_changed']:.2e} changed, "
+          f"{split['target_reconstructed_mse_rest']:.2e} rest")
     return split
 
 

@@ -170,7 +170,7 @@ class EpochBatches:
 
     def epoch(self, epoch: int) -> list[list[int]]:
         inner = getattr(self.sampler, "sampler", None)
-        for s in (self.sampler, inner):
+        for s in (self.sampler, inner, self.data):  # the data too: SwapPairs(redraw=True) draws new partners
             if hasattr(s, "set_epoch"):
                 s.set_epoch(epoch)
         batches = [list(b) for b in self.sampler]

@@ -192,6 +192,9 @@ def test_swap_gain_split_adds_up_to_swap_fidelity(tiny_checkpoint, tmp_path, mon
     assert result["noswap_psnr_db"] == pytest.approx(scores["noswap_psnr"], abs=1e-3)
     assert 0 < result["changed_pixel_fraction"] < 1
     assert result["gain_if_changed_pixels_perfect_db"] > result["gain_db"]
+    for name in ("own_code", "target_reconstructed"):
+        assert result[f"{name}_mse_changed"] > 0 and result[f"{name}_mse_rest"] > 0
+    assert result["own_code_gain_db"] != result["gain_db"]  # another expression code, another decode
     assert json.loads((tmp_path / "s.json").read_text())["checkpoint"] == str(tiny_checkpoint)
 
 

@@ -371,3 +371,22 @@ def test_attribute_scores_cover_every_sub_code(posed):
     assert "attribute_swap_identity_others_kept" in figures and "attribute_swap_pose_identity_kept" in figures
     # the existing figures are untouched by the new ones
     assert "expression_accuracy" in representation_scores(model, enc)
+
+
+def test_refine_blocks_grow_a_trained_generator_unchanged_then_train(posed):
+    from facelab.training import load_grown, train
+
+    start, _ = train(posed, config(), STEPS, progress=False)
+    c = config(decoder_refine=1)
+    fresh = build_network(c)
+    grown = load_grown(fresh, start.state_dict())
+    assert grown and all(k.startswith("generator.refine.") for k in grown)
+    fresh.eval()
+    f = torch.randn(3, sum(LATENTS.values()))
+    with torch.no_grad():
+        assert torch.allclose(fresh.decode(f), start.decode(f), atol=1e-6)
+    assert "1 residual block(s) at full resolution" in get_method("fourway").summary(c)
+    net, _ = train(posed, c, STEPS, progress=False, init=start)
+    assert net.generator.refine[0].body[-1].weight.abs().sum() > 0  # zero-initialised, then it learned
+    with pytest.raises(ConfigError, match="decoder_refine"):
+        config(decoder_refine=-1)

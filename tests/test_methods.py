@@ -172,6 +172,37 @@ def test_identity_swap_targets_are_this_face_with_the_partners_person_and_train(
         ModelConfig(method="swap", options={"identity_swap_weight": -1.0})
 
 
+def test_redrawn_partners_change_each_epoch_with_their_renders_and_repeat_on_resume(tiny_synthetic, monkeypatch):
+    from facelab.datasets.pairs import SwapPairs
+    from facelab.synthetic import render
+
+    fixed = SwapPairs(tiny_synthetic, seed=0, progress=False)
+    pairs = SwapPairs(tiny_synthetic, seed=0, progress=False, redraw=True)
+    first = pairs.partner.copy()
+    assert np.array_equal(first, fixed.partner)  # epoch 0 is the one-draw pairing
+    fixed.set_epoch(1)
+    assert np.array_equal(fixed.partner, first)
+    pairs.set_epoch(1)
+    assert not np.array_equal(pairs.partner, first)
+    i = int(np.flatnonzero(pairs.partner != first)[0])
+    a, b = tiny_synthetic.factors[i], tiny_synthetic.factors[int(pairs.partner[i])]
+    truth = render(a.replace(expression=b.expression, intensity=b.intensity), 64)
+    assert np.array_equal((pairs[i]["swap_target"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8), truth)
+    again = SwapPairs(tiny_synthetic, seed=0, progress=False, redraw=True)
+    again.set_epoch(1)
+    assert np.array_equal(again.partner, pairs.partner)  # a resumed run sees the same pairs
+    pairs.set_epoch(0)
+    assert np.array_equal(pairs.partner, first)
+
+    draws = []
+    real_draw = SwapPairs._draw
+    monkeypatch.setattr(SwapPairs, "_draw", lambda self, rng: (draws.append(1), real_draw(self, rng)))
+    config = tiny_config("swap", epochs=3, redraw_partners=True)
+    train(tiny_synthetic, config, TrainConfig(batch_size=8, max_steps=30, seed=0), progress=False)
+    assert len(draws) == 3  # the constructor's, then epochs 1 and 2
+    assert "drawn again each epoch" in get_method("swap").summary(config)
+
+
 def test_person_batches_hold_several_images_of_each_person_in_different_expressions():
     from facelab.datasets.pairs import PersonBatchSampler
 

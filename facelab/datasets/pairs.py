@@ -58,15 +58,16 @@ class SwapPairs(Dataset):
     "decode this face with the partner's pose code"). ``identity_targets=True`` is
     ``attribute_targets=("identity",)``.
 
-    ``partners`` per sample are drawn once with ``seed``: a random other sample on the generator,
-    another image of the same person elsewhere (itself when it has none).
+    ``partners`` per sample are drawn with ``seed``: a random other sample on the generator,
+    another image of the same person elsewhere (itself when it has none); once for the whole run,
+    or again each epoch with ``redraw`` (:meth:`set_epoch`, which the trainer calls).
 
     ``teacher`` (N, 128), when given, adds each item's row as ``teacher`` (float32; NaN: no target),
     the recogniser's descriptor of its image (:func:`facelab.datasets.teacher.teacher_descriptors`).
     """
 
     def __init__(self, dataset, seed: int = 0, progress: bool = True, teacher: np.ndarray | None = None,
-                 identity_targets: bool = False, attribute_targets=()):
+                 identity_targets: bool = False, attribute_targets=(), redraw: bool = False):
         from ..evaluate import synthetic_view
 
         self.dataset = dataset
@@ -75,9 +76,22 @@ class SwapPairs(Dataset):
             if teacher.ndim != 2 or len(teacher) != len(dataset):
                 raise ValueError(f"teacher must be (len(dataset), dim) = ({len(dataset)}, dim), got {teacher.shape}")
         self.teacher = teacher
-        rng = np.random.default_rng([0x5A4B, seed])
-        view = synthetic_view(dataset)
-        n = len(dataset)
+        self.seed, self.progress, self.redraw = seed, progress, redraw
+        self.view = synthetic_view(dataset)
+        self.groups = tuple(dict.fromkeys(tuple(attribute_targets) + (("identity",) if identity_targets else ())))
+        self.drawn_for = 0
+        self._draw(np.random.default_rng([0x5A4B, seed]))
+
+    def set_epoch(self, epoch: int) -> None:
+        """With ``redraw``, epoch ``epoch``'s partners (and their renders): a face meets a new partner
+        each epoch instead of the same one for the whole run. Epoch 0 keeps the constructor's draw;
+        the draw depends on ``seed`` and ``epoch`` only, so a resumed run sees the same pairs."""
+        if self.redraw and epoch != self.drawn_for:
+            self.drawn_for = epoch
+            self._draw(np.random.default_rng([0x5A4B, self.seed] + ([epoch] if epoch else [])))
+
+    def _draw(self, rng: np.random.Generator) -> None:
+        dataset, view, n = self.dataset, self.view, len(self.dataset)
         if view is not None:
             from ..synthetic import render_many
 
@@ -87,11 +101,10 @@ class SwapPairs(Dataset):
 
             def targets(group: str) -> np.ndarray:
                 jobs = [fs[i].with_group(fs[j], group) for i, j in zip(range(n), self.partner)]
-                return render_many(jobs, size, desc=f"render {group} swap targets" if progress else None)
+                return render_many(jobs, size, desc=f"render {group} swap targets" if self.progress else None)
 
             self.targets = targets("expression")
-            groups = dict.fromkeys(tuple(attribute_targets) + (("identity",) if identity_targets else ()))
-            self.attribute_targets = {g: self.targets if g == "expression" else targets(g) for g in groups}
+            self.attribute_targets = {g: self.targets if g == "expression" else targets(g) for g in self.groups}
         else:
             ids = _identities(dataset)
             self.partner = np.arange(n)

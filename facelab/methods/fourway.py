@@ -56,6 +56,10 @@ class FourWayOptions:
     map_hidden: int = 256  # hidden width of Φ and Φ⁻¹
     encoder_depth: int = 0  # extra 3×3 convs per stage in E
     decoder_depth: int = 0  # extra 3×3 convs per stage in G
+    # residual blocks at G's full resolution, before its output convolution (as the swap method's
+    # decoder_refine): they start as the identity, so `train --init CKPT --decoder-refine N` grows a
+    # trained generator without undoing it
+    decoder_refine: int = 0
     critic_hidden: int = 256  # hidden width of D_z
     prior: str = "normal"  # prior of z: "normal" (N(0, I)) or "uniform" (U[-1, 1])
     lambda_ae: float = 0.9  # the paper's weighting: λ·reconstruction + (1 − λ)·adversarial
@@ -109,8 +113,8 @@ def _validate(config) -> None:
     if not 0.0 <= o.lambda_ae <= 1.0:
         raise ConfigError(f"lambda_ae must be in [0, 1], got {o.lambda_ae}")
     for name in ("autoencoder_epochs", "mapping_epochs", "joint_epochs", "z_dim", "cycle_attributes",
-                 "encoder_depth", "decoder_depth", "swap_target_weight", "swap_target_attributes",
-                 "swap_change_weight"):
+                 "encoder_depth", "decoder_depth", "decoder_refine", "swap_target_weight",
+                 "swap_target_attributes", "swap_change_weight"):
         if getattr(o, name) < 0:
             raise ConfigError(f"{name} must be >= 0, got {getattr(o, name)}")
     if o.per_person < 1 or o.map_hidden < 1 or o.critic_hidden < 1 or o.pose_scale <= 0:
@@ -122,7 +126,8 @@ def _validate(config) -> None:
 def build(config) -> AttributeSplitAAE:
     o = config.options
     return AttributeSplitAAE(config, z_dim=o.z_dim, map_hidden=o.map_hidden, encoder_depth=o.encoder_depth,
-                             decoder_depth=o.decoder_depth, critic_hidden=o.critic_hidden)
+                             decoder_depth=o.decoder_depth, critic_hidden=o.critic_hidden,
+                             decoder_refine=o.decoder_refine)
 
 
 # ---- the adversarial autoencoder ---------------------------------------------------------------
@@ -467,6 +472,9 @@ def summary(config) -> str:
                  f"face, against A's own decode, must equal what it changes in the generator's render.")
     if o.joint_epochs:
         text += f" (3) {o.joint_epochs} epochs of joint fine-tuning of everything together."
+    if o.decoder_refine > 0:
+        text += (f" G ends in {o.decoder_refine} residual block(s) at full resolution (added to a trained "
+                 f"generator, starting as the identity).")
     return text
 
 

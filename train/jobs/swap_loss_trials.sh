@@ -5,12 +5,19 @@
 #   git worktree add /tmp/step5 8b0fb4e      # the weights bundled before step 6
 #   train/jobs/swap_loss_trials.sh /tmp/step5/checkpoints/swap-synthetic runs/trial
 #
+# and the heavier weights tried from the step-6 weights before step 7 (SET=step7):
+#
+#   git worktree add /tmp/step6 386886f
+#   train/jobs/swap_loss_trials.sh /tmp/step6/checkpoints/swap-synthetic runs/trial7 step7
+#   train/jobs/swap_loss_trials.sh /tmp/step6/checkpoints/swap-synthetic runs/trial7 step7b
+#
 # Per trial NAME it writes runs/trial/NAME.log (training), NAME-split.txt/.json
 # (bench/swap_gain_ceiling.py --checkpoint: the error on the changed pixels and on the rest) and
 # NAME-val.txt/.json (train.evaluate on the validation people). About 8 min a trial on 2 CPU cores.
 set -euo pipefail
 init=${1:?usage: swap_loss_trials.sh INIT_CHECKPOINT OUT_DIR}
-out=${2:?usage: swap_loss_trials.sh INIT_CHECKPOINT OUT_DIR}
+out=${2:?usage: swap_loss_trials.sh INIT_CHECKPOINT OUT_DIR [step6|step7|step7b]}
+set_name=${3:-step6}
 validation=synthetic:identities=48,per_identity=28,identity_seed=2,seed=2,min_intensity=0.25
 mkdir -p "$out"
 
@@ -27,8 +34,17 @@ trial() {
   grep -E "swap PSNR − no-swap|Reconstruction PSNR|classified as B's expression" "$out/$name-val.txt" || true
 }
 
-trial d10 --detail-weight 10                                     # the recipe of steps 4 and 5
-trial d40 --detail-weight 40
-trial d40s4 --detail-weight 40 --swap-weight 4
-trial d40c4 --detail-weight 40 --change-weight 4
-trial d40s4c4 --detail-weight 40 --swap-weight 4 --change-weight 4
+if [ "$set_name" = step6 ]; then
+  trial d10 --detail-weight 10                                     # the recipe of steps 4 and 5
+  trial d40 --detail-weight 40
+  trial d40s4 --detail-weight 40 --swap-weight 4
+  trial d40c4 --detail-weight 40 --change-weight 4
+  trial d40s4c4 --detail-weight 40 --swap-weight 4 --change-weight 4
+elif [ "$set_name" = step7 ]; then
+  trial d40s4c4 --detail-weight 40 --swap-weight 4 --change-weight 4  # step 6's recipe, continued
+  trial d40s8c8 --detail-weight 40 --swap-weight 8 --change-weight 8
+  trial d40s4c16 --detail-weight 40 --swap-weight 4 --change-weight 16
+else  # step7b: the changed pixels' error did not move with heavier swap/change weights
+  trial d80s8c8 --detail-weight 80 --swap-weight 8 --change-weight 8
+  trial r2d40s8c8 --decoder-refine 2 --detail-weight 40 --swap-weight 8 --change-weight 8
+fi
