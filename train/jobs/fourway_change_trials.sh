@@ -5,9 +5,15 @@
 #
 #   git worktree add /tmp/fw 3250023          # the weights the trials started from
 #   train/jobs/fourway_change_trials.sh /tmp/fw/checkpoints/synthetic-fourway runs/fwt
+#
+# SET=refine (third argument) runs the same recipe without and with a residual block grown at the
+# generator's full resolution (--decoder-refine 1; not yet run):
+#
+#   train/jobs/fourway_change_trials.sh checkpoints/synthetic-fourway runs/fwr refine
 set -euo pipefail
 init=${1:?usage: fourway_change_trials.sh INIT_CHECKPOINT OUT_DIR}
-out=${2:?usage: fourway_change_trials.sh INIT_CHECKPOINT OUT_DIR}
+out=${2:?usage: fourway_change_trials.sh INIT_CHECKPOINT OUT_DIR [change|refine]}
+set_name=${3:-change}
 validation=synthetic:identities=48,per_identity=28,identity_seed=2,seed=2,min_intensity=0.25,pose_range=35,roll_range=15
 mkdir -p "$out"
 
@@ -23,6 +29,11 @@ trial() {
   grep -E "Reconstruction PSNR|swapping z_|yaw mean|highest" "$out/$name-val.txt" || true
 }
 
-trial control
-trial change1 --swap-change-weight 1
-trial change01 --swap-change-weight 0.1
+if [ "$set_name" = change ]; then
+  trial control
+  trial change1 --swap-change-weight 1
+  trial change01 --swap-change-weight 0.1
+else
+  trial control
+  trial refine1 --decoder-refine 1
+fi
