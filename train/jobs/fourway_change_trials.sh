@@ -7,7 +7,8 @@
 #   train/jobs/fourway_change_trials.sh /tmp/fw/checkpoints/synthetic-fourway runs/fwt
 #
 # SET=refine (third argument) runs the same recipe without and with a residual block grown at the
-# generator's full resolution (--decoder-refine 1; not yet run):
+# generator's full resolution (--decoder-refine 1), from the weights bundled since 1561737
+# (synthetic-fourway's LIMITS has the figures):
 #
 #   train/jobs/fourway_change_trials.sh checkpoints/synthetic-fourway runs/fwr refine
 set -euo pipefail
