@@ -1,7 +1,7 @@
 #!/bin/bash
 # The fourway trials of --swap-change-weight (synthetic-fourway's LIMITS): 4 joint epochs of the
 # bundled step-3 recipe from the bundled weights, without and with the change term, each scored on
-# the validation people, never the test set. About 12 min a trial on 2 CPU cores.
+# the validation people, never the test set. About 7 min a trial on 2 CPU cores (10 with a refine block).
 #
 #   git worktree add /tmp/fw 3250023          # the weights the trials started from
 #   train/jobs/fourway_change_trials.sh /tmp/fw/checkpoints/synthetic-fourway runs/fwt
@@ -34,7 +34,9 @@ if [ "$set_name" = change ]; then
   trial control
   trial change1 --swap-change-weight 1
   trial change01 --swap-change-weight 0.1
-else
+elif [ "$set_name" = refine ]; then
   trial control
   trial refine1 --decoder-refine 1
+else
+  echo "unknown trial set '$set_name': change or refine" >&2; exit 2
 fi

@@ -44,7 +44,9 @@ elif [ "$set_name" = step7 ]; then
   trial d40s4c4 --detail-weight 40 --swap-weight 4 --change-weight 4  # step 6's recipe, continued
   trial d40s8c8 --detail-weight 40 --swap-weight 8 --change-weight 8
   trial d40s4c16 --detail-weight 40 --swap-weight 4 --change-weight 16
-else  # step7b: the changed pixels' error did not move with heavier swap/change weights
+elif [ "$set_name" = step7b ]; then  # the changed pixels' error did not move with heavier swap/change weights
   trial d80s8c8 --detail-weight 80 --swap-weight 8 --change-weight 8
   trial r2d40s8c8 --decoder-refine 2 --detail-weight 40 --swap-weight 8 --change-weight 8
+else
+  echo "unknown trial set '$set_name': step6, step7 or step7b" >&2; exit 2
 fi
