@@ -24,7 +24,9 @@ Two more decodes say where a swapped mouth's error comes from: ``own_code`` is A
 expression code of the target itself (A truly wearing B's expression), ``target_reconstructed`` the
 target encoded and decoded whole. If the swap's error on the changed pixels is close to
 ``own_code``'s, B's expression code carries over fine and the decoder is what limits; if it is far
-above, the expression code holds something of B that does not transfer.
+above, the expression code holds something of B that does not transfer. Last, it says how much of
+the swap's error on the changed pixels, and of A unchanged's on the rest, lies in boxes around the
+eyes and around the mouth (from the generator's landmarks): where a sharper decoder must draw.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from common import invocation, timestamp, write_results
 
 from facelab import datasets
 from facelab.evaluate import swap_pair_indices
-from facelab.synthetic import render_batch
+from facelab.synthetic import landmarks, render_batch
 
 
 def mean_gain(e: float, d: np.ndarray) -> float:
@@ -80,6 +82,21 @@ def split_by_region(checkpoint: str, fa, fb, threads: int = 0) -> dict:
         inside = (err * changed).sum(axis=(1, 2, 3)) / pixels
         return inside, err.sum(axis=(1, 2, 3)) / pixels - inside
 
+    # where the error outside the changed pixels lies: boxes around the eyes and the mouth, from the
+    # generator's own landmarks (eyes ±6×±4 px, mouth corners ±4 px at 64 px)
+    eyes, mouth = np.zeros(changed.shape, bool), np.zeros(changed.shape, bool)
+    for i, f in enumerate(fa):
+        pts = landmarks(f, size)
+        for (x, y), box, (hw, hh) in ((pts[0], eyes, (6, 4)), (pts[1], eyes, (6, 4))):
+            _fill(box[i], x, y, hw * size / 64, hh * size / 64)
+        (x0, y0), (x1, y1) = pts[3], pts[4]
+        _fill(mouth[i], (x0 + x1) / 2, (y0 + y1) / 2, abs(x1 - x0) / 2 + 4 * size / 64, 4 * size / 64)
+
+    def shares(err):  # of this error, the parts in the eye boxes and in the mouth box (outside the eyes)
+        return float((err * eyes).sum() / err.sum()), float((err * (mouth & ~eyes)).sum() / err.sum())
+
+    swap_eyes, swap_mouth = shares((swap - target) ** 2 * changed)
+    rest_eyes, rest_mouth = shares((same - target) ** 2 * (1 - changed))
     s_in, s_out = parts(swap)
     n_in, n_out = parts(same)
     o_in, o_out = parts(own_code)
@@ -95,6 +112,9 @@ def split_by_region(checkpoint: str, fa, fb, threads: int = 0) -> dict:
         "own_code_mse_changed": float(o_in.mean()), "own_code_mse_rest": float(o_out.mean()),
         "target_reconstructed_mse_changed": float(t_in.mean()), "target_reconstructed_mse_rest": float(t_out.mean()),
         "own_code_gain_db": psnr(o_in + o_out) - psnr(n_in + n_out),
+        "eye_box_fraction": float(eyes.mean()), "mouth_box_fraction": float(mouth.mean()),
+        "swap_changed_share_eyes": swap_eyes, "swap_changed_share_mouth": swap_mouth,
+        "noswap_rest_share_eyes": rest_eyes, "noswap_rest_share_mouth": rest_mouth,
     }
     print(f"{checkpoint}: {split['changed_pixel_fraction']:.1%} of pixels change with the expression")
     print(f"  MSE on them: swap {split['swap_mse_changed']:.2e}, A unchanged {split['noswap_mse_changed']:.2e}; "
@@ -105,7 +125,18 @@ def split_by_region(checkpoint: str, fa, fb, threads: int = 0) -> dict:
           f"{split['own_code_mse_rest']:.2e} rest (gain {split['own_code_gain_db']:+.2f} dB); the target "
           f"reconstructed: {split['target_reconstructed_mse_changed']:.2e} changed, "
           f"{split['target_reconstructed_mse_rest']:.2e} rest")
+    print(f"  around the eyes ({split['eye_box_fraction']:.1%} of pixels) and the mouth "
+          f"({split['mouth_box_fraction']:.1%}): {swap_eyes:.0%} and {swap_mouth:.0%} of the swap's error on the "
+          f"changed pixels, {rest_eyes:.0%} and {rest_mouth:.0%} of A unchanged's on the rest")
     return split
+
+
+def _fill(mask: np.ndarray, x: float, y: float, half_w: float, half_h: float) -> None:
+    """Set the pixels of ``mask`` (H, W, 1) whose centres lie in the box around (x, y)."""
+    h, w = mask.shape[:2]
+    cols = (np.arange(w) + 0.5 >= x - half_w) & (np.arange(w) + 0.5 <= x + half_w)
+    rows = (np.arange(h) + 0.5 >= y - half_h) & (np.arange(h) + 0.5 <= y + half_h)
+    mask[np.ix_(rows, cols)] = True
 
 
 def main(argv=None) -> dict:

@@ -281,21 +281,26 @@ def test_fine_tune_adds_decoder_blocks_that_start_as_the_identity_and_then_learn
     base_dir = fit.main(["--method", "swap", "--name", "base", "--channels", "8", "16", "16", "16",
                          "--latents", "identity=4", "expression=3", "--max-steps", "1", *data])
     start = facelab.load(base_dir)
-    refined = dataclasses.replace(start.config, options=dataclasses.replace(start.config.options, decoder_refine=2))
+    refined = dataclasses.replace(start.config, options=dataclasses.replace(start.config.options, decoder_refine=2,
+                                                                            decoder_mid_refine=1))
     fresh = get_method("swap").build(refined)
     partial = load_grown(fresh, start.network.state_dict())
-    assert partial and all(k.startswith("decoder.refine.") for k in partial)
+    assert {k.split(".")[1] for k in partial} == {"refine", "mid_refine"}
+    assert len(fresh.decoder.mid_refine) == 3  # after the 8-, 16- and 32-px stages of a 64-px decoder
     fresh.eval()
     code = torch.randn(3, 7)
     with torch.no_grad():
         assert torch.allclose(fresh.decode(code), start.network.decode(code), atol=1e-6)
     grown = facelab.load(fit.main(["--method", "swap", "--name", "refined", "--init", str(base_dir),
-                                   "--decoder-refine", "2", "--max-steps", "2", *data]))
-    assert grown.config.options.decoder_refine == 2
+                                   "--decoder-refine", "2", "--decoder-mid-refine", "1", "--max-steps", "2", *data]))
+    assert grown.config.options.decoder_refine == 2 and grown.config.options.decoder_mid_refine == 1
     assert "2 residual block(s) at full resolution" in get_method("swap").summary(grown.config)
-    with pytest.raises(ConfigError, match="decoder_refine"):
-        ModelConfig(method="swap", options={"decoder_refine": -1})
-    last = grown.network.decoder.refine[1].body[-1].weight
-    assert last.abs().sum() > 0  # the zero-initialised convolutions moved: the blocks learn
+    assert "1 more after each lower-resolution upsampling stage" in get_method("swap").summary(grown.config)
+    for name in ("decoder_refine", "decoder_mid_refine"):
+        with pytest.raises(ConfigError, match=name):
+            ModelConfig(method="swap", options={name: -1})
+    decoder = grown.network.decoder
+    for block in (decoder.refine[1], *(stage[0] for stage in decoder.mid_refine)):
+        assert block.body[-1].weight.abs().sum() > 0  # the zero-initialised convolutions moved: the blocks learn
     with torch.no_grad():
         assert not torch.allclose(grown.network.decode(code), start.network.decode(code), atol=1e-6)

@@ -195,6 +195,13 @@ def test_swap_gain_split_adds_up_to_swap_fidelity(tiny_checkpoint, tmp_path, mon
     for name in ("own_code", "target_reconstructed"):
         assert result[f"{name}_mse_changed"] > 0 and result[f"{name}_mse_rest"] > 0
     assert result["own_code_gain_db"] != result["gain_db"]  # another expression code, another decode
+    assert 0 < result["eye_box_fraction"] < 0.2 and 0 < result["mouth_box_fraction"] < 0.2
+    for part in ("swap_changed", "noswap_rest"):
+        eyes, mouth = result[f"{part}_share_eyes"], result[f"{part}_share_mouth"]
+        assert 0 < eyes and 0 < mouth and eyes + mouth < 1
+    # an expression changes mostly pixels inside the boxes, so they hold more of the changed error
+    assert result["swap_changed_share_eyes"] + result["swap_changed_share_mouth"] > \
+        result["noswap_rest_share_eyes"] + result["noswap_rest_share_mouth"]
     assert json.loads((tmp_path / "s.json").read_text())["checkpoint"] == str(tiny_checkpoint)
 
 

@@ -43,6 +43,9 @@ class SwapOptions:
     # residual blocks at full resolution before the decoder's output (models.blocks.ResidualBlock):
     # they start as the identity, so `train --init CKPT --decoder-refine N` grows a trained decoder
     decoder_refine: int = 0
+    # the same blocks after each lower-resolution upsampling stage (models.blocks.Decoder's mid_refine):
+    # a swap's error left is mostly blurred eyes and mouths (bench/swap_gain_ceiling.py --checkpoint)
+    decoder_mid_refine: int = 0
     per_person: int = 4  # images of one person per batch (PersonBatchSampler)
     reconstruction_weight: float = 1.0  # both reconstructions are summed over pixels
     swap_weight: float = 1.0
@@ -93,7 +96,7 @@ def _validate(config) -> None:
     for name in ("teacher_weight", "change_weight"):
         if not getattr(config.options, name) >= 0:
             raise ConfigError(f"{name} must be >= 0, got {getattr(config.options, name)}")
-    for name in ("encoder_depth", "decoder_depth", "decoder_refine"):
+    for name in ("encoder_depth", "decoder_depth", "decoder_refine", "decoder_mid_refine"):
         if getattr(config.options, name) < 0:
             raise ConfigError(f"{name} must be >= 0, got {getattr(config.options, name)}")
 
@@ -124,7 +127,8 @@ def _teacher_keys(net: nn.Module, state_dict: dict, prefix: str, *args) -> None:
 def build(config) -> SplitAutoencoder:
     o = config.options
     net = SplitAutoencoder(config, encoders={a: (config.channels, o.encoder_depth) for a in config.latents},
-                           decoder_depth=o.decoder_depth, decoder_refine=o.decoder_refine)
+                           decoder_depth=o.decoder_depth, decoder_refine=o.decoder_refine,
+                           decoder_mid_refine=o.decoder_mid_refine)
     if o.teacher_weight > 0:  # built last: every other weight starts exactly as without the teacher
         from ..recogniser import DESCRIPTOR_DIM
 
@@ -261,6 +265,8 @@ def summary(config) -> str:
                f"touch moves." if o.change_weight > 0 else "")
             + (f" The decoder ends in {o.decoder_refine} residual block(s) at full resolution (added to a "
                f"trained decoder, starting as the identity)." if o.decoder_refine > 0 else "")
+            + (f" {o.decoder_mid_refine} more after each lower-resolution upsampling stage (added the same way)."
+               if o.decoder_mid_refine > 0 else "")
             + (" Swap partners are drawn again each epoch." if o.redraw_partners else ""))
 
 

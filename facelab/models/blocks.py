@@ -79,26 +79,37 @@ class Decoder(nn.Module):
     DisVAE decoder, layer for layer): sharper eyes and mouths cost decoder capacity. ``refine`` adds
     that many :class:`ResidualBlock` at full resolution before the output convolution, where the
     detail is drawn; they start as the identity, so they can be added to a trained decoder.
+    ``mid_refine`` adds that many after each lower-resolution upsampling stage (8, 16, 32 px of a
+    64-px decoder), also starting as the identity: where the eyes' and mouth's layout is formed.
     """
 
-    def __init__(self, channels: tuple[int, ...], in_dim: int, depth: int = 0, refine: int = 0):
+    def __init__(self, channels: tuple[int, ...], in_dim: int, depth: int = 0, refine: int = 0, mid_refine: int = 0):
         super().__init__()
         rev = tuple(reversed(channels))
         self.start = rev[0]
         self.fc = nn.Sequential(nn.Linear(in_dim, rev[0] * 4 * 4), nn.SiLU())
-        layers = []
-        for c_in, c_out in zip(rev, rev[1:] + (rev[-1],)):
+        layers, stage_ends, mid = [], [], []
+        outs = rev[1:] + (rev[-1],)
+        for k, (c_in, c_out) in enumerate(zip(rev, outs)):
             layers += [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), _norm(c_out), nn.SiLU()]
             for _ in range(depth):
                 layers += [nn.Conv2d(c_out, c_out, 3, padding=1), _norm(c_out), nn.SiLU()]
+            if k < len(outs) - 1 and mid_refine > 0:
+                stage_ends.append(len(layers))
+                mid.append(nn.Sequential(*(ResidualBlock(c_out) for _ in range(mid_refine))))
         layers += [nn.Conv2d(rev[-1], 3, 3, padding=1), nn.Sigmoid()]
         self.deconv = nn.Sequential(*layers)  # its indices are the checkpoints' names: refine lives apart
         self.refine = nn.Sequential(*(ResidualBlock(rev[-1]) for _ in range(refine)))  # empty: the identity
         self.refine_at = len(layers) - 2  # before the output convolution and its sigmoid
+        # no parameters (and no state-dict keys) unless asked for, so older checkpoints load strictly
+        self.mid_refine = nn.ModuleList(mid)
+        self.mid_at = dict(zip(stage_ends, range(len(mid))))  # layer index that follows a stage → its blocks
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         h = self.fc(h).view(-1, self.start, 4, 4)
         for i, layer in enumerate(self.deconv):
+            if i in self.mid_at:
+                h = self.mid_refine[self.mid_at[i]](h)
             if i == self.refine_at:
                 h = self.refine(h)
             h = layer(h)

@@ -11,9 +11,15 @@
 # (synthetic-fourway's LIMITS has the figures):
 #
 #   train/jobs/fourway_change_trials.sh checkpoints/synthetic-fourway runs/fwr refine
+#
+# SET=tasks runs it with the task losses weighted up, from the same weights: the expression triplet
+# and head ×10, then every task loss ×10 (pose, identity, expression, head, style), against the
+# refine set's control (same recipe, same start; the trials are deterministic, so it is not rerun):
+#
+#   train/jobs/fourway_change_trials.sh checkpoints/synthetic-fourway runs/fwr tasks
 set -euo pipefail
 init=${1:?usage: fourway_change_trials.sh INIT_CHECKPOINT OUT_DIR}
-out=${2:?usage: fourway_change_trials.sh INIT_CHECKPOINT OUT_DIR [change|refine]}
+out=${2:?usage: fourway_change_trials.sh INIT_CHECKPOINT OUT_DIR [change|refine|tasks]}
 set_name=${3:-change}
 validation=synthetic:identities=48,per_identity=28,identity_seed=2,seed=2,min_intensity=0.25,pose_range=35,roll_range=15
 mkdir -p "$out"
@@ -37,6 +43,10 @@ if [ "$set_name" = change ]; then
 elif [ "$set_name" = refine ]; then
   trial control
   trial refine1 --decoder-refine 1
+elif [ "$set_name" = tasks ]; then
+  [ -d "$out/control" ] || trial control
+  trial expression10 --expression-weight 10 --head-weight 10
+  trial tasks10 --pose-weight 10 --identity-weight 10 --expression-weight 10 --head-weight 10 --style-weight 10
 else
-  echo "unknown trial set '$set_name': change or refine" >&2; exit 2
+  echo "unknown trial set '$set_name': change, refine or tasks" >&2; exit 2
 fi
