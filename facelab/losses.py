@@ -172,6 +172,14 @@ def l1(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return (x_hat - x).abs().mean()
 
 
+def feature_matching(fake: list[torch.Tensor], real: list[torch.Tensor]) -> torch.Tensor:
+    """Mean absolute difference between a critic's features of decoded faces and of the images they
+    should be (per layer, averaged over layers); the real side gets no gradient. A learned perceptual
+    distance: it rewards drawing the edges and textures the critic looks at, where a pixel loss
+    settles for their blurred mean."""
+    return torch.stack([F.l1_loss(f, r.detach()) for f, r in zip(fake, real)]).mean()
+
+
 def gan_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:
     """Binary cross-entropy of a critic's logits against "real" (1) or "fake" (0) for every sample:
     a critic minimises it with the true answers, a generator with ``real=True`` on its fakes (the

@@ -334,6 +334,43 @@ def test_swap_detail_and_cycle_terms_train_and_are_logged(tiny_synthetic):
     assert all(np.isfinite(v) for v in terms.values())
 
 
+def test_patch_critic_steps_on_its_own_trains_the_decoder_against_it_and_round_trips(tiny_synthetic, tmp_path):
+    config = tiny_config("swap", critic_weight=1.0, feature_matching_weight=1.0)
+    start = build_network(config)
+    critic = {id(p) for p in start.image_critic.parameters()}
+    stage = next(get_method("swap").stages(start, config, STEPS))
+    assert list(stage.steps) == ["critic", "model"]  # the critic steps first, on its own parameters only
+    assert {id(p) for p in stage.steps["critic"].params()} == critic
+    assert not critic & {id(p) for p in stage.steps["model"].params()}
+    network, history = train(tiny_synthetic, config, STEPS, progress=False, init=start)
+    terms = history["swap"]
+    assert {"critic/loss", "critic/accuracy", "model/fool_critic", "model/feature_matching"} <= set(terms)
+    assert all(np.isfinite(v) for v in terms.values()) and terms["model/feature_matching"] > 0
+    for part in ("image_critic.out.weight", "decoder.fc.0.weight"):  # both sides moved
+        assert not torch.equal(network.state_dict()[part], start.state_dict()[part]), part
+    model = facelab.load(save_checkpoint(tmp_path / "critic", network, config, STEPS), device="cpu")
+    assert torch.equal(model.network.image_critic.out.weight, network.image_critic.out.weight)
+    assert "PatchGAN critic" in get_method("swap").summary(config)
+    # the critic only serves the loss: weights with and without it load into either network
+    plain = build_network(tiny_config("swap"))
+    plain.load_state_dict(network.state_dict())
+    build_network(config).load_state_dict(plain.state_dict())
+    assert not hasattr(plain, "image_critic")
+    with pytest.raises(ConfigError, match="critic_weight"):
+        tiny_config("swap", critic_weight=-1.0)
+
+
+def test_feature_matching_is_zero_for_equal_features_and_leaves_the_real_side_alone():
+    real = [torch.randn(2, 4, 8, 8, requires_grad=True), torch.randn(2, 8, 4, 4, requires_grad=True)]
+    fake = [r.detach().clone().requires_grad_() for r in real]
+    assert L.feature_matching(fake, real).item() == 0
+    moved = [fake[0] + 1, fake[1]]
+    loss = L.feature_matching(moved, real)
+    assert loss.item() == pytest.approx(0.5)  # 1 on the first layer, 0 on the second, averaged
+    loss.backward()
+    assert real[0].grad is None and fake[0].grad is not None
+
+
 def test_saving_is_atomic_and_an_altered_weight_file_is_refused(tiny_checkpoint, tmp_path):
     from facelab.checkpoint import CheckpointError, load_checkpoint
 

@@ -14,6 +14,10 @@ with metric losses and a swapping loss.
   every training image (:mod:`facelab.datasets.teacher`, computed once and cached) is a target for
   a linear head on z_identity (``teacher_head``, kept in the network so checkpoints round-trip), so
   z_identity is supervised on every image, not only on the people with identity labels.
+- A PatchGAN critic (``critic_weight`` / ``feature_matching_weight`` > 0; off by default):
+  ``image_critic`` scores patches of the decoded faces, own and swapped, against real ones on its
+  own optimizer step, and the model is trained to pass it and to match its features of the real
+  image, for the detail a squared-error decoder blurs.
 """
 
 from __future__ import annotations
@@ -26,13 +30,15 @@ from torch import nn
 
 from .. import losses as L
 from ..config import ConfigError
-from ..models import SplitAutoencoder, reparameterize
+from ..models import PatchDiscriminator, SplitAutoencoder, reparameterize
 from . import register
 from .base import Method, Stage, Step, trainable
 
 TARGET = "expression"
 IDENTITY = "identity"
 TEACHER_HEAD = "teacher_head"  # the network's attribute (and state-dict prefix) of the teacher's head
+IMAGE_CRITIC = "image_critic"  # the same for the PatchGAN critic
+OPTIONAL_MODULES = (TEACHER_HEAD, IMAGE_CRITIC)  # present only when their option is on
 
 
 @dataclass
@@ -83,6 +89,14 @@ class SwapOptions:
     # draw every face's swap partner (and render its targets) again each epoch instead of once per run
     # (SwapPairs.set_epoch): more pairs seen, at one render pass per epoch (about 1 min for 18,000 faces)
     redraw_partners: bool = False
+    # a PatchGAN critic on the decoded faces (own and swapped; models.PatchDiscriminator, its own
+    # optimizer step first): the model is trained to make each patch pass as real (non-saturating GAN
+    # loss, ×critic_weight) and to match the critic's features of the image each decode should be
+    # (ℓ1 per layer, ×feature_matching_weight). Squared error draws the mean of what the decoder is
+    # unsure of, i.e. blur; this asks for the detail. Both 0: no critic in the network
+    critic_weight: float = 0.0
+    feature_matching_weight: float = 0.0
+    critic_lr_scale: float = 1.0
 
 
 def _validate(config) -> None:
@@ -93,7 +107,7 @@ def _validate(config) -> None:
         raise ConfigError("per_person must be >= 1")
     if not config.options.identity_swap_weight >= 0:
         raise ConfigError(f"identity_swap_weight must be >= 0, got {config.options.identity_swap_weight}")
-    for name in ("teacher_weight", "change_weight"):
+    for name in ("teacher_weight", "change_weight", "critic_weight", "feature_matching_weight"):
         if not getattr(config.options, name) >= 0:
             raise ConfigError(f"{name} must be >= 0, got {getattr(config.options, name)}")
     for name in ("encoder_depth", "decoder_depth", "decoder_refine", "decoder_mid_refine"):
@@ -110,18 +124,24 @@ def _preflight(config) -> None:
                           f"model files, which are not installed: {R.INSTALL_HINT} (or train with --teacher-weight 0)")
 
 
-def _teacher_keys(net: nn.Module, state_dict: dict, prefix: str, *args) -> None:
-    """A load pre-hook: weights saved without the teacher's head (older checkpoints, or a run with the
-    teacher off) load strictly into a network that has one, which keeps its fresh initialisation; a
-    head saved by a teacher run is dropped by a network without one (the head only serves the loss)."""
-    own = getattr(net, TEACHER_HEAD, None)
-    head = prefix + TEACHER_HEAD + "."
-    if own is None:
-        for key in [k for k in state_dict if k.startswith(head)]:
-            del state_dict[key]
-        return
-    for name, value in own.state_dict().items():
-        state_dict.setdefault(head + name, value.detach().clone())
+def _optional_keys(net: nn.Module, state_dict: dict, prefix: str, *args) -> None:
+    """A load pre-hook for the modules that only serve a loss (the teacher's head, the critic):
+    weights saved without one (older checkpoints, or a run with it off) load strictly into a network
+    that has one, which keeps its fresh initialisation; one saved by such a run is dropped by a
+    network without it."""
+    for attribute in OPTIONAL_MODULES:
+        own = getattr(net, attribute, None)
+        head = prefix + attribute + "."
+        if own is None:
+            for key in [k for k in state_dict if k.startswith(head)]:
+                del state_dict[key]
+            continue
+        for name, value in own.state_dict().items():
+            state_dict.setdefault(head + name, value.detach().clone())
+
+
+def _has_critic(o: SwapOptions) -> bool:
+    return o.critic_weight > 0 or o.feature_matching_weight > 0
 
 
 def build(config) -> SplitAutoencoder:
@@ -133,7 +153,9 @@ def build(config) -> SplitAutoencoder:
         from ..recogniser import DESCRIPTOR_DIM
 
         setattr(net, TEACHER_HEAD, nn.Linear(config.latents[IDENTITY], DESCRIPTOR_DIM))
-    net.register_load_state_dict_pre_hook(_teacher_keys)
+    if _has_critic(o):  # built last, as the teacher's head
+        setattr(net, IMAGE_CRITIC, PatchDiscriminator(tuple(config.channels[:3])))
+    net.register_load_state_dict_pre_hook(_optional_keys)
     return net
 
 
@@ -156,6 +178,14 @@ def swap_loss(o: SwapOptions):
         if identity_swap:
             decoded.append(net.join({**mine, IDENTITY: z[IDENTITY][n:]}))
         out = net.decode(torch.cat(decoded))
+        critic_terms, critic_total = {}, 0.0
+        if _has_critic(o):
+            critic = getattr(net, IMAGE_CRITIC)
+            scores, fake = critic(out[:2 * n])
+            with torch.no_grad():
+                _, real = critic(torch.cat([x, batch["swap_target"]]))
+            critic_terms = {"fool_critic": L.gan_loss(scores, True), "feature_matching": L.feature_matching(fake, real)}
+            critic_total = o.critic_weight * critic_terms["fool_critic"] + o.feature_matching_weight * critic_terms["feature_matching"]
         rec = L.reconstruction(out[:n], x)
         swap = L.reconstruction(out[n:2 * n], batch["swap_target"])
         if o.detail_weight > 0:
@@ -186,11 +216,12 @@ def swap_loss(o: SwapOptions):
                   + o.triplet_weight * (m_id["triplet"] + m_exp["triplet"])
                   + o.l1_weight * (m_id["l1"] + m_exp["l1"]))
         total = (o.reconstruction_weight * rec + o.swap_weight * swap + o.detail_weight * detail
-                 + o.change_weight * change + o.cycle_weight * cycle + o.bce_weight * bce + o.ce_weight * ce + metric)
+                 + o.change_weight * change + o.cycle_weight * cycle + o.bce_weight * bce + o.ce_weight * ce + metric
+                 + critic_total)
         terms = {"reconstruction": rec, "swap": swap, **swap_terms, "bce": bce, "cross_entropy": ce,
                  "accuracy": L.labelled_accuracy(logits, batch[TARGET]),
                  "identity_triplet": m_id["triplet"], "expression_triplet": m_exp["triplet"],
-                 "identity_cosine": m_id["cosine"], "expression_cosine": m_exp["cosine"]}
+                 "identity_cosine": m_id["cosine"], "expression_cosine": m_exp["cosine"], **critic_terms}
         if identity_swap:
             terms["identity_swap"] = L.reconstruction(out[2 * n:], batch["identity_swap_target"])
             total = total + o.identity_swap_weight * terms["identity_swap"]
@@ -208,9 +239,35 @@ def swap_loss(o: SwapOptions):
     return loss
 
 
+def critic_loss(o: SwapOptions):
+    """The PatchGAN critic tells real faces (this one and its partner) from their decodes, own and
+    swapped; the model's outputs are fixed here (no gradient reaches the encoders or the decoder)."""
+
+    def loss(net: SplitAutoencoder, batch: dict) -> dict:
+        x, partner = batch["image"], batch["partner"]
+        n = x.shape[0]
+        with torch.no_grad():
+            mu, _ = net.encode(torch.cat([x, partner]))
+            mine = {a: v[:n] for a, v in mu.items()}
+            fakes = net.decode(torch.cat([net.join(mine), net.join({**mine, TARGET: mu[TARGET][n:]})]))
+        critic = getattr(net, IMAGE_CRITIC)
+        real, _ = critic(torch.cat([x, partner]))
+        fake, _ = critic(fakes)
+        accuracy = ((real > 0).float().mean() + (fake < 0).float().mean()) / 2
+        return {"loss": L.gan_loss(real, True) + L.gan_loss(fake, False), "accuracy": accuracy}
+
+    return loss
+
+
 def stages(net, config, train_config, fine_tune: bool = False):
     o = config.options
-    yield Stage("swap", o.epochs, steps={"model": Step(trainable(net), swap_loss(o))})
+    if not _has_critic(o):
+        yield Stage("swap", o.epochs, steps={"model": Step(trainable(net), swap_loss(o))})
+        return
+    critic = getattr(net, IMAGE_CRITIC)
+    model = [m for name, m in net.named_children() if name != IMAGE_CRITIC]
+    yield Stage("swap", o.epochs, steps={"critic": Step(trainable(critic), critic_loss(o), lr_scale=o.critic_lr_scale),
+                                         "model": Step(trainable(*model), swap_loss(o))})
 
 
 def prepare_data(dataset, config):
@@ -267,7 +324,10 @@ def summary(config) -> str:
                f"trained decoder, starting as the identity)." if o.decoder_refine > 0 else "")
             + (f" {o.decoder_mid_refine} more after each lower-resolution upsampling stage (added the same way)."
                if o.decoder_mid_refine > 0 else "")
-            + (" Swap partners are drawn again each epoch." if o.redraw_partners else ""))
+            + (" Swap partners are drawn again each epoch." if o.redraw_partners else "")
+            + (f" A PatchGAN critic scores patches of the decoded faces, own and swapped, against real ones on its own "
+               f"step; the model is trained to pass it (×{o.critic_weight}) and to match its features of the real "
+               f"image (×{o.feature_matching_weight})." if _has_critic(o) else ""))
 
 
 register(Method("swap", SwapOptions, build, stages, summary, follows="Li, Shu & Samaras, latent metric learning "

@@ -7,6 +7,7 @@ only the modules they assemble.
 from .aae import AttributeSplitAAE, ImageDiscriminator, LatentDiscriminator
 from .blocks import ConvTrunk, Decoder, Encoder, reparameterize
 from .network import FaceNetwork, SplitAutoencoder
+from .patch_critic import PatchDiscriminator
 
 __all__ = ["AttributeSplitAAE", "ConvTrunk", "Decoder", "Encoder", "FaceNetwork", "ImageDiscriminator",
-           "LatentDiscriminator", "SplitAutoencoder", "reparameterize"]
+           "LatentDiscriminator", "PatchDiscriminator", "SplitAutoencoder", "reparameterize"]
