@@ -28,6 +28,15 @@ def luminance(x: torch.Tensor) -> torch.Tensor:
     return (x * w).sum(1, keepdim=True)
 
 
+def like_source(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``x_hat`` with every image whose source ``x`` is grey replaced by its luminance (in all three
+    channels): what a critic may compare with ``x``. Otherwise colour alone tells a grey photo from
+    its decode, and a critic would teach the decoder to paint grey (as :func:`reconstruction` avoids)."""
+    if x.shape[1] != 3 or x.shape != x_hat.shape:
+        return x_hat
+    return torch.where(is_grey(x)[:, None, None, None], luminance(x_hat).expand_as(x_hat), x_hat)
+
+
 def reconstruction(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Squared error summed over pixels, averaged over the batch (a Gaussian decoder's NLL up to scale).
 

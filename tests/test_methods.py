@@ -360,6 +360,16 @@ def test_patch_critic_steps_on_its_own_trains_the_decoder_against_it_and_round_t
         tiny_config("swap", critic_weight=-1.0)
 
 
+def test_a_critic_sees_the_decode_of_a_grey_photo_in_grey_and_of_a_colour_one_as_it_is():
+    decoded = torch.rand(2, 3, 8, 8)
+    sources = torch.rand(2, 3, 8, 8)
+    sources[1] = sources[1, :1]  # the second photo is grey
+    shown = L.like_source(decoded, sources)
+    assert torch.equal(shown[0], decoded[0])
+    assert torch.allclose(shown[1], L.luminance(decoded[1:]).expand(1, 3, 8, 8)[0])
+    assert torch.equal(L.like_source(decoded[:, :1], sources[:, :1]), decoded[:, :1])  # single-channel: as is
+
+
 def test_feature_matching_is_zero_for_equal_features_and_leaves_the_real_side_alone():
     real = [torch.randn(2, 4, 8, 8, requires_grad=True), torch.randn(2, 8, 4, 4, requires_grad=True)]
     fake = [r.detach().clone().requires_grad_() for r in real]

@@ -181,9 +181,10 @@ def swap_loss(o: SwapOptions):
         critic_terms, critic_total = {}, 0.0
         if _has_critic(o):
             critic = getattr(net, IMAGE_CRITIC)
-            scores, fake = critic(out[:2 * n])
+            sources = torch.cat([x, batch["swap_target"]])
+            scores, fake = critic(L.like_source(out[:2 * n], sources))
             with torch.no_grad():
-                _, real = critic(torch.cat([x, batch["swap_target"]]))
+                _, real = critic(sources)
             critic_terms = {"fool_critic": L.gan_loss(scores, True), "feature_matching": L.feature_matching(fake, real)}
             critic_total = o.critic_weight * critic_terms["fool_critic"] + o.feature_matching_weight * critic_terms["feature_matching"]
         rec = L.reconstruction(out[:n], x)
@@ -250,6 +251,7 @@ def critic_loss(o: SwapOptions):
             mu, _ = net.encode(torch.cat([x, partner]))
             mine = {a: v[:n] for a, v in mu.items()}
             fakes = net.decode(torch.cat([net.join(mine), net.join({**mine, TARGET: mu[TARGET][n:]})]))
+            fakes = L.like_source(fakes, torch.cat([x, batch["swap_target"]]))  # grey sources: judged grey
         critic = getattr(net, IMAGE_CRITIC)
         real, _ = critic(torch.cat([x, partner]))
         fake, _ = critic(fakes)
