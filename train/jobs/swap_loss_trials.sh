@@ -11,12 +11,16 @@
 #   train/jobs/swap_loss_trials.sh /tmp/step6/checkpoints/swap-synthetic runs/trial7 step7
 #   train/jobs/swap_loss_trials.sh /tmp/step6/checkpoints/swap-synthetic runs/trial7 step7b
 #
+# and the PatchGAN critic against step 8's recipe, from the step-8 weights (SET=critic):
+#
+#   train/jobs/swap_loss_trials.sh checkpoints/swap-synthetic runs/trial8 critic
+#
 # Per trial NAME it writes runs/trial/NAME.log (training), NAME-split.txt/.json
 # (bench/swap_gain_ceiling.py --checkpoint: the error on the changed pixels and on the rest) and
 # NAME-val.txt/.json (train.evaluate on the validation people). About 8 min a trial on 2 CPU cores.
 set -euo pipefail
 init=${1:?usage: swap_loss_trials.sh INIT_CHECKPOINT OUT_DIR}
-out=${2:?usage: swap_loss_trials.sh INIT_CHECKPOINT OUT_DIR [step6|step7|step7b]}
+out=${2:?usage: swap_loss_trials.sh INIT_CHECKPOINT OUT_DIR [step6|step7|step7b|critic]}
 set_name=${3:-step6}
 validation=synthetic:identities=48,per_identity=28,identity_seed=2,seed=2,min_intensity=0.25
 mkdir -p "$out"
@@ -47,6 +51,10 @@ elif [ "$set_name" = step7 ]; then
 elif [ "$set_name" = step7b ]; then  # the changed pixels' error did not move with heavier swap/change weights
   trial d80s8c8 --detail-weight 80 --swap-weight 8 --change-weight 8
   trial r2d40s8c8 --decoder-refine 2 --detail-weight 40 --swap-weight 8 --change-weight 8
+elif [ "$set_name" = critic ]; then  # from step 8's weights (its decoder has the mid-stage blocks)
+  trial step8 --decoder-mid-refine 1 --detail-weight 40 --swap-weight 8 --change-weight 8
+  trial critic --decoder-mid-refine 1 --detail-weight 40 --swap-weight 8 --change-weight 8 \
+    --critic-weight 1 --feature-matching-weight 10
 else
-  echo "unknown trial set '$set_name': step6, step7 or step7b" >&2; exit 2
+  echo "unknown trial set '$set_name': step6, step7, step7b or critic" >&2; exit 2
 fi
