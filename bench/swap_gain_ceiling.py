@@ -82,15 +82,16 @@ def split_by_region(checkpoint: str, fa, fb, threads: int = 0) -> dict:
         inside = (err * changed).sum(axis=(1, 2, 3)) / pixels
         return inside, err.sum(axis=(1, 2, 3)) / pixels - inside
 
-    # where the error outside the changed pixels lies: boxes around the eyes and the mouth, from the
-    # generator's own landmarks (eyes ±6×±4 px, mouth corners ±4 px at 64 px)
+    # where the error lies: boxes around the eyes and the mouth, from the generator's own landmarks
+    # (±6 × ±4 px around each eye centre, the mouth corners ±4 px, at 64 px)
     eyes, mouth = np.zeros(changed.shape, bool), np.zeros(changed.shape, bool)
+    px = size / 64
     for i, f in enumerate(fa):
         pts = landmarks(f, size)
-        for (x, y), box, (hw, hh) in ((pts[0], eyes, (6, 4)), (pts[1], eyes, (6, 4))):
-            _fill(box[i], x, y, hw * size / 64, hh * size / 64)
+        for x, y in pts[:2]:
+            _fill(eyes[i], x, y, 6 * px, 4 * px)
         (x0, y0), (x1, y1) = pts[3], pts[4]
-        _fill(mouth[i], (x0 + x1) / 2, (y0 + y1) / 2, abs(x1 - x0) / 2 + 4 * size / 64, 4 * size / 64)
+        _fill(mouth[i], (x0 + x1) / 2, (y0 + y1) / 2, abs(x1 - x0) / 2 + 4 * px, 4 * px)
 
     def shares(err):  # of this error, the parts in the eye boxes and in the mouth box (outside the eyes)
         return float((err * eyes).sum() / err.sum()), float((err * (mouth & ~eyes)).sum() / err.sum())

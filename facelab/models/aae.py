@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from .blocks import ConvTrunk, Decoder, _norm
+from .blocks import ConvTrunk, Decoder, critic_layers
 from .network import CodePlumbing
 
 #: ``encode``'s log-variance: the codes are point estimates (σ ≈ 5e-5), not posteriors.
@@ -51,15 +51,8 @@ class ImageDiscriminator(nn.Module):
 
     def __init__(self, channels: tuple[int, ...]):
         super().__init__()
-        layers, c_in = [], 3
-        for i, c_out in enumerate(channels):
-            layers += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1)]
-            if i > 0:
-                layers += [_norm(c_out)]
-            layers += [nn.LeakyReLU(0.2)]
-            c_in = c_out
-        self.conv = nn.Sequential(*layers)
-        self.out = nn.Linear(c_in * 4 * 4, 1)
+        self.conv = nn.Sequential(*critic_layers(channels))
+        self.out = nn.Linear(channels[-1] * 4 * 4, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out(self.conv(x).flatten(1)).squeeze(1)

@@ -15,6 +15,20 @@ def _norm(channels: int) -> nn.GroupNorm:
     return nn.GroupNorm(min(8, channels), channels)
 
 
+def critic_layers(channels: tuple[int, ...]) -> list[nn.Module]:
+    """An image critic's trunk: strided 4×4 convolutions with leaky ReLUs, one stage per entry of
+    ``channels``, each halving the resolution, normalised after the first (DCGAN's layout, with
+    GroupNorm as everywhere in facelab: real and fake batches are scored apart)."""
+    layers, c_in = [], 3
+    for i, c_out in enumerate(channels):
+        layers.append(nn.Conv2d(c_in, c_out, 4, stride=2, padding=1))
+        if i > 0:
+            layers.append(_norm(c_out))
+        layers.append(nn.LeakyReLU(0.2))
+        c_in = c_out
+    return layers
+
+
 class ConvTrunk(nn.Module):
     """(B, 3, S, S) → (B, channels[-1]·4·4) features: strided 4×4 convs halve the resolution per stage.
 
