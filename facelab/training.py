@@ -376,21 +376,37 @@ def _init_state(init) -> dict[str, torch.Tensor]:
     return {k: torch.as_tensor(v).detach().cpu() for k, v in state.items()}
 
 
+def _input_dims(network: torch.nn.Module) -> dict[str, int]:
+    """State-dict name of every conv/linear weight → the dimension that indexes its input channels."""
+    dims = {}
+    for name, module in network.named_modules():
+        if isinstance(module, torch.nn.ConvTranspose2d):
+            dims[f"{name}.weight"] = 0
+        elif isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+            dims[f"{name}.weight"] = 1
+    return dims
+
+
 def load_grown(network: torch.nn.Module, state: dict[str, torch.Tensor]) -> list[str]:
-    """Start ``network`` from ``state``, a checkpoint of it with fewer sub-codes (new ones appended)
-    or fewer blocks (new ones starting as the identity).
+    """Start ``network`` from ``state``, a checkpoint of it with fewer sub-codes (new ones appended),
+    fewer blocks (new ones starting as the identity) or thinner decoder stages (widened).
 
     Why: a new sub-code (say one for pose and lighting) can then be fine-tuned into a trained model
-    instead of training everything again. Tensors of equal shape are copied; a tensor that grew
-    (the fusion layer's input columns, the code statistics) keeps the old values in its leading
-    slice and zeros elsewhere, so the grown network decodes exactly as before until the new code
-    learns something; tensors new to the network (the new sub-code's encoder) keep their fresh
-    initialisation. Returns the names of the tensors not copied whole.
+    instead of training everything again. Tensors of equal shape are copied. A tensor that grew
+    keeps the old values in its leading slice; a layer's weights from *new input* channels (the
+    fusion layer's new sub-code columns, a widened stage's new channels) start at zero, so the grown
+    network decodes exactly as before until they learn, while its new output channels keep their
+    fresh initialisation (zeros there would stay zero: nothing would pass them a gradient). Grown
+    buffers (the code statistics) are zero beyond the old slice; tensors new to the network (the
+    new sub-code's encoder) keep their fresh initialisation. Returns the names of the tensors not
+    copied whole.
     """
     own = network.state_dict()
     unused = sorted(set(state) - set(own))
     if unused:
         raise ValueError(f"the start point has weights this network lacks: {', '.join(unused[:5])}")
+    parameters = {name for name, _ in network.named_parameters()}
+    input_dim = _input_dims(network)
     partial = []
     with torch.no_grad():
         for key, value in own.items():
@@ -403,7 +419,11 @@ def load_grown(network: torch.nn.Module, state: dict[str, torch.Tensor]) -> list
                 continue
             if old.dim() != value.dim() or any(o > n for o, n in zip(old.shape, value.shape)):
                 raise ValueError(f"{key}: shape {tuple(old.shape)} cannot grow into {tuple(value.shape)}")
-            value.zero_()
+            if key not in parameters:
+                value.zero_()
+            elif key in input_dim:
+                d = input_dim[key]
+                value.narrow(d, old.shape[d], value.shape[d] - old.shape[d]).zero_()
             value[tuple(slice(0, n) for n in old.shape)].copy_(old)
             partial.append(key)
     return partial

@@ -304,3 +304,40 @@ def test_fine_tune_adds_decoder_blocks_that_start_as_the_identity_and_then_learn
         assert block.body[-1].weight.abs().sum() > 0  # the zero-initialised convolutions moved: the blocks learn
     with torch.no_grad():
         assert not torch.allclose(grown.network.decode(code), start.network.decode(code), atol=1e-6)
+
+
+def test_fine_tune_widens_the_thin_decoder_stages_silently_and_the_new_channels_learn(tmp_path):
+    import dataclasses
+
+    from facelab.config import ConfigError, ModelConfig
+    from facelab.methods import get_method
+    from facelab.training import load_grown
+    from train import fit
+
+    data = ["--data", "synthetic:identities=4,per_identity=7", "--batch-size", "8", "--out", str(tmp_path),
+            "--logs", ""]
+    base_dir = fit.main(["--method", "swap", "--name", "base", "--channels", "8", "16", "16", "32",
+                         "--latents", "identity=4", "expression=3", "--decoder-refine", "1", "--decoder-mid-refine", "1",
+                         "--max-steps", "1", *data])
+    start = facelab.load(base_dir)
+    wide = dataclasses.replace(start.config, options=dataclasses.replace(start.config.options, decoder_min_channels=24))
+    fresh = get_method("swap").build(wide)
+    assert [m.out_channels for m in fresh.decoder.deconv if isinstance(m, torch.nn.ConvTranspose2d)] == [24, 24, 24, 24]
+    # widened stages keep their group size (16 channels: GroupNorm(8, 16), 2 a group; 8: 1), so old groups are unchanged
+    norms = [m.num_groups for m in fresh.decoder.deconv if isinstance(m, torch.nn.GroupNorm)]
+    assert norms == [12, 12, 24, 24]
+    partial = load_grown(fresh, start.network.state_dict())
+    assert "decoder.deconv.10.weight" in partial and not any(k.startswith("encoders.") for k in partial)
+    fresh.eval()
+    code = torch.randn(3, 7)
+    with torch.no_grad():
+        assert torch.allclose(fresh.decode(code), start.network.decode(code), atol=1e-6)
+    with pytest.raises(ConfigError, match="multiple of 2"):
+        ModelConfig(method="swap", channels=(8, 16, 16, 32), options={"decoder_min_channels": 25})
+    grown = facelab.load(fit.main(["--method", "swap", "--name", "wide", "--init", str(base_dir),
+                                   "--decoder-min-channels", "24", "--max-steps", "2", *data]))
+    assert "at least 24 channels" in get_method("swap").summary(grown.config)
+    last = grown.network.decoder.deconv[-2]  # the output convolution reads the widened last stage
+    assert last.in_channels == 24 and last.weight[:, 8:].abs().sum() > 0  # its new inputs started at 0, then learned
+    with torch.no_grad():
+        assert not torch.allclose(grown.network.decode(code), start.network.decode(code), atol=1e-6)

@@ -31,6 +31,7 @@ from torch import nn
 from .. import losses as L
 from ..config import ConfigError
 from ..models import PatchDiscriminator, SplitAutoencoder, reparameterize
+from ..models.blocks import norm_group_size
 from . import register
 from .base import Method, Stage, Step, trainable
 
@@ -52,6 +53,10 @@ class SwapOptions:
     # the same blocks after each lower-resolution upsampling stage (models.blocks.Decoder's mid_refine):
     # a swap's error left is mostly blurred eyes and mouths (bench/swap_gain_ceiling.py --checkpoint)
     decoder_mid_refine: int = 0
+    # widen every decoder stage thinner than this (the 32- and 64-px stages have 32 channels of a
+    # 32…256 model, yet draw the eyes, where most of a swap's error lies); `--init CKPT` widens a
+    # trained decoder, whose new channels start silent (training.load_grown). 0: as configured
+    decoder_min_channels: int = 0
     per_person: int = 4  # images of one person per batch (PersonBatchSampler)
     reconstruction_weight: float = 1.0  # both reconstructions are summed over pixels
     swap_weight: float = 1.0
@@ -110,9 +115,14 @@ def _validate(config) -> None:
     for name in ("teacher_weight", "change_weight", "critic_weight", "feature_matching_weight"):
         if not getattr(config.options, name) >= 0:
             raise ConfigError(f"{name} must be >= 0, got {getattr(config.options, name)}")
-    for name in ("encoder_depth", "decoder_depth", "decoder_refine", "decoder_mid_refine"):
+    for name in ("encoder_depth", "decoder_depth", "decoder_refine", "decoder_mid_refine", "decoder_min_channels"):
         if getattr(config.options, name) < 0:
             raise ConfigError(f"{name} must be >= 0, got {getattr(config.options, name)}")
+    wide = config.options.decoder_min_channels
+    for c in config.channels:
+        if c < wide and wide % norm_group_size(c):
+            raise ConfigError(f"decoder_min_channels {wide} must be a multiple of {norm_group_size(c)} "
+                              f"(the norm group size of its {c}-channel stage)")
 
 
 def _preflight(config) -> None:
@@ -148,7 +158,7 @@ def build(config) -> SplitAutoencoder:
     o = config.options
     net = SplitAutoencoder(config, encoders={a: (config.channels, o.encoder_depth) for a in config.latents},
                            decoder_depth=o.decoder_depth, decoder_refine=o.decoder_refine,
-                           decoder_mid_refine=o.decoder_mid_refine)
+                           decoder_mid_refine=o.decoder_mid_refine, decoder_min_channels=o.decoder_min_channels)
     if o.teacher_weight > 0:  # built last: every other weight starts exactly as without the teacher
         from ..recogniser import DESCRIPTOR_DIM
 
@@ -326,6 +336,7 @@ def summary(config) -> str:
                f"trained decoder, starting as the identity)." if o.decoder_refine > 0 else "")
             + (f" {o.decoder_mid_refine} more after each lower-resolution upsampling stage (added the same way)."
                if o.decoder_mid_refine > 0 else "")
+            + (f" Decoder stages have at least {o.decoder_min_channels} channels." if o.decoder_min_channels > 0 else "")
             + (" Swap partners are drawn again each epoch." if o.redraw_partners else "")
             + (f" A PatchGAN critic scores patches of the decoded faces, own and swapped, against real ones on its own "
                f"step; the model is trained to pass it (×{o.critic_weight}) and to match its features of the real "

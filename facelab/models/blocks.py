@@ -11,8 +11,17 @@ import torch
 from torch import nn
 
 
-def _norm(channels: int) -> nn.GroupNorm:
-    return nn.GroupNorm(min(8, channels), channels)
+def _norm(channels: int, per_group: int | None = None) -> nn.GroupNorm:
+    """GroupNorm with 8 groups (fewer for thin layers), or groups of ``per_group`` channels: a layer
+    widened from a trained one keeps its old channels' groups, so its old channels normalise as before."""
+    if per_group is None:
+        return nn.GroupNorm(min(8, channels), channels)
+    return nn.GroupNorm(channels // per_group, channels)
+
+
+def norm_group_size(base: int) -> int:
+    """Channels per group of ``_norm(base)``, the group size a widened copy of that layer keeps."""
+    return base // min(8, base)
 
 
 def critic_layers(channels: tuple[int, ...]) -> list[nn.Module]:
@@ -75,9 +84,9 @@ class ResidualBlock(nn.Module):
     draws exactly what the trained one drew and fine-tuning only adds detail (``train --init``).
     """
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, per_group: int | None = None):
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1), _norm(channels), nn.SiLU(),
+        self.body = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1), _norm(channels, per_group), nn.SiLU(),
                                   nn.Conv2d(channels, channels, 3, padding=1))
         nn.init.zeros_(self.body[-1].weight)
         nn.init.zeros_(self.body[-1].bias)
@@ -95,25 +104,31 @@ class Decoder(nn.Module):
     detail is drawn; they start as the identity, so they can be added to a trained decoder.
     ``mid_refine`` adds that many after each lower-resolution upsampling stage (8, 16, 32 px of a
     64-px decoder), also starting as the identity: where the eyes' and mouth's layout is formed.
+    ``min_channels`` widens every stage thinner than that (the last, full-resolution stages have
+    the fewest channels, yet draw the eyes); a widened stage keeps the group size of its norm, so
+    ``training.load_grown`` can widen a trained decoder without changing what it draws.
     """
 
-    def __init__(self, channels: tuple[int, ...], in_dim: int, depth: int = 0, refine: int = 0, mid_refine: int = 0):
+    def __init__(self, channels: tuple[int, ...], in_dim: int, depth: int = 0, refine: int = 0, mid_refine: int = 0,
+                 min_channels: int = 0):
         super().__init__()
-        rev = tuple(reversed(channels))
+        base = tuple(reversed(channels))
+        rev = tuple(max(c, min_channels) for c in base)
+        groups = [norm_group_size(b) if c != b else None for b, c in zip(base, rev)]  # per stage: widened keeps its groups
         self.start = rev[0]
         self.fc = nn.Sequential(nn.Linear(in_dim, rev[0] * 4 * 4), nn.SiLU())
         layers, stage_ends, mid = [], [], []
         outs = rev[1:] + (rev[-1],)
-        for k, (c_in, c_out) in enumerate(zip(rev, outs)):
-            layers += [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), _norm(c_out), nn.SiLU()]
+        for k, (c_in, c_out, g) in enumerate(zip(rev, outs, groups[1:] + groups[-1:])):
+            layers += [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), _norm(c_out, g), nn.SiLU()]
             for _ in range(depth):
-                layers += [nn.Conv2d(c_out, c_out, 3, padding=1), _norm(c_out), nn.SiLU()]
+                layers += [nn.Conv2d(c_out, c_out, 3, padding=1), _norm(c_out, g), nn.SiLU()]
             if k < len(outs) - 1 and mid_refine > 0:
                 stage_ends.append(len(layers))
-                mid.append(nn.Sequential(*(ResidualBlock(c_out) for _ in range(mid_refine))))
+                mid.append(nn.Sequential(*(ResidualBlock(c_out, g) for _ in range(mid_refine))))
         layers += [nn.Conv2d(rev[-1], 3, 3, padding=1), nn.Sigmoid()]
         self.deconv = nn.Sequential(*layers)  # its indices are the checkpoints' names: refine lives apart
-        self.refine = nn.Sequential(*(ResidualBlock(rev[-1]) for _ in range(refine)))  # empty: the identity
+        self.refine = nn.Sequential(*(ResidualBlock(rev[-1], groups[-1]) for _ in range(refine)))  # empty: the identity
         self.refine_at = len(layers) - 2  # before the output convolution and its sigmoid
         # no parameters (and no state-dict keys) unless asked for, so older checkpoints load strictly
         self.mid_refine = nn.ModuleList(mid)

@@ -99,13 +99,13 @@ class CodeBase(CodePlumbing, nn.Module):
     """The code plumbing plus a fusion layer (FC + ReLU) and a decoder."""
 
     def __init__(self, config: ModelConfig, decoder_depth: int = 0, decoder_refine: int = 0,
-                 decoder_mid_refine: int = 0):
+                 decoder_mid_refine: int = 0, decoder_min_channels: int = 0):
         super().__init__()
         self.config = config
         self.add_code_heads(config)
         self.fusion = nn.Sequential(nn.Linear(config.latent_dim, config.fusion_dim), nn.ReLU())
         self.decoder = Decoder(config.channels, config.fusion_dim, depth=decoder_depth, refine=decoder_refine,
-                               mid_refine=decoder_mid_refine)
+                               mid_refine=decoder_mid_refine, min_channels=decoder_min_channels)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.fusion(z))
@@ -121,8 +121,8 @@ class SplitAutoencoder(CodeBase):
 
     def __init__(self, config: ModelConfig, encoders: dict[str, tuple[tuple[int, ...], int]] | None = None,
                  mirrored: tuple[str, ...] = (), decoder_depth: int = 0, decoder_refine: int = 0,
-                 decoder_mid_refine: int = 0):
-        super().__init__(config, decoder_depth, decoder_refine, decoder_mid_refine)
+                 decoder_mid_refine: int = 0, decoder_min_channels: int = 0):
+        super().__init__(config, decoder_depth, decoder_refine, decoder_mid_refine, decoder_min_channels)
         encoders = encoders or {}
         self.encoders = nn.ModuleDict({
             a: Encoder(*((encoders[a][0], d, encoders[a][1]) if a in encoders else (config.channels, d)))

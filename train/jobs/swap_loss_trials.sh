@@ -15,12 +15,17 @@
 #
 #   train/jobs/swap_loss_trials.sh checkpoints/swap-synthetic runs/trial8 critic
 #
+# and a decoder widened to 48 channels in its 32- and 64-px stages, from the step-8 weights (SET=wide;
+# its control is the critic set's step8 trial):
+#
+#   train/jobs/swap_loss_trials.sh checkpoints/swap-synthetic runs/trial9 wide
+#
 # Per trial NAME it writes runs/trial/NAME.log (training), NAME-split.txt/.json
 # (bench/swap_gain_ceiling.py --checkpoint: the error on the changed pixels and on the rest) and
 # NAME-val.txt/.json (train.evaluate on the validation people). About 8 min a trial on 2 CPU cores.
 set -euo pipefail
 init=${1:?usage: swap_loss_trials.sh INIT_CHECKPOINT OUT_DIR}
-out=${2:?usage: swap_loss_trials.sh INIT_CHECKPOINT OUT_DIR [step6|step7|step7b|critic]}
+out=${2:?usage: swap_loss_trials.sh INIT_CHECKPOINT OUT_DIR [step6|step7|step7b|critic|wide]}
 set_name=${3:-step6}
 validation=synthetic:identities=48,per_identity=28,identity_seed=2,seed=2,min_intensity=0.25
 mkdir -p "$out"
@@ -55,6 +60,9 @@ elif [ "$set_name" = critic ]; then  # from step 8's weights (its decoder has th
   trial step8 --decoder-mid-refine 1 --detail-weight 40 --swap-weight 8 --change-weight 8
   trial critic --decoder-mid-refine 1 --detail-weight 40 --swap-weight 8 --change-weight 8 \
     --critic-weight 1 --feature-matching-weight 10
+elif [ "$set_name" = wide ]; then  # from step 8's weights; the new channels start silent (training.load_grown)
+  trial wide48 --decoder-mid-refine 1 --detail-weight 40 --swap-weight 8 --change-weight 8 \
+    --decoder-min-channels 48 --channels-last
 else
-  echo "unknown trial set '$set_name': step6, step7, step7b or critic" >&2; exit 2
+  echo "unknown trial set '$set_name': step6, step7, step7b, critic or wide" >&2; exit 2
 fi
