@@ -360,6 +360,27 @@ def test_patch_critic_steps_on_its_own_trains_the_decoder_against_it_and_round_t
         tiny_config("swap", critic_weight=-1.0)
 
 
+def test_structural_distance_is_zero_for_equal_images_grows_with_blur_and_ignores_a_grey_sources_colour():
+    x = torch.rand(2, 3, 32, 32)
+    assert L.structural_distance(x, x).item() == pytest.approx(0.0, abs=1e-5)
+    blurred = torch.nn.functional.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+    slight = 0.9 * x + 0.1 * blurred
+    assert 0 < L.structural_distance(slight, x).item() < L.structural_distance(blurred, x).item()
+    grey = L.luminance(x).expand_as(x).contiguous()
+    tinted = grey + 0.1 * torch.tensor([0.587, -0.299, 0.0]).view(1, 3, 1, 1)  # colour, the same luminance
+    assert L.structural_distance(tinted, grey).item() == pytest.approx(0.0, abs=1e-4)
+    assert L.structural_distance(tinted, tinted * 0 + grey + 0.2).item() > 0
+
+
+def test_ssim_term_trains_the_swap_model_and_is_refused_negative(tiny_synthetic):
+    config = tiny_config("swap", ssim_weight=10.0)
+    network, history = train(tiny_synthetic, config, STEPS, progress=False)
+    assert 0 < history["swap"]["structure"] < 1
+    assert "1 − SSIM of both decodes" in get_method("swap").summary(config)
+    with pytest.raises(ConfigError, match="ssim_weight"):
+        tiny_config("swap", ssim_weight=-1.0)
+
+
 def test_a_critic_sees_the_decode_of_a_grey_photo_in_grey_and_of_a_colour_one_as_it_is():
     decoded = torch.rand(2, 3, 8, 8)
     sources = torch.rand(2, 3, 8, 8)

@@ -18,6 +18,7 @@ with metric losses and a swapping loss.
   ``image_critic`` scores patches of the decoded faces, own and swapped, against real ones on its
   own optimizer step, and the model is trained to pass it and to match its features of the real
   image, for the detail a squared-error decoder blurs.
+- SSIM next to the squared error (``ssim_weight`` > 0; off by default), for the same detail.
 """
 
 from __future__ import annotations
@@ -101,6 +102,9 @@ class SwapOptions:
     # unsure of, i.e. blur; this asks for the detail. Both 0: no critic in the network
     critic_weight: float = 0.0
     feature_matching_weight: float = 0.0
+    # 1 − SSIM of the own decode and the swapped one against their targets (losses.structural_distance),
+    # next to the squared error, which draws a blur where the decoder is unsure. 0: off
+    ssim_weight: float = 0.0
     critic_lr_scale: float = 1.0
 
 
@@ -112,7 +116,7 @@ def _validate(config) -> None:
         raise ConfigError("per_person must be >= 1")
     if not config.options.identity_swap_weight >= 0:
         raise ConfigError(f"identity_swap_weight must be >= 0, got {config.options.identity_swap_weight}")
-    for name in ("teacher_weight", "change_weight", "critic_weight", "feature_matching_weight"):
+    for name in ("teacher_weight", "change_weight", "critic_weight", "feature_matching_weight", "ssim_weight"):
         if not getattr(config.options, name) >= 0:
             raise ConfigError(f"{name} must be >= 0, got {getattr(config.options, name)}")
     for name in ("encoder_depth", "decoder_depth", "decoder_refine", "decoder_mid_refine", "decoder_min_channels"):
@@ -233,6 +237,9 @@ def swap_loss(o: SwapOptions):
                  "accuracy": L.labelled_accuracy(logits, batch[TARGET]),
                  "identity_triplet": m_id["triplet"], "expression_triplet": m_exp["triplet"],
                  "identity_cosine": m_id["cosine"], "expression_cosine": m_exp["cosine"], **critic_terms}
+        if o.ssim_weight > 0:
+            terms["structure"] = L.structural_distance(out[:2 * n], torch.cat([x, batch["swap_target"]]))
+            total = total + o.ssim_weight * terms["structure"]
         if identity_swap:
             terms["identity_swap"] = L.reconstruction(out[2 * n:], batch["identity_swap_target"])
             total = total + o.identity_swap_weight * terms["identity_swap"]
@@ -340,7 +347,9 @@ def summary(config) -> str:
             + (" Swap partners are drawn again each epoch." if o.redraw_partners else "")
             + (f" A PatchGAN critic scores patches of the decoded faces, own and swapped, against real ones on its own "
                f"step; the model is trained to pass it (×{o.critic_weight}) and to match its features of the real "
-               f"image (×{o.feature_matching_weight})." if _has_critic(o) else ""))
+               f"image (×{o.feature_matching_weight})." if _has_critic(o) else "")
+            + (f" 1 − SSIM of both decodes against their targets (×{o.ssim_weight}) next to the squared error."
+               if o.ssim_weight > 0 else ""))
 
 
 register(Method("swap", SwapOptions, build, stages, summary, follows="Li, Shu & Samaras, latent metric learning "
