@@ -6,12 +6,18 @@
 #
 #   train/jobs/photo_critic_trials.sh checkpoints/photo-swap runs/pct [STEPS]
 #
+# SET=ssim (fourth argument) runs 1 − SSIM next to the squared error (--ssim-weight 100) against the
+# same control (deterministic from the same start, so not rerun when OUT has it):
+#
+#   train/jobs/photo_critic_trials.sh checkpoints/photo-swap runs/pct 150 ssim
+#
 # Per trial NAME: OUT/NAME.log (training), OUT/NAME-val.txt (train.evaluate --split val) and
 # OUT/NAME-rec.txt (--recogniser on London's validation people).
 set -euo pipefail
-init=${1:?usage: photo_critic_trials.sh INIT_CHECKPOINT OUT_DIR [STEPS]}
-out=${2:?usage: photo_critic_trials.sh INIT_CHECKPOINT OUT_DIR [STEPS]}
+init=${1:?usage: photo_critic_trials.sh INIT_CHECKPOINT OUT_DIR [STEPS] [critic|ssim]}
+out=${2:?usage: photo_critic_trials.sh INIT_CHECKPOINT OUT_DIR [STEPS] [critic|ssim]}
 steps=${3:-40}
+set_name=${4:-critic}
 data=../shared/data
 mkdir -p "$out"
 
@@ -28,5 +34,12 @@ trial() {
   echo "== $name"; grep -iE "identified|face found|PSNR|colour|Expression accuracy, model" "$out/$name-val.txt" "$out/$name-rec.txt" || true
 }
 
-trial control
-trial critic --critic-weight 1 --feature-matching-weight 10
+if [ "$set_name" = critic ]; then
+  trial control
+  trial critic --critic-weight 1 --feature-matching-weight 10
+elif [ "$set_name" = ssim ]; then
+  [ -d "$out/control" ] || trial control
+  trial ssim --ssim-weight 100
+else
+  echo "unknown trial set '$set_name': critic or ssim" >&2; exit 2
+fi
