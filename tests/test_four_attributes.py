@@ -122,6 +122,21 @@ def test_gan_training_steps_the_critics_then_the_autoencoder(posed):
         assert not _moved(before, net, prefix), f"{prefix} moved in the autoencoder stage"
 
 
+def test_with_both_adversarial_weights_off_it_trains_as_a_plain_autoencoder_without_a_critic_step(posed):
+    from facelab.methods.fourway import FactorLabels
+    from facelab.training import run_stage
+
+    c = config(latent_adversarial_weight=0.0, image_adversarial_weight=0.0)
+    net = build_network(c)
+    stage = next(get_method("fourway").stages(net, c, STEPS))
+    assert list(stage.steps) == ["model"]  # no critic loss to step on
+    before = _state(net)
+    history = run_stage(stage, net, FactorLabels(posed), STEPS, expressions=c.expressions, progress=False)
+    assert "reconstruction_l1" in history and not any("critic" in k or "fool" in k for k in history), history
+    assert _moved(before, net, "encoder.") and _moved(before, net, "generator.")
+    assert not _moved(before, net, "latent_critic.") and not _moved(before, net, "image_critic.")
+
+
 def test_expression_region_term_weighs_the_pixels_an_expression_changes(posed):
     from facelab.methods.fourway import autoencoder_loss
 

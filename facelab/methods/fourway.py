@@ -368,18 +368,24 @@ def _only(net: AttributeSplitAAE, modules) -> None:
 
 def stages(net: AttributeSplitAAE, config, train_config, fine_tune: bool = False):
     o = config.options
-    critic_step = Step(trainable(*net.critics()), critic_loss(o), lr_scale=o.critic_lr_scale)
+
+    def with_critics(model_step: Step) -> dict[str, Step]:
+        # both adversarial weights 0 (a plain autoencoder): no critic step, nothing would train it
+        if o.latent_adversarial_weight <= 0 and o.image_adversarial_weight <= 0:
+            return {"model": model_step}
+        return {"critics": Step(trainable(*net.critics()), critic_loss(o), lr_scale=o.critic_lr_scale),
+                "model": model_step}
+
     if o.autoencoder_epochs:
         yield Stage("autoencoder", o.autoencoder_epochs,
                     setup=lambda: _only(net, net.autoencoder() + net.critics()),
-                    steps={"critics": critic_step, "model": Step(trainable(*net.autoencoder()), autoencoder_loss(o))})
+                    steps=with_critics(Step(trainable(*net.autoencoder()), autoencoder_loss(o))))
     if o.mapping_epochs:
         yield Stage("mapping", o.mapping_epochs, setup=lambda: _only(net, net.mapping()),
                     steps={"model": Step(trainable(*net.mapping()), mapping_loss(o))})
     if o.joint_epochs:
         yield Stage("joint", o.joint_epochs, setup=lambda: net.requires_grad_(True),
-                    steps={"critics": Step(trainable(*net.critics()), critic_loss(o), lr_scale=o.critic_lr_scale),
-                           "model": Step(trainable(*net.autoencoder(), *net.mapping()), joint_loss(o))})
+                    steps=with_critics(Step(trainable(*net.autoencoder(), *net.mapping()), joint_loss(o))))
 
 
 # ---- data --------------------------------------------------------------------------------------
