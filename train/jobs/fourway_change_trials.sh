@@ -55,7 +55,7 @@ elif [ "$set_name" = tasks ]; then
   trial tasks10 --pose-weight 10 --identity-weight 10 --expression-weight 10 --head-weight 10 --style-weight 10
 elif [ "$set_name" = adversarial ]; then
   [ -d "$out/control" ] || trial control
-  trial adversarial01 --latent-adversarial-weight 0.1 --image-adversarial-weight 0.1
+  [ -f "$out/adversarial01-val.txt" ] || trial adversarial01 --latent-adversarial-weight 0.1 --image-adversarial-weight 0.1
   trial adversarial0 --latent-adversarial-weight 0 --image-adversarial-weight 0
 else
   echo "unknown trial set '$set_name': change, refine, tasks or adversarial" >&2; exit 2
