@@ -192,10 +192,11 @@ def swap_loss(o: SwapOptions):
         if identity_swap:
             decoded.append(net.join({**mine, IDENTITY: z[IDENTITY][n:]}))
         out = net.decode(torch.cat(decoded))
+        # what out[:2 * n], the own and swapped decodes, should be: for the critic and the SSIM term
+        sources = torch.cat([x, batch["swap_target"]]) if _has_critic(o) or o.ssim_weight > 0 else None
         critic_terms, critic_total = {}, 0.0
         if _has_critic(o):
             critic = getattr(net, IMAGE_CRITIC)
-            sources = torch.cat([x, batch["swap_target"]])
             scores, fake = critic(L.like_source(out[:2 * n], sources))
             with torch.no_grad():
                 _, real = critic(sources)
@@ -238,7 +239,7 @@ def swap_loss(o: SwapOptions):
                  "identity_triplet": m_id["triplet"], "expression_triplet": m_exp["triplet"],
                  "identity_cosine": m_id["cosine"], "expression_cosine": m_exp["cosine"], **critic_terms}
         if o.ssim_weight > 0:
-            terms["structure"] = L.structural_distance(out[:2 * n], torch.cat([x, batch["swap_target"]]))
+            terms["structure"] = L.structural_distance(out[:2 * n], sources)
             total = total + o.ssim_weight * terms["structure"]
         if identity_swap:
             terms["identity_swap"] = L.reconstruction(out[2 * n:], batch["identity_swap_target"])
