@@ -306,6 +306,42 @@ def test_fine_tune_adds_decoder_blocks_that_start_as_the_identity_and_then_learn
         assert not torch.allclose(grown.network.decode(code), start.network.decode(code), atol=1e-6)
 
 
+def test_fine_tune_adds_encoder_blocks_that_start_as_the_identity_and_then_learn(tmp_path):
+    import dataclasses
+
+    from facelab.config import ConfigError, ModelConfig
+    from facelab.methods import get_method
+    from facelab.training import load_grown
+    from train import fit
+
+    data = ["--data", "synthetic:identities=4,per_identity=7", "--batch-size", "8", "--out", str(tmp_path),
+            "--logs", ""]
+    base_dir = fit.main(["--method", "swap", "--name", "base", "--channels", "8", "16", "16", "16",
+                         "--latents", "identity=4", "expression=3", "--max-steps", "1", *data])
+    start = facelab.load(base_dir)
+    refined = dataclasses.replace(start.config, options=dataclasses.replace(start.config.options, encoder_refine=1))
+    fresh = get_method("swap").build(refined)
+    partial = load_grown(fresh, start.network.state_dict())
+    assert {k.split(".")[2] for k in partial} == {"refine"}
+    fresh.eval()
+    x = torch.rand(3, 3, 64, 64)
+    with torch.no_grad():
+        before, after = start.network.encode(x)[0], fresh.encode(x)[0]
+    for a in start.config.latents:
+        assert torch.allclose(after[a], before[a], atol=1e-6)  # grown encoders read as before
+    grown = facelab.load(fit.main(["--method", "swap", "--name", "refined", "--init", str(base_dir),
+                                   "--encoder-refine", "1", "--max-steps", "2", *data]))
+    assert "1 residual block(s) after each downsampling stage" in get_method("swap").summary(grown.config)
+    with pytest.raises(ConfigError, match="encoder_refine"):
+        ModelConfig(method="swap", options={"encoder_refine": -1})
+    for encoder in grown.network.encoders.values():
+        assert len(encoder.refine) == 4  # one stage of blocks per downsampling stage
+        assert all(stage[0].body[-1].weight.abs().sum() > 0 for stage in encoder.refine)  # they learn
+    with torch.no_grad():
+        moved = grown.network.encode(x)[0]
+    assert not all(torch.allclose(moved[a], before[a], atol=1e-6) for a in start.config.latents)
+
+
 def test_fine_tune_widens_the_thin_decoder_stages_silently_and_the_new_channels_learn(tmp_path):
     import dataclasses
 

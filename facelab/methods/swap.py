@@ -47,6 +47,10 @@ OPTIONAL_MODULES = (TEACHER_HEAD, IMAGE_CRITIC)  # present only when their optio
 class SwapOptions:
     epochs: int = 20
     encoder_depth: int = 0  # extra 3×3 convs per stage in each encoder
+    # residual blocks after each encoder stage (models.blocks.Encoder's refine), starting as the
+    # identity, so `train --init CKPT --encoder-refine N` grows trained encoders: codes optimised per
+    # image through a trained decoder reconstruct far better than the plain encoders' (LIMITS)
+    encoder_refine: int = 0
     decoder_depth: int = 0  # extra 3×3 convs per stage in the decoder
     # residual blocks at full resolution before the decoder's output (models.blocks.ResidualBlock):
     # they start as the identity, so `train --init CKPT --decoder-refine N` grows a trained decoder
@@ -119,7 +123,8 @@ def _validate(config) -> None:
     for name in ("teacher_weight", "change_weight", "critic_weight", "feature_matching_weight", "ssim_weight"):
         if not getattr(config.options, name) >= 0:
             raise ConfigError(f"{name} must be >= 0, got {getattr(config.options, name)}")
-    for name in ("encoder_depth", "decoder_depth", "decoder_refine", "decoder_mid_refine", "decoder_min_channels"):
+    for name in ("encoder_depth", "encoder_refine", "decoder_depth", "decoder_refine", "decoder_mid_refine",
+                 "decoder_min_channels"):
         if getattr(config.options, name) < 0:
             raise ConfigError(f"{name} must be >= 0, got {getattr(config.options, name)}")
     wide = config.options.decoder_min_channels
@@ -160,7 +165,7 @@ def _has_critic(o: SwapOptions) -> bool:
 
 def build(config) -> SplitAutoencoder:
     o = config.options
-    net = SplitAutoencoder(config, encoders={a: (config.channels, o.encoder_depth) for a in config.latents},
+    net = SplitAutoencoder(config, encoders={a: (config.channels, o.encoder_depth, o.encoder_refine) for a in config.latents},
                            decoder_depth=o.decoder_depth, decoder_refine=o.decoder_refine,
                            decoder_mid_refine=o.decoder_mid_refine, decoder_min_channels=o.decoder_min_channels)
     if o.teacher_weight > 0:  # built last: every other weight starts exactly as without the teacher
@@ -340,6 +345,8 @@ def summary(config) -> str:
             + (f" A change loss (×{o.change_weight}): what the swap changes in the decoded face (against this "
                f"face's own decode) must equal what the true render changes, so nothing the expression does not "
                f"touch moves." if o.change_weight > 0 else "")
+            + (f" Each encoder has {o.encoder_refine} residual block(s) after each downsampling stage (added to "
+               f"trained encoders, starting as the identity)." if o.encoder_refine > 0 else "")
             + (f" The decoder ends in {o.decoder_refine} residual block(s) at full resolution (added to a "
                f"trained decoder, starting as the identity)." if o.decoder_refine > 0 else "")
             + (f" {o.decoder_mid_refine} more after each lower-resolution upsampling stage (added the same way)."

@@ -64,16 +64,34 @@ class Encoder(nn.Module):
     """(B, 3, S, S) → a Gaussian posterior's mean and log-variance, each (B, latent).
 
     Depth 0 is the original DisVAE encoder, layer for layer (its ``conv``/``head`` names are kept).
+    ``refine`` adds that many :class:`ResidualBlock` after each downsampling stage, kept apart from
+    ``conv`` (whose indices are the checkpoints' names). They start as the identity, so they can be
+    added to a trained encoder (``train --init``): a trained swap model's codes, optimised per image
+    with its decoder fixed, reconstruct far better than its 4-conv encoders' (the encoder, not the
+    decoder, left most of the error; swap-synthetic's LIMITS).
     """
 
-    def __init__(self, channels: tuple[int, ...], latent: int, depth: int = 0):
+    def __init__(self, channels: tuple[int, ...], latent: int, depth: int = 0, refine: int = 0):
         super().__init__()
         trunk = ConvTrunk(channels, depth)
         self.conv = trunk.conv
         self.head = nn.Linear(trunk.out_features, 2 * latent)
+        # no parameters (and no state-dict keys) unless asked for, so older checkpoints load strictly
+        self.refine = nn.ModuleList(nn.Sequential(*(ResidualBlock(c) for _ in range(refine))) for c in channels) \
+            if refine > 0 else nn.ModuleList()
+        self.stage_layers = len(self.conv) // len(channels)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        if not len(self.refine):
+            return self.conv(x)
+        for i, layer in enumerate(self.conv):
+            x = layer(x)
+            if (i + 1) % self.stage_layers == 0:
+                x = self.refine[i // self.stage_layers](x)
+        return x
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = self.head(self.conv(x).flatten(1)).chunk(2, dim=1)
+        mu, logvar = self.head(self.features(x).flatten(1)).chunk(2, dim=1)
         return mu, logvar.clamp(-10, 10)
 
 

@@ -114,18 +114,18 @@ class CodeBase(CodePlumbing, nn.Module):
 class SplitAutoencoder(CodeBase):
     """One conv encoder per sub-code → concatenated code → fusion (FC + ReLU) → decoder.
 
-    ``encoders`` gives each attribute's (channels, extra depth); by default all use
+    ``encoders`` gives each attribute's (channels, extra depth[, residual blocks per stage]); by default all use
     ``config.channels``. Attributes in ``mirrored`` read the mean posterior of the face and its
     mirror image (an expression reads the same in a mirror).
     """
 
-    def __init__(self, config: ModelConfig, encoders: dict[str, tuple[tuple[int, ...], int]] | None = None,
+    def __init__(self, config: ModelConfig, encoders: dict[str, tuple] | None = None,
                  mirrored: tuple[str, ...] = (), decoder_depth: int = 0, decoder_refine: int = 0,
                  decoder_mid_refine: int = 0, decoder_min_channels: int = 0):
         super().__init__(config, decoder_depth, decoder_refine, decoder_mid_refine, decoder_min_channels)
         encoders = encoders or {}
         self.encoders = nn.ModuleDict({
-            a: Encoder(*((encoders[a][0], d, encoders[a][1]) if a in encoders else (config.channels, d)))
+            a: Encoder(*((encoders[a][0], d, *encoders[a][1:]) if a in encoders else (config.channels, d)))
             for a, d in config.latents.items()
         })
         self.mirrored = tuple(mirrored)
