@@ -85,6 +85,8 @@ def test_registered_with_options_validated_and_a_card_paragraph():
     c = config()
     assert isinstance(c.options, method.options) and c.options.lambda_ae == 0.9
     assert "Browatzki" in method.follows and "cycle" in method.summary(c)
+    assert "D_z's" not in method.summary(c)  # the paper's weights go unsaid; others are named
+    assert "D_z's ×0.1 + D_x's ×0" in method.summary(config(latent_adversarial_weight=0.1, image_adversarial_weight=0))
     net = build_network(c)
     assert net.z_dim == sum(LATENTS.values())  # z_dim 0: the size of f (99 at 3 + 32 + 32 + 32)
     assert build_network(ModelConfig(method="fourway", latents={"pose": 3, "identity": 32, "expression": 32,

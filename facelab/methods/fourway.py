@@ -441,6 +441,13 @@ def batch_sampler(dataset, config, train_config, generator):
     return person_batch_sampler(base, train_config.batch_size, config.options.per_person, generator)
 
 
+def _critic_weights(o: FourWayOptions) -> str:
+    """The critics' weights inside the adversarial term, where they are not the paper's 1."""
+    if o.latent_adversarial_weight == 1 and o.image_adversarial_weight == 1:
+        return ""
+    return f", the adversarial term D_z's ×{o.latent_adversarial_weight:g} + D_x's ×{o.image_adversarial_weight:g}"
+
+
 def summary(config) -> str:
     o = config.options
     sizes = ", ".join(f"{a} {d}" for a, d in config.latents.items())
@@ -450,7 +457,7 @@ def summary(config) -> str:
                    f"({'-'.join(map(str, config.channels))}) → z ({z}-d) → generator G, ℓ1 reconstruction, a latent "
                    f"critic D_z (3 fully connected layers) imposing a {o.prior} prior on z and a DCGAN-style image critic "
                    f"D_x on reconstructions and on G(prior samples; {o.prior_fraction:g} per image), weighted λ_AE = {o.lambda_ae} "
-                   f"(λ·{o.reconstruction_scale}·ℓ1 + (1 − λ)·adversarial); (2) with the autoencoder fixed, "
+                   f"(λ·{o.reconstruction_scale}·ℓ1 + (1 − λ)·adversarial{_critic_weights(o)}); (2) with the autoencoder fixed, "
                    f"{o.mapping_epochs} epochs: Φ: z → f = ({sizes}) and Φ⁻¹: f → z (two fully connected layers each), "
                    f"ℓ1 of z through Φ⁻¹(Φ(z)) (×{o.z_reconstruction_weight})")
     tasks = []

@@ -1,0 +1,113 @@
+"""Can an encoder of synthetic-fourway's size read expression and pose from its faces at all?
+
+    python bench/fourway_encoder_capacity.py [--epochs 12] [--channels 16 32 64 128] [--channels 32 64 128 256]
+
+The four-attribute model's expression head reads under half of its own *training* faces, and its
+autoencoder's z holds pose hardly better than raw pixels (``bench/fourway_z_probe.py``). Either the
+encoder is too small for faces turned up to 35° and rolled up to 15° (the recipe can then do little),
+or the recipe spends the encoder on other things. This trains the fourway encoder's conv trunk
+(``facelab.models.blocks.ConvTrunk``, the same strided convs), plain and supervised: a linear
+expression classifier (cross-entropy) and a linear yaw/pitch/roll regression (ℓ1, degrees / 30, as the
+fourway pose loss) on the same training set as the bundled checkpoint, then scores it on the
+validation people (``identity_seed=2``, never the test set). A trunk that reads expression well here
+says the recipe, not the size, is what limits. Writes ``bench/results/fourway_encoder_capacity.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from common import invocation, machine, timestamp, write_results  # noqa: E402
+from torch import nn  # noqa: E402
+
+TRAIN = dict(identities=200, per_identity=35, min_intensity=0.25, pose_range=35, roll_range=15)
+VALIDATION = dict(identities=48, per_identity=28, identity_seed=2, seed=2, min_intensity=0.25, pose_range=35,
+                  roll_range=15)
+POSE_SCALE = 30.0  # degrees per unit, as the fourway method's pose_scale
+
+
+def tensors(spec: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Images, expression labels and (yaw, pitch, roll) in degrees of a generator set."""
+    from facelab.synthetic import SyntheticFaces, factor_labels
+
+    data = SyntheticFaces(**spec, progress=False)
+    images = torch.stack([data[i]["image"] for i in range(len(data))])
+    labels = torch.as_tensor([f.expression for f in data.factors])
+    pose = torch.as_tensor(np.asarray(factor_labels(data.factors)["pose"], dtype=np.float32))
+    return images, labels, pose
+
+
+def train_and_score(channels: list[int], data: tuple, val: tuple, epochs: int, seed: int = 0) -> dict:
+    from facelab.models.blocks import ConvTrunk
+
+    torch.manual_seed(seed)
+    trunk = ConvTrunk(tuple(channels))
+    net = nn.ModuleDict({"trunk": trunk, "expression": nn.Linear(trunk.out_features, 7),
+                         "pose": nn.Linear(trunk.out_features, 3)})
+    images, labels, pose = data
+    steps = epochs * -(-len(images) // 64)
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-3, total_steps=steps)
+    start = time.perf_counter()
+    for epoch in range(epochs):
+        net.train()
+        seen = right = 0
+        for idx in torch.randperm(len(images)).split(64):
+            h = trunk(images[idx])
+            logits = net["expression"](h)
+            loss = nn.functional.cross_entropy(logits, labels[idx]) \
+                + (net["pose"](h) - pose[idx] / POSE_SCALE).abs().mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            right += int((logits.argmax(1) == labels[idx]).sum())
+            seen += len(idx)
+        print(f"  {channels} epoch {epoch + 1}/{epochs}: training expression accuracy {right / seen:.3f}", flush=True)
+    net.eval()
+    with torch.no_grad():
+        h = torch.cat([trunk(x) for x in val[0].split(256)])
+        read = (net["expression"](h).argmax(1) == val[1]).float().mean().item()
+        mae = ((net["pose"](h) * POSE_SCALE - val[2]).abs().mean(0)).tolist()
+    return {"channels": channels, "epochs": epochs, "training_expression_accuracy": right / seen,
+            "validation_expression_accuracy": read, "validation_pose_mae_degrees": dict(zip(("yaw", "pitch", "roll"), mae)),
+            "parameters": sum(p.numel() for p in trunk.parameters()), "seconds": time.perf_counter() - start}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--channels", type=int, nargs="+", action="append",
+                   help="a trunk's channels per stage (repeatable; default: 16 32 64 128, the bundled fourway's)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", default=str(Path(__file__).parent / "results" / "fourway_encoder_capacity.json"))
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    load_before = os.getloadavg()
+    data, val = tensors(TRAIN), tensors(VALIDATION)
+    majority = float(np.bincount(val[1].numpy()).max() / len(val[1]))
+    rows = [train_and_score(c, data, val, args.epochs) for c in (args.channels or [[16, 32, 64, 128]])]
+    print(f"\n{'trunk channels':22s} {'params':>9s} {'train expr':>11s} {'val expr':>9s} {'yaw °':>6s} "
+          f"{'pitch °':>8s} {'roll °':>7s} {'s':>6s}")
+    for r in rows:
+        m = r["validation_pose_mae_degrees"]
+        print(f"{'-'.join(map(str, r['channels'])):22s} {r['parameters']:9d} {r['training_expression_accuracy']:11.3f} "
+              f"{r['validation_expression_accuracy']:9.3f} {m['yaw']:6.2f} {m['pitch']:8.2f} {m['roll']:7.2f} "
+              f"{r['seconds']:6.0f}")
+    print(f"majority class on validation: {majority:.3f}")
+    write_results({"training_set": TRAIN, "validation_set": VALIDATION, "majority": majority, "rows": rows,
+                   "machine": machine(load_before, os.getloadavg()), "command": invocation(argv), "when": timestamp()},
+                  args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
