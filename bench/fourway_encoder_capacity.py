@@ -8,7 +8,8 @@ encoder is too small for faces turned up to 35° and rolled up to 15° (the reci
 or the recipe spends the encoder on other things. This trains the fourway encoder's conv trunk
 (``facelab.models.blocks.ConvTrunk``, the same strided convs), plain and supervised: a linear
 expression classifier (cross-entropy) and a linear yaw/pitch/roll regression (ℓ1, degrees / 30, as the
-fourway pose loss) on the same training set as the bundled checkpoint, then scores it on the
+fourway pose loss) on the generator set the bundled checkpoint was trained on (all 7,000 faces; the
+checkpoint's run held 10 % of them out for its own validation), then scores it on the
 validation people (``identity_seed=2``, never the test set). A trunk that reads expression well here
 says the recipe, not the size, is what limits. Writes ``bench/results/fourway_encoder_capacity.json``.
 """
