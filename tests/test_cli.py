@@ -268,6 +268,17 @@ def test_fine_tune_appends_a_sub_code_and_decodes_as_before_until_it_learns(trai
         load_grown(get_method("swap").build(start.config), fresh.state_dict())
 
 
+def _tiny_swap_start(tmp_path):
+    """A 1-step swap model to grow from: the training arguments, its directory and the loaded model."""
+    from train import fit
+
+    data = ["--data", "synthetic:identities=4,per_identity=7", "--batch-size", "8", "--out", str(tmp_path),
+            "--logs", ""]
+    base_dir = fit.main(["--method", "swap", "--name", "base", "--channels", "8", "16", "16", "16",
+                         "--latents", "identity=4", "expression=3", "--max-steps", "1", *data])
+    return data, base_dir, facelab.load(base_dir)
+
+
 def test_fine_tune_adds_decoder_blocks_that_start_as_the_identity_and_then_learn(tmp_path):
     import dataclasses
 
@@ -276,11 +287,7 @@ def test_fine_tune_adds_decoder_blocks_that_start_as_the_identity_and_then_learn
     from facelab.training import load_grown
     from train import fit
 
-    data = ["--data", "synthetic:identities=4,per_identity=7", "--batch-size", "8", "--out", str(tmp_path),
-            "--logs", ""]
-    base_dir = fit.main(["--method", "swap", "--name", "base", "--channels", "8", "16", "16", "16",
-                         "--latents", "identity=4", "expression=3", "--max-steps", "1", *data])
-    start = facelab.load(base_dir)
+    data, base_dir, start = _tiny_swap_start(tmp_path)
     refined = dataclasses.replace(start.config, options=dataclasses.replace(start.config.options, decoder_refine=2,
                                                                             decoder_mid_refine=1))
     fresh = get_method("swap").build(refined)
@@ -314,11 +321,7 @@ def test_fine_tune_adds_encoder_blocks_that_start_as_the_identity_and_then_learn
     from facelab.training import load_grown
     from train import fit
 
-    data = ["--data", "synthetic:identities=4,per_identity=7", "--batch-size", "8", "--out", str(tmp_path),
-            "--logs", ""]
-    base_dir = fit.main(["--method", "swap", "--name", "base", "--channels", "8", "16", "16", "16",
-                         "--latents", "identity=4", "expression=3", "--max-steps", "1", *data])
-    start = facelab.load(base_dir)
+    data, base_dir, start = _tiny_swap_start(tmp_path)
     refined = dataclasses.replace(start.config, options=dataclasses.replace(start.config.options, encoder_refine=1))
     fresh = get_method("swap").build(refined)
     partial = load_grown(fresh, start.network.state_dict())
