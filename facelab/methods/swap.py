@@ -49,7 +49,7 @@ class SwapOptions:
     encoder_depth: int = 0  # extra 3×3 convs per stage in each encoder
     # residual blocks after each encoder stage (models.blocks.Encoder's refine), starting as the
     # identity, so `train --init CKPT --encoder-refine N` grows trained encoders: codes optimised per
-    # image through a trained decoder reconstruct 1.4 dB better than the plain encoders' (LIMITS)
+    # image through a trained decoder reconstruct 1.3 dB better than the plain encoders' (LIMITS)
     encoder_refine: int = 0
     decoder_depth: int = 0  # extra 3×3 convs per stage in the decoder
     # residual blocks at full resolution before the decoder's output (models.blocks.ResidualBlock):

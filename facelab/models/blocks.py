@@ -67,7 +67,7 @@ class Encoder(nn.Module):
     ``refine`` adds that many :class:`ResidualBlock` after each downsampling stage, kept apart from
     ``conv`` (whose indices are the checkpoints' names). They start as the identity, so they can be
     added to a trained encoder (``train --init``): a trained swap model's codes, optimised per image
-    with its decoder fixed, reconstruct 1.4 dB better than its 4-conv encoders' (swap-synthetic's
+    with its decoder fixed, reconstruct 1.3 dB better than its 4-conv encoders' (swap-synthetic's
     LIMITS; one block per stage for 2 epochs closed little of that).
     """
 
