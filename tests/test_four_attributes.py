@@ -174,6 +174,28 @@ def test_the_critic_step_leaves_the_autoencoder_and_the_model_step_the_critics(p
     assert torch.isfinite(out["loss"])
 
 
+def test_the_warmup_stage_trains_the_encoder_and_phi_on_the_task_losses_alone(posed):
+    from facelab.methods.fourway import FactorLabels
+    from facelab.training import run_stage
+
+    c = config(warmup_epochs=1)
+    net = build_network(c)
+    stages = get_method("fourway").stages(net, c, STEPS)
+    stage = next(stages)
+    assert stage.name == "warmup" and list(stage.steps) == ["model"]
+    assert next(stages).name == "autoencoder"  # then the paper's stages
+    before = _state(net)
+    history = run_stage(stage, net, FactorLabels(posed), STEPS, expressions=c.expressions, progress=False)
+    assert {"pose_l1", "identity_triplet", "expression_triplet", "style_triplet", "expression_cross_entropy"} \
+        <= set(history) and all(np.isfinite(v) for v in history.values()), history
+    assert not any(k.startswith(("cycle", "reconstruction", "z_reconstruction")) for k in history)
+    assert _moved(before, net, "encoder.") and _moved(before, net, "phi.") and _moved(before, net, "heads.")
+    for prefix in ("generator.", "phi_inv.", "latent_critic.", "image_critic."):
+        assert not _moved(before, net, prefix), f"{prefix} moved in the warm-up"
+    assert "not in the paper) 1 epochs of E and Φ" in get_method("fourway").summary(c)
+    assert "(0, not in the paper)" not in get_method("fourway").summary(config())
+
+
 def test_mapping_stage_trains_phi_with_the_autoencoder_fixed(posed):
     from facelab.methods.fourway import FactorLabels
     from facelab.training import run_stage

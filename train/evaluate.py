@@ -208,13 +208,15 @@ def epoch_fields(options) -> list[str]:
 def split_epochs(options, total: int, weights: dict[str, float] | None = None, minimum: int = 1):
     """``options`` with ``total`` epochs split over its epoch fields in proportion to ``weights``
     (default: the options' own values): each field but the last gets the floor (at least
-    ``minimum``), the last the rest, so every method sees the same number of passes over the data."""
+    ``minimum``; 0 where its weight is 0), the last the rest, so every method sees the same number of passes over the data."""
     fields = epoch_fields(options)
     if not fields:
         raise ValueError(f"{type(options).__name__} has no epoch options to set")
     weights = weights or {f: getattr(options, f) for f in fields}
     share = sum(weights.get(f, 0) for f in fields) or 1
-    epochs = {f: max(minimum, int(total * weights.get(f, 0) // share)) for f in fields[:-1]}
+    # a stage the weights leave out (an optional stage set to 0) stays out
+    epochs = {f: max(minimum, int(total * weights.get(f, 0) // share)) if weights.get(f, 0) > 0 else 0
+              for f in fields[:-1]}
     epochs[fields[-1]] = max(minimum, total - sum(epochs.values()))
     return dataclasses.replace(options, **epochs)
 

@@ -49,6 +49,11 @@ PRIORS = ("normal", "uniform")
 
 @dataclass
 class FourWayOptions:
+    # stage 0 (optional, not in the paper): E and Φ trained on the task losses alone, no decoder. The
+    # autoencoder's objective keeps expression and pose out of z when E starts from scratch
+    # (bench/fourway_encoder_capacity.py: the same trunk, supervised, reads them well); starting E
+    # from features that read them lets the later stages keep them
+    warmup_epochs: int = 0
     autoencoder_epochs: int = 10  # stage 1: the adversarial autoencoder
     mapping_epochs: int = 10  # stage 2: Φ/Φ⁻¹ (and the heads), the autoencoder fixed
     joint_epochs: int = 0  # stage 3 (optional): everything fine-tuned together
@@ -113,7 +118,7 @@ def _validate(config) -> None:
         raise ConfigError(f"prior must be one of {', '.join(PRIORS)}, got {o.prior!r}")
     if not 0.0 <= o.lambda_ae <= 1.0:
         raise ConfigError(f"lambda_ae must be in [0, 1], got {o.lambda_ae}")
-    for name in ("autoencoder_epochs", "mapping_epochs", "joint_epochs", "z_dim", "cycle_attributes",
+    for name in ("warmup_epochs", "autoencoder_epochs", "mapping_epochs", "joint_epochs", "z_dim", "cycle_attributes",
                  "encoder_depth", "decoder_depth", "decoder_refine", "swap_target_weight",
                  "swap_target_attributes", "swap_change_weight"):
         if getattr(o, name) < 0:
@@ -333,6 +338,17 @@ def _mapping_terms(net: AttributeSplitAAE, batch: dict, z: torch.Tensor, o: Four
     return total, {"z_reconstruction": z_rec, **terms, **c_terms}
 
 
+def warmup_loss(o: FourWayOptions):
+    """Stage 0: the task losses on Φ(E(x)) alone, training E, Φ and the heads (no decoder, no cycle)."""
+
+    def loss(net: AttributeSplitAAE, batch: dict) -> dict:
+        parts = net.split(net.phi(net.encode_z(batch["image"])))
+        total, terms = task_losses(net, parts, _labels(batch, net.attributes), o)
+        return {"loss": total, **terms}
+
+    return loss
+
+
 def mapping_loss(o: FourWayOptions):
     """Stage 2: Φ, Φ⁻¹ and the heads; E and G are fixed (gradients pass through them, unused)."""
 
@@ -376,6 +392,10 @@ def stages(net: AttributeSplitAAE, config, train_config, fine_tune: bool = False
         return {"critics": Step(trainable(*net.critics()), critic_loss(o), lr_scale=o.critic_lr_scale),
                 "model": model_step}
 
+    if o.warmup_epochs:
+        warm = [net.encoder, net.phi, net.heads]
+        yield Stage("warmup", o.warmup_epochs, setup=lambda: _only(net, warm),
+                    steps={"model": Step(trainable(*warm), warmup_loss(o))})
     if o.autoencoder_epochs:
         yield Stage("autoencoder", o.autoencoder_epochs,
                     setup=lambda: _only(net, net.autoencoder() + net.critics()),
@@ -472,6 +492,9 @@ def summary(config) -> str:
     if "style" in supervised:
         tasks.append(f"a style triplet loss on distances between the generator's background, light and noise "
                      f"(×{o.style_weight})")
+    if o.warmup_epochs:
+        stages_text = (f"(0, not in the paper) {o.warmup_epochs} epochs of E and Φ trained on the task losses below "
+                       f"alone, no decoder; {stages_text}")
     text = (f"Attribute split of an adversarial autoencoder (after Browatzki & Wallraven): {stages_text}; "
             f"task losses: {'; '.join(tasks) or 'none'} (triplet margin {o.margin}); attribute cycle-consistency "
             f"(×{o.cycle_weight}): {o.cycle_attributes} sub-code(s) per batch permuted across the batch, decoded "
