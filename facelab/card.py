@@ -219,6 +219,9 @@ def write_card(directory: str | Path, limits: str | None = None) -> Path:
         )
     method = get_method(model.method)
     summary = method.summary(model) + (f" Follows: {method.follows}." if method.follows else "")
+    if len(run_chain(run)) > 1:  # config.json holds the last fine-tune's options, not the first run's stages
+        summary += (" These are the options of the last training command below; the earlier commands' stages "
+                    "and options are in their command lines.")
     heads = ", ".join(f"{a} ({len(names)} classes)" for a, names in class_names(model).items())
     architecture = (f"sub-codes {latents} (concatenated in that order), fusion layer (FC + ReLU) of width "
                     f"{model.fusion_dim} and decoder with conv channels {'-'.join(map(str, model.channels))}"

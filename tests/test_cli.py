@@ -62,6 +62,8 @@ def test_train_cli_fine_tunes_from_a_checkpoint(trained, tmp_path):
     assert run["init"]["command"] == first and "--init" in run["command"]
     card = write_card(tuned_dir).read_text()
     assert card.index(first) < card.index(run["command"]) and "wall time in total" in card
+    assert "options of the last training command" in card.split("## Training")[0]  # the Method paragraph says whose
+    assert "options of the last training command" not in write_card(trained).read_text()  # one run: its own
 
 
 def test_evaluate_cli_writes_figures_and_card(trained, capsys):
