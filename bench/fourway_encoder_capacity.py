@@ -1,6 +1,7 @@
 """Can an encoder of synthetic-fourway's size read expression and pose from its faces at all?
 
     python bench/fourway_encoder_capacity.py [--epochs 12] [--channels 16 32 64 128] [--channels 32 64 128 256]
+        [--identities 200 --per-identity 35]
 
 The four-attribute model's expression head reads under half of its own *training* faces, and its
 autoencoder's z holds pose hardly better than raw pixels (``bench/fourway_z_probe.py``). Either the
@@ -9,7 +10,8 @@ or the recipe spends the encoder on other things. This trains the fourway encode
 (``facelab.models.blocks.ConvTrunk``, the same strided convs), plain and supervised: a linear
 expression classifier (cross-entropy) and a linear yaw/pitch/roll regression (ℓ1, degrees / 30, as the
 fourway pose loss) on the generator set the bundled checkpoint was trained on (all 7,000 faces; the
-checkpoint's run held 10 % of them out for its own validation), then scores it on the
+checkpoint's run held 10 % of them out for its own validation; ``--identities``/``--per-identity``
+train on another number of generator people and faces each), then scores it on the
 validation people (``identity_seed=2``, never the test set). A trunk that reads expression well here
 says the recipe, not the size, is what limits. Writes ``bench/results/fourway_encoder_capacity.json``.
 """
@@ -88,12 +90,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--channels", type=int, nargs="+", action="append",
                    help="a trunk's channels per stage (repeatable; default: 16 32 64 128, the bundled fourway's)")
+    p.add_argument("--identities", type=int, default=TRAIN["identities"],
+                   help="generator people in the training set: does more data, not a wider trunk, lift it?")
+    p.add_argument("--per-identity", type=int, default=TRAIN["per_identity"], help="faces per person")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "fourway_encoder_capacity.json"))
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
-    data, val = tensors(TRAIN), tensors(VALIDATION)
+    train_spec = {**TRAIN, "identities": args.identities, "per_identity": args.per_identity}
+    data, val = tensors(train_spec), tensors(VALIDATION)
     majority = float(np.bincount(val[1].numpy()).max() / len(val[1]))
     rows = [train_and_score(c, data, val, args.epochs) for c in (args.channels or [[16, 32, 64, 128]])]
     print(f"\n{'trunk channels':22s} {'params':>9s} {'train expr':>11s} {'val expr':>9s} {'yaw °':>6s} "
@@ -104,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['validation_expression_accuracy']:9.3f} {m['yaw']:6.2f} {m['pitch']:8.2f} {m['roll']:7.2f} "
               f"{r['seconds']:6.0f}")
     print(f"majority class on validation: {majority:.3f}")
-    write_results({"training_set": TRAIN, "validation_set": VALIDATION, "majority": majority, "rows": rows,
+    write_results({"training_set": train_spec, "validation_set": VALIDATION, "majority": majority, "rows": rows,
                    "machine": machine(load_before, os.getloadavg()), "command": invocation(argv), "when": timestamp()},
                   args.out)
     return 0
