@@ -222,7 +222,8 @@ def test_compare_trains_every_method_on_one_split_and_writes_one_table(tmp_path,
     # the same image budget: 3 passes over the data each, DisVAE's split 1 + 2 between its stages
     assert saved["methods"]["disvae"]["stage_epochs"] == {"identity_epochs": 1, "disvae_epochs": 2}
     stages = {m: r["stage_epochs"] for m, r in saved["methods"].items()}
-    assert sum(stages["fourway"].values()) == 3 and stages["fourway"]["warmup_epochs"] == 0  # an optional stage stays off
+    # the same budget, and an optional stage (the warm-up) stays off
+    assert sum(stages["fourway"].values()) == 3 and stages["fourway"]["warmup_epochs"] == 0
     assert set(stages["fourway"]) == {"warmup_epochs", "autoencoder_epochs", "mapping_epochs", "joint_epochs"}
     assert all(e == {"epochs": 3} for m, e in stages.items() if m not in ("disvae", "fourway"))
     for name, result in saved["methods"].items():

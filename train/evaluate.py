@@ -208,7 +208,8 @@ def epoch_fields(options) -> list[str]:
 def split_epochs(options, total: int, weights: dict[str, float] | None = None, minimum: int = 1):
     """``options`` with ``total`` epochs split over its epoch fields in proportion to ``weights``
     (default: the options' own values): each field but the last gets the floor (at least
-    ``minimum``; 0 where its weight is 0), the last the rest, so every method sees the same number of passes over the data."""
+    ``minimum``; 0 where its weight is 0), the last the rest, so every method sees the same number of
+    passes over the data."""
     fields = epoch_fields(options)
     if not fields:
         raise ValueError(f"{type(options).__name__} has no epoch options to set")
