@@ -224,6 +224,38 @@ def labelled_l1(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (prediction[known, : target.shape[1]] - target[known]).abs().mean()
 
 
+def label_correlation(code: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean squared Pearson correlation, over the batch, between every column of ``code`` (B, d) and
+    every column of ``labels`` (B, k) (the XCov idea of Cheung et al. 2014, against known factors).
+    When every column of a code is uncorrelated with a label, a linear probe fitted on the code reads
+    nothing of it (its least-squares weights are 0). Rows with a NaN label take no part; 0 with fewer
+    than 3 known rows, or for a constant label column."""
+    labels = labels.to(code.dtype)
+    labels = labels[:, None] if labels.dim() == 1 else labels
+    known = torch.isfinite(labels).all(1)
+    if int(known.sum()) < 3:
+        return code.sum() * 0.0
+    x, y = code[known], labels[known]
+    x = x - x.mean(0)
+    y = y - y.mean(0)
+    x = x / x.pow(2).sum(0).sqrt().clamp_min(1e-6)
+    y = y / y.pow(2).sum(0).sqrt().clamp_min(1e-6)
+    return (x.T @ y).pow(2).mean()
+
+
+def prediction_correlation(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean over columns of the squared Pearson correlation, over the batch, between ``prediction``
+    (B, k) and ``target`` (B, k), column by column: 0 when a regressor's outputs carry nothing
+    linear of what it predicts, 1 when they are exact up to scale. Bounded, so an encoder can be
+    trained to drive it to 0 against an adversary without running off (as maximising the
+    adversary's squared error would)."""
+    x = prediction - prediction.mean(0)
+    y = target.to(prediction.dtype) - target.to(prediction.dtype).mean(0)
+    x = x / x.pow(2).sum(0).sqrt().clamp_min(1e-6)
+    y = y / y.pow(2).sum(0).sqrt().clamp_min(1e-6)
+    return (x * y).sum(0).pow(2).mean()
+
+
 def masked_cosine_distance(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean ``1 − cos(prediction, target)`` over the rows of ``target`` (B, k) with no NaN (NaN marks a
     missing target, e.g. an image the recogniser has no descriptor of); 0 when none has one, with a

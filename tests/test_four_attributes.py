@@ -429,3 +429,105 @@ def test_refine_blocks_grow_a_trained_generator_unchanged_then_train(posed):
     assert net.generator.refine[0].body[-1].weight.abs().sum() > 0  # zero-initialised, then it learned
     with pytest.raises(ConfigError, match="decoder_refine"):
         config(decoder_refine=-1)
+
+
+def test_label_correlation_sees_a_factor_written_into_a_code_and_ignores_unknown_rows():
+    g = torch.Generator().manual_seed(0)
+    y = torch.randn(256, 2, generator=g)
+    noise = torch.randn(256, 4, generator=g)
+    leaky = torch.cat([y[:, :1] * 3 + 1, noise[:, 1:]], 1)  # one of 4 dims is the first label, scaled
+    assert float(L.label_correlation(leaky, y)) == pytest.approx(1 / 8, abs=0.02)  # 1 of 8 pairs at 1
+    assert float(L.label_correlation(noise, y)) < 0.02
+    unknown = y.clone()
+    unknown[::2] = float("nan")
+    assert float(L.label_correlation(leaky, unknown)) == pytest.approx(1 / 8, abs=0.03)
+    assert float(L.label_correlation(leaky, torch.full((256, 2), float("nan")))) == 0.0
+    code = leaky.clone().requires_grad_(True)
+    L.label_correlation(code, y).backward()
+    assert torch.isfinite(code.grad).all() and code.grad[:, 0].abs().sum() > 0
+
+
+def test_decorrelation_pushes_each_factor_out_of_the_other_sub_codes_only(posed):
+    from facelab.methods.fourway import _labels, decorrelation_terms, prepare_data
+    from facelab.training import train
+
+    c = config(label_decorrelation_weight=1.0)
+    net = build_network(c)
+    batch = torch.utils.data.default_collate([prepare_data(posed, c)[i] for i in range(16)])
+    parts = {a: p.detach().requires_grad_(True)
+             for a, p in net.split(net.phi(net.encode_z(batch["image"]))).items()}
+    labels = {k: v for k, v in _labels(batch, net.attributes).items() if k == "pose"}  # pose labels only
+    total, terms = decorrelation_terms(net, parts, labels, c.options)
+    assert set(terms) == {"label_correlation"} and float(total.detach()) > 0
+    total.backward()
+    assert parts["pose"].grad is None or float(parts["pose"].grad.abs().sum()) == 0.0  # its own code is left alone
+    assert all(float(parts[a].grad.abs().sum()) > 0 for a in ("identity", "expression", "style"))
+    # a few steps on this term alone lower it
+    opt = torch.optim.Adam(net.phi.parameters(), lr=1e-2)
+    all_labels = _labels(batch, net.attributes)
+    with torch.no_grad():
+        z = net.encode_z(batch["image"])
+    first = None
+    for _ in range(20):
+        opt.zero_grad()
+        total, terms = decorrelation_terms(net, net.split(net.phi(z)), all_labels, c.options)
+        first = float(terms["label_correlation"].detach()) if first is None else first
+        total.backward()
+        opt.step()
+    assert float(terms["label_correlation"].detach()) < 0.5 * first
+    assert "kept out of the other sub-codes" in get_method("fourway").summary(c)
+    history = train(posed, c, STEPS, progress=False)[1]
+    assert any(np.isfinite(h.get("label_correlation", np.nan)) for h in history.values() if isinstance(h, dict))
+    with pytest.raises(ConfigError, match="label_decorrelation_weight"):
+        config(label_decorrelation_weight=-1.0)
+
+
+def test_running_probes_read_a_factor_from_a_low_variance_direction_and_phi_learns_to_hide_it(posed):
+    from facelab.methods.fourway import RunningProbes, _labels, code_probe_terms
+
+    g = torch.Generator().manual_seed(0)
+    target = torch.randn(256, 3, generator=g)
+    assert float(L.prediction_correlation(target * 2 + 1, target)) == pytest.approx(1.0, abs=1e-5)
+    assert float(L.prediction_correlation(torch.randn(256, 3, generator=g), target)) < 0.03
+    # the target hides in source's dims as a small difference on top of a big shared swing: no single
+    # dimension correlates much with it, a solved linear probe reads it exactly
+    swing = 5 * torch.randn(256, 1, generator=g)
+    source = torch.cat([swing + 0.5 * target[:, :1], swing - 0.5 * target[:, :1], torch.randn(256, 2, generator=g)], 1)
+    assert float(L.label_correlation(source, target[:, :1])) < 0.02
+    probes = RunningProbes()
+    f = torch.cat([source, target], 1)
+    for chunk in f.split(64):
+        probes.update(chunk)
+    mean, std, w = probes.weights(slice(0, 4), slice(4, 7))
+    reading = ((source - mean.float()) / std.float()) @ w.float()
+    assert float(L.prediction_correlation(reading[:, :1], target[:, :1])) > 0.9
+
+    c = config(code_probe_weight=1.0)
+    net = build_network(c)
+    from facelab.methods.fourway import prepare_data
+
+    batch = torch.utils.data.default_collate([prepare_data(posed, c)[i] for i in range(32)])
+    with torch.no_grad():
+        z = net.encode_z(batch["image"])
+    parts = {a: p.detach().requires_grad_(True) for a, p in net.split(net.phi(z)).items()}
+    probes = RunningProbes()
+    total, terms = code_probe_terms(net, parts, probes, c.options)
+    total.backward()
+    assert set(terms) == {"code_probe"} and all(float(p.grad.abs().sum()) > 0 for p in parts.values())
+    opt = torch.optim.Adam(net.phi.parameters(), lr=1e-2)
+    first = None
+    for _ in range(100):  # Φ alone, on this term alone: the sub-codes stop reading each other
+        opt.zero_grad()
+        total, terms = code_probe_terms(net, net.split(net.phi(z)), probes, c.options)
+        first = float(terms["code_probe"].detach()) if first is None else first
+        total.backward()
+        opt.step()
+    assert float(terms["code_probe"].detach()) < 0.5 * first
+    assert "Blind probes between sub-codes" in get_method("fourway").summary(c)
+    from facelab.training import train
+
+    history = train(posed, c, STEPS, progress=False)[1]
+    assert np.isfinite(history["mapping"]["code_probe"])
+    assert _labels(batch, net.attributes)  # the term needs no labels, but the batch has them
+    with pytest.raises(ConfigError, match="code_probe_weight"):
+        config(code_probe_weight=-1.0)

@@ -110,6 +110,22 @@ class FourWayOptions:
     # (swap-synthetic's LIMITS). Uses the same targets and sub-code draws; 0: off. On fourway 1
     # diverged and 0.1 helped a little (synthetic-fourway's LIMITS).
     swap_change_weight: float = 0.0
+    # Each factor's labels kept out of the other sub-codes (not in the paper): the mean squared
+    # correlation, over the batch, between every other sub-code's dimensions and the factor's labels
+    # (losses.label_correlation) for pose, expression (graded vectors) and style; identity, a class
+    # among hundreds, is left to the triplets. The task losses put a factor into its own sub-code but
+    # nothing takes it out of the rest: the linear probe read pitch from z_style at 0.95 after the
+    # swap targets x3 (synthetic-fourway's LIMITS), so a swapped-in z_pose was outvoted. 0: off.
+    label_decorrelation_weight: float = 0.0
+    # Linear probes between sub-codes, kept blind (not in the paper): for every ordered pair of
+    # sub-codes (b, a), a ridge regression reading f_a from f_b, solved in closed form on running
+    # moments of the codes (over ~50 batches: the evaluation's linear probe, during training), and E
+    # and Φ trained to make its predictions uncorrelated with f_a (losses.prediction_correlation, this
+    # weight). With the label term above at 30 for an epoch, the evaluation still read pitch from
+    # z_style at R² 0.94 while each of its dimensions correlated with pose near the batch noise floor:
+    # the factor sits in a low-variance direction, which a solved probe finds at once and gradient
+    # steps on a regressor crawl along. Covers identity too and needs no labels. 0: off.
+    code_probe_weight: float = 0.0
 
 
 def _validate(config) -> None:
@@ -120,7 +136,8 @@ def _validate(config) -> None:
         raise ConfigError(f"lambda_ae must be in [0, 1], got {o.lambda_ae}")
     for name in ("warmup_epochs", "autoencoder_epochs", "mapping_epochs", "joint_epochs", "z_dim", "cycle_attributes",
                  "encoder_depth", "decoder_depth", "decoder_refine", "swap_target_weight",
-                 "swap_target_attributes", "swap_change_weight"):
+                 "swap_target_attributes", "swap_change_weight", "label_decorrelation_weight",
+                 "code_probe_weight"):
         if getattr(o, name) < 0:
             raise ConfigError(f"{name} must be >= 0, got {getattr(o, name)}")
     if o.per_person < 1 or o.map_hidden < 1 or o.critic_hidden < 1 or o.pose_scale <= 0:
@@ -264,6 +281,89 @@ def task_losses(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], labels: 
     return total, terms
 
 
+def _factor_points(net: AttributeSplitAAE, labels: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Sub-code → its factor's labels as points (B, k), for the supervised sub-codes whose labels are
+    continuous or graded (pose, expression with intensity, style); class labels are left out."""
+    out = {}
+    for a in net.attributes:
+        keys, kind = SUPERVISION.get(a, ((), None))
+        if kind is None or kind == "triplet" or keys[0] not in labels:
+            continue
+        if kind == "graded_triplet":
+            out[a] = L.graded_label_vectors(labels[keys[0]].long(), labels.get(keys[1]), len(net.config.expressions))
+        else:
+            out[a] = labels[keys[0]].float()
+    return out
+
+
+def decorrelation_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], labels: dict[str, torch.Tensor],
+                        o: FourWayOptions) -> tuple[torch.Tensor, dict]:
+    """``label_decorrelation_weight`` × the mean, over (factor, other sub-code) pairs, of the squared
+    correlation between that sub-code and that factor's labels."""
+    pairs = [L.label_correlation(parts[b], y) for a, y in _factor_points(net, labels).items()
+             for b in parts if b != a]
+    if not pairs:
+        any_part = next(iter(parts.values()))
+        return any_part.sum() * 0.0, {}
+    term = torch.stack(pairs).mean()
+    return o.label_decorrelation_weight * term, {"label_correlation": term}
+
+
+class RunningProbes:
+    """Ridge regressions reading each sub-code from each other one, solved in closed form from
+    exponential running moments of f (features standardised, as the evaluation's probe). Why closed
+    form: a factor held in a low-variance direction of a sub-code is read at once by a solved
+    regression, while gradient steps on a regressor crawl along such directions. The moments live
+    with the stage's loss, not the checkpoint: after ``--resume`` they refill within ~50 batches."""
+
+    def __init__(self, decay: float = 0.98, ridge: float = 1e-3):
+        self.decay, self.ridge = decay, ridge
+        self.mean = self.moment = None
+
+    def update(self, f: torch.Tensor) -> None:
+        f = f.detach().double()
+        mean, moment = f.mean(0), f.T @ f / f.shape[0]
+        if self.mean is None:
+            self.mean, self.moment = mean, moment
+        else:
+            self.mean = self.decay * self.mean + (1 - self.decay) * mean
+            self.moment = self.decay * self.moment + (1 - self.decay) * moment
+
+    def weights(self, source: slice, target: slice) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(mean, std of the source dims, ridge weights (d_source, d_target)) for predicting the
+        centred target dims from the standardised source dims."""
+        cov = self.moment - torch.outer(self.mean, self.mean)
+        std = cov.diagonal().clamp_min(1e-12).sqrt()
+        corr = cov / torch.outer(std, std)
+        c_ss = corr[source, source]
+        eye = torch.eye(c_ss.shape[0], dtype=c_ss.dtype, device=c_ss.device)
+        w = torch.linalg.solve(c_ss + self.ridge * eye, cov[source, target] / std[source, None])
+        return self.mean[source], std[source], w
+
+
+def code_probe_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], probes: RunningProbes,
+                     o: FourWayOptions) -> tuple[torch.Tensor, dict]:
+    """``code_probe_weight`` × the mean, over ordered pairs of sub-codes (b, a), of the squared
+    correlation between the running probe's reading of f_a from f_b and f_a itself (held fixed);
+    the gradient reaches f_b. The probes' moments take this batch first."""
+    f = net.join(parts)
+    probes.update(f)
+    bounds, start = {}, 0
+    for a, code in parts.items():
+        bounds[a] = slice(start, start + code.shape[1])
+        start += code.shape[1]
+    leaks = []
+    for a in parts:
+        for b in parts:
+            if a == b:
+                continue
+            mean, std, w = probes.weights(bounds[b], bounds[a])
+            reading = ((parts[b] - mean.to(f.dtype)) / std.to(f.dtype)) @ w.to(f.dtype)
+            leaks.append(L.prediction_correlation(reading, parts[a].detach()))
+    term = torch.stack(leaks).mean()
+    return o.code_probe_weight * term, {"code_probe": term}
+
+
 def cycle_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], labels: dict[str, torch.Tensor],
                 o: FourWayOptions, attributes=None) -> tuple[torch.Tensor, dict]:
     """For each of ``attributes`` (default: ``o.cycle_attributes`` sub-codes drawn at random):
@@ -324,7 +424,7 @@ def swap_target_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], pa
 
 
 def _mapping_terms(net: AttributeSplitAAE, batch: dict, z: torch.Tensor, o: FourWayOptions,
-                   z_partner: torch.Tensor | None = None) -> tuple:
+                   z_partner: torch.Tensor | None = None, probes: RunningProbes | None = None) -> tuple:
     f = net.phi(z)
     z_rec = L.l1(net.phi_inv(f), z.detach())
     parts = net.split(f)
@@ -332,6 +432,12 @@ def _mapping_terms(net: AttributeSplitAAE, batch: dict, z: torch.Tensor, o: Four
     task, terms = task_losses(net, parts, labels, o)
     cycle, c_terms = cycle_terms(net, parts, labels, o)
     total = o.z_reconstruction_weight * z_rec + task + cycle
+    if o.label_decorrelation_weight > 0:
+        decorrelation, d_terms = decorrelation_terms(net, parts, labels, o)
+        total, terms = total + decorrelation, {**terms, **d_terms}
+    if o.code_probe_weight > 0 and probes is not None:
+        probe, p_terms = code_probe_terms(net, parts, probes, o)
+        total, terms = total + probe, {**terms, **p_terms}
     if z_partner is not None:
         swap, s_terms = swap_target_terms(net, parts, net.split(net.phi(z_partner)), batch, o)
         total, terms = total + swap, {**terms, **s_terms}
@@ -351,12 +457,13 @@ def warmup_loss(o: FourWayOptions):
 
 def mapping_loss(o: FourWayOptions):
     """Stage 2: Φ, Φ⁻¹ and the heads; E and G are fixed (gradients pass through them, unused)."""
+    probes = RunningProbes() if o.code_probe_weight > 0 else None
 
     def loss(net: AttributeSplitAAE, batch: dict) -> dict:
         with torch.no_grad():
             z = net.encode_z(batch["image"])
             z_partner = net.encode_z(batch["partner"]) if _swap_targets(o, batch, net.attributes) else None
-        total, terms = _mapping_terms(net, batch, z, o, z_partner)
+        total, terms = _mapping_terms(net, batch, z, o, z_partner, probes)
         return {"loss": total, **terms}
 
     return loss
@@ -364,13 +471,14 @@ def mapping_loss(o: FourWayOptions):
 
 def joint_loss(o: FourWayOptions):
     """Stage 3: the autoencoder's and the mapping's losses on everything at once."""
+    probes = RunningProbes() if o.code_probe_weight > 0 else None
 
     def loss(net: AttributeSplitAAE, batch: dict) -> dict:
         x = batch["image"]
         z = net.encode_z(x)
         ae, ae_terms = _autoencoder_terms(net, x, z, o, batch.get("target"))
         z_partner = net.encode_z(batch["partner"]) if _swap_targets(o, batch, net.attributes) else None
-        mapping, m_terms = _mapping_terms(net, batch, z, o, z_partner)
+        mapping, m_terms = _mapping_terms(net, batch, z, o, z_partner, probes)
         return {"loss": ae + mapping, **ae_terms, **m_terms}
 
     return loss
@@ -507,6 +615,14 @@ def summary(config) -> str:
     if o.swap_change_weight > 0:
         text += (f" Swap changes (×{o.swap_change_weight}): what the partner's sub-code changes in the decoded "
                  f"face, against A's own decode, must equal what it changes in the generator's render.")
+    if o.label_decorrelation_weight > 0:
+        text += (f" Each factor kept out of the other sub-codes (×{o.label_decorrelation_weight:g}; not in the "
+                 f"paper): the mean squared batch correlation between every other sub-code's dimensions and the "
+                 f"pose, expression and style labels.")
+    if o.code_probe_weight > 0:
+        text += (f" Blind probes between sub-codes (×{o.code_probe_weight:g}; not in the paper): a ridge "
+                 f"regression per ordered pair of sub-codes, solved on running moments of the codes, reads one "
+                 f"from the other, and E and Φ are trained to make its readings uncorrelated with what they read.")
     if o.joint_epochs:
         text += f" (3) {o.joint_epochs} epochs of joint fine-tuning of everything together."
     if o.decoder_refine > 0:
