@@ -431,6 +431,19 @@ def test_refine_blocks_grow_a_trained_generator_unchanged_then_train(posed):
         config(decoder_refine=-1)
 
 
+def _phi_steps_on(term, net, z, steps: int) -> tuple[float, float]:
+    """Adam steps on Φ alone against ``term(parts) -> (total, {name: value})``; its value before and after."""
+    opt = torch.optim.Adam(net.phi.parameters(), lr=1e-2)
+    values = []
+    for _ in range(steps + 1):
+        opt.zero_grad()
+        total, terms = term(net.split(net.phi(z)))
+        values.append(float(next(iter(terms.values())).detach()))
+        total.backward()
+        opt.step()
+    return values[0], values[-1]
+
+
 def test_label_correlation_sees_a_factor_written_into_a_code_and_ignores_unknown_rows():
     g = torch.Generator().manual_seed(0)
     y = torch.randn(256, 2, generator=g)
@@ -463,18 +476,11 @@ def test_decorrelation_pushes_each_factor_out_of_the_other_sub_codes_only(posed)
     assert parts["pose"].grad is None or float(parts["pose"].grad.abs().sum()) == 0.0  # its own code is left alone
     assert all(float(parts[a].grad.abs().sum()) > 0 for a in ("identity", "expression", "style"))
     # a few steps on this term alone lower it
-    opt = torch.optim.Adam(net.phi.parameters(), lr=1e-2)
     all_labels = _labels(batch, net.attributes)
     with torch.no_grad():
         z = net.encode_z(batch["image"])
-    first = None
-    for _ in range(20):
-        opt.zero_grad()
-        total, terms = decorrelation_terms(net, net.split(net.phi(z)), all_labels, c.options)
-        first = float(terms["label_correlation"].detach()) if first is None else first
-        total.backward()
-        opt.step()
-    assert float(terms["label_correlation"].detach()) < 0.5 * first
+    first, last = _phi_steps_on(lambda parts: decorrelation_terms(net, parts, all_labels, c.options), net, z, 20)
+    assert last < 0.5 * first
     assert "kept out of the other sub-codes" in get_method("fourway").summary(c)
     history = train(posed, c, STEPS, progress=False)[1]
     assert any(np.isfinite(h.get("label_correlation", np.nan)) for h in history.values() if isinstance(h, dict))
@@ -514,15 +520,9 @@ def test_running_probes_read_a_factor_from_a_low_variance_direction_and_phi_lear
     total, terms = code_probe_terms(net, parts, probes, c.options)
     total.backward()
     assert set(terms) == {"code_probe"} and all(float(p.grad.abs().sum()) > 0 for p in parts.values())
-    opt = torch.optim.Adam(net.phi.parameters(), lr=1e-2)
-    first = None
-    for _ in range(100):  # Φ alone, on this term alone: the sub-codes stop reading each other
-        opt.zero_grad()
-        total, terms = code_probe_terms(net, net.split(net.phi(z)), probes, c.options)
-        first = float(terms["code_probe"].detach()) if first is None else first
-        total.backward()
-        opt.step()
-    assert float(terms["code_probe"].detach()) < 0.5 * first
+    # Φ alone, on this term alone: the sub-codes stop reading each other
+    first, last = _phi_steps_on(lambda parts: code_probe_terms(net, parts, probes, c.options), net, z, 100)
+    assert last < 0.5 * first
     assert "Blind probes between sub-codes" in get_method("fourway").summary(c)
     from facelab.training import train
 
