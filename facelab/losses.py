@@ -224,6 +224,12 @@ def labelled_l1(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (prediction[known, : target.shape[1]] - target[known]).abs().mean()
 
 
+def _unit_columns(x: torch.Tensor) -> torch.Tensor:
+    """Columns centred and scaled to unit length: their dot products are Pearson correlations."""
+    x = x - x.mean(0)
+    return x / x.pow(2).sum(0).sqrt().clamp_min(1e-6)
+
+
 def label_correlation(code: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean squared Pearson correlation, over the batch, between every column of ``code`` (B, d) and
     every column of ``labels`` (B, k) (the XCov idea of Cheung et al. 2014, against known factors).
@@ -235,12 +241,7 @@ def label_correlation(code: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     known = torch.isfinite(labels).all(1)
     if int(known.sum()) < 3:
         return code.sum() * 0.0
-    x, y = code[known], labels[known]
-    x = x - x.mean(0)
-    y = y - y.mean(0)
-    x = x / x.pow(2).sum(0).sqrt().clamp_min(1e-6)
-    y = y / y.pow(2).sum(0).sqrt().clamp_min(1e-6)
-    return (x.T @ y).pow(2).mean()
+    return (_unit_columns(code[known]).T @ _unit_columns(labels[known])).pow(2).mean()
 
 
 def prediction_correlation(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -249,11 +250,7 @@ def prediction_correlation(prediction: torch.Tensor, target: torch.Tensor) -> to
     linear of what it predicts, 1 when they are exact up to scale. Bounded, so an encoder can be
     trained to drive it to 0 against an adversary without running off (as maximising the
     adversary's squared error would)."""
-    x = prediction - prediction.mean(0)
-    y = target.to(prediction.dtype) - target.to(prediction.dtype).mean(0)
-    x = x / x.pow(2).sum(0).sqrt().clamp_min(1e-6)
-    y = y / y.pow(2).sum(0).sqrt().clamp_min(1e-6)
-    return (x * y).sum(0).pow(2).mean()
+    return (_unit_columns(prediction) * _unit_columns(target.to(prediction.dtype))).sum(0).pow(2).mean()
 
 
 def masked_cosine_distance(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

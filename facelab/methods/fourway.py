@@ -321,6 +321,7 @@ class RunningProbes:
         self.mean = self.moment = None
 
     def update(self, f: torch.Tensor) -> None:
+        """Take a batch of codes into the moments (and their covariance, once per batch)."""
         f = f.detach().double()
         mean, moment = f.mean(0), f.T @ f / f.shape[0]
         if self.mean is None:
@@ -328,17 +329,17 @@ class RunningProbes:
         else:
             self.mean = self.decay * self.mean + (1 - self.decay) * mean
             self.moment = self.decay * self.moment + (1 - self.decay) * moment
+        self.cov = self.moment - torch.outer(self.mean, self.mean)
+        self.std = self.cov.diagonal().clamp_min(1e-12).sqrt()
+        self.corr = self.cov / torch.outer(self.std, self.std)
 
     def weights(self, source: slice, target: slice) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(mean, std of the source dims, ridge weights (d_source, d_target)) for predicting the
         centred target dims from the standardised source dims."""
-        cov = self.moment - torch.outer(self.mean, self.mean)
-        std = cov.diagonal().clamp_min(1e-12).sqrt()
-        corr = cov / torch.outer(std, std)
-        c_ss = corr[source, source]
+        c_ss = self.corr[source, source]
         eye = torch.eye(c_ss.shape[0], dtype=c_ss.dtype, device=c_ss.device)
-        w = torch.linalg.solve(c_ss + self.ridge * eye, cov[source, target] / std[source, None])
-        return self.mean[source], std[source], w
+        w = torch.linalg.solve(c_ss + self.ridge * eye, self.cov[source, target] / self.std[source, None])
+        return self.mean[source], self.std[source], w
 
 
 def code_probe_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], probes: RunningProbes,
@@ -348,10 +349,7 @@ def code_probe_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], pro
     the gradient reaches f_b. The probes' moments take this batch first."""
     f = net.join(parts)
     probes.update(f)
-    bounds, start = {}, 0
-    for a, code in parts.items():
-        bounds[a] = slice(start, start + code.shape[1])
-        start += code.shape[1]
+    bounds = net.config.slices()
     leaks = []
     for a in parts:
         for b in parts:
