@@ -12,8 +12,9 @@ regression, 30 % of every person's faces held out, normalised so chance is 0) re
 from what is left. For comparison: identity from the colours alone, and from z_style with the
 style factors (background RGB, light) regressed out, and the control that tells a colour from any
 per-person vector: z_style with as many random per-person RGB triples regressed out (a fit on
-per-person vectors removes some of every person's mean code whatever they are; mean of 5 draws). Faces: the cards' validation set
-(``identity_seed=2``), never the held-out test people. Writes ``bench/results/fourway_style_identity.json``.
+per-person vectors removes some of every person's mean code whatever they are; mean of 5 draws).
+Faces: the cards' validation set (``identity_seed=2``), never the held-out test people. Writes
+``bench/results/fourway_style_identity.json``.
 """
 
 from __future__ import annotations

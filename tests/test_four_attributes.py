@@ -534,12 +534,12 @@ def test_running_probes_read_a_factor_from_a_low_variance_direction_and_phi_lear
 
 
 def test_readouts_read_each_factor_from_its_own_sub_code_and_phi_learns_to_make_it_readable(posed):
-    from facelab.methods.fourway import code_readout_terms, prepare_data
+    from facelab.methods.fourway import _labels, code_readout_terms, prepare_data
 
     c = config(code_readout_weight=1.0)
     net = build_network(c)
     batch = torch.utils.data.default_collate([prepare_data(posed, c)[i] for i in range(32)])
-    labels = _labels_of(batch, net)
+    labels = _labels(batch, net.attributes)
     with torch.no_grad():
         z = net.encode_z(batch["image"])
     parts = {a: p.detach().requires_grad_(True) for a, p in net.split(net.phi(z)).items()}
@@ -553,10 +553,13 @@ def test_readouts_read_each_factor_from_its_own_sub_code_and_phi_learns_to_make_
     # Φ alone, on this term alone: its sub-codes come to carry their labels linearly
     first, last = _phi_steps_on(lambda parts: code_readout_terms(net, parts, labels, readouts, c.options), net, z, 60)
     assert last < 0.5 * first
-    # unknown labels sit out; none known: no term
+    # unknown labels sit out; no labels: no term
     unknown = {k: torch.full_like(v.float(), float("nan")) if k in ("pose", "style") else v for k, v in labels.items()}
-    _, terms = code_readout_terms(net, net.split(net.phi(z)), unknown, {}, c.options)
-    assert set(terms) == {"code_readout"}  # expression's labels still known
+    fresh = {}
+    _, terms = code_readout_terms(net, net.split(net.phi(z)), unknown, fresh, c.options)
+    assert set(terms) == {"code_readout"} and set(fresh) == {"expression"}
+    total, terms = code_readout_terms(net, net.split(net.phi(z)), {}, {}, c.options)
+    assert terms == {} and float(total.detach()) == 0.0
     assert "Readable factors" in get_method("fourway").summary(c)
     from facelab.training import train
 
@@ -564,9 +567,3 @@ def test_readouts_read_each_factor_from_its_own_sub_code_and_phi_learns_to_make_
     assert np.isfinite(history["mapping"]["code_readout"])
     with pytest.raises(ConfigError, match="code_readout_weight"):
         config(code_readout_weight=-1.0)
-
-
-def _labels_of(batch: dict, net) -> dict:
-    from facelab.methods.fourway import _labels
-
-    return _labels(batch, net.attributes)
