@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from common import invocation, machine, timestamp, write_results  # noqa: E402
-from fourway_z_probe import VALIDATION  # noqa: E402
+from fourway_z_probe import VALIDATION, validation_faces  # noqa: E402
 
 import facelab  # noqa: E402
 
@@ -45,7 +45,7 @@ def residual(features: np.ndarray, nuisance: np.ndarray) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     from facelab.metrics import probe_accuracy
-    from facelab.synthetic import SyntheticFaces, identity_params
+    from facelab.synthetic import identity_params
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("checkpoint", nargs="?", default="checkpoints/synthetic-fourway")
@@ -54,8 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     load_before = os.getloadavg()
     torch.set_num_threads(1)
-    data = SyntheticFaces(**VALIDATION, progress=False)
-    images = torch.stack([data[i]["image"] for i in range(len(data))])
+    data, images = validation_faces()
     people = np.array([f.identity for f in data.factors])
     looks = [identity_params(f.identity, f.seed) for f in data.factors]
     colours = {c: np.array([getattr(look, c) for look in looks], dtype=np.float64) for c in COLOURS}

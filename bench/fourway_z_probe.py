@@ -33,6 +33,14 @@ VALIDATION = dict(identities=48, per_identity=28, identity_seed=2, seed=2, min_i
                   roll_range=15)
 
 
+def validation_faces():
+    """The cards' validation set (new generator people, never the test people) and its images, stacked."""
+    from facelab.synthetic import SyntheticFaces
+
+    data = SyntheticFaces(**VALIDATION, progress=False)
+    return data, torch.stack([data[i]["image"] for i in range(len(data))])
+
+
 def probe(features: np.ndarray, labels: np.ndarray, train: np.ndarray, test: np.ndarray) -> float:
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
@@ -57,7 +65,7 @@ def regress(features: np.ndarray, target: np.ndarray, train: np.ndarray, test: n
 def main(argv: list[str] | None = None) -> int:
     from sklearn.model_selection import GroupShuffleSplit
 
-    from facelab.synthetic import SyntheticFaces, factor_labels
+    from facelab.synthetic import factor_labels
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("checkpoints", nargs="+")
@@ -65,8 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     load_before = os.getloadavg()
     torch.set_num_threads(1)
-    data = SyntheticFaces(**VALIDATION, progress=False)
-    images = torch.stack([data[i]["image"] for i in range(len(data))])
+    data, images = validation_faces()
     labels = np.array([f.expression for f in data.factors])
     people = np.array([f.identity for f in data.factors])
     train, test = next(GroupShuffleSplit(1, test_size=0.3, random_state=0).split(labels, labels, people))
