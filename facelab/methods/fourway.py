@@ -350,6 +350,12 @@ class RunningProbes:
         w = torch.linalg.solve(c_ss + self.ridge * eye, self.cov[source, target] / self.std[source, None])
         return self.mean[source], self.std[source], w
 
+    def read(self, x: torch.Tensor, source: slice, target: slice) -> torch.Tensor:
+        """The regression's reading of the ``target`` dims from ``x``, rows of the ``source`` dims (in
+        ``x``'s dtype; the gradient reaches ``x``, not the solved weights)."""
+        mean, std, w = self.weights(source, target)
+        return ((x - mean.to(x.dtype)) / std.to(x.dtype)) @ w.to(x.dtype)
+
 
 def code_probe_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], probes: RunningProbes,
                      o: FourWayOptions) -> tuple[torch.Tensor, dict]:
@@ -364,8 +370,7 @@ def code_probe_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], pro
         for b in parts:
             if a == b:
                 continue
-            mean, std, w = probes.weights(bounds[b], bounds[a])
-            reading = ((parts[b] - mean.to(f.dtype)) / std.to(f.dtype)) @ w.to(f.dtype)
+            reading = probes.read(parts[b], bounds[b], bounds[a])
             leaks.append(L.prediction_correlation(reading, parts[a].detach()))
     term = torch.stack(leaks).mean()
     return o.code_probe_weight * term, {"code_probe": term}
@@ -393,8 +398,7 @@ def code_readout_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], l
         if probe.mean is not None and probe.mean.shape[0] != d + y.shape[1]:
             probe = readouts[a] = RunningProbes()  # another set of label columns: start the moments again
         probe.update(torch.cat([code, y], 1))
-        mean, std, w = probe.weights(slice(0, d), slice(d, d + y.shape[1]))
-        reading = ((code - mean.to(code.dtype)) / std.to(code.dtype)) @ w.to(code.dtype)
+        reading = probe.read(code, slice(0, d), slice(d, d + y.shape[1]))
         shortfalls.append(1 - L.prediction_correlation(reading, y))
     if not shortfalls:
         return next(iter(parts.values())).sum() * 0.0, {}
