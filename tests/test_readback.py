@@ -66,10 +66,13 @@ def test_a_strip_is_one_decode_and_one_encode_and_matches_one_by_one(model, face
     assert calls == {"encode": 1, "decode": 1}
     monkeypatch.undo()
     assert len(batch) == 8
+    # Faces are rounded to 8 bits before the read-back; a pixel on a rounding boundary may round the other
+    # way in a batch of 8 than alone (float32 convolutions differ by batch size on some CPUs), which moved
+    # one probability by 5.5e-4 on one machine. Pairing a code with the wrong face moves them by far more.
     for code, one in zip(codes[::3], batch[::3]):
         single = read_back(model, code, {"A": a, "B": b})
-        assert single.similarity["identity"]["A"] == pytest.approx(one.similarity["identity"]["A"], abs=1e-4)
-        assert single.probabilities["expression"] == pytest.approx(one.probabilities["expression"], abs=1e-4)
+        assert single.similarity["identity"]["A"] == pytest.approx(one.similarity["identity"]["A"], abs=2e-3)
+        assert single.probabilities["expression"] == pytest.approx(one.probabilities["expression"], abs=2e-3)
     # the walk from A to B: the ends read as their own person
     assert batch[0].similarity["identity"]["A"] > batch[0].similarity["identity"]["B"]
     assert batch[-1].similarity["identity"]["B"] > batch[-1].similarity["identity"]["A"]
