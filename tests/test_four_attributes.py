@@ -567,3 +567,39 @@ def test_readouts_read_each_factor_from_its_own_sub_code_and_phi_learns_to_make_
     assert np.isfinite(history["mapping"]["code_readout"])
     with pytest.raises(ConfigError, match="code_readout_weight"):
         config(code_readout_weight=-1.0)
+
+
+def test_factor_probes_read_each_factor_from_every_other_sub_code_and_phi_learns_to_hide_it(posed):
+    from facelab.methods.fourway import _labels, factor_probe_terms, prepare_data
+
+    c = config(factor_probe_weight=1.0)
+    net = build_network(c)
+    batch = torch.utils.data.default_collate([prepare_data(posed, c)[i] for i in range(32)])
+    labels = _labels(batch, net.attributes)
+    with torch.no_grad():
+        z = net.encode_z(batch["image"])
+    parts = {a: p.detach().requires_grad_(True) for a, p in net.split(net.phi(z)).items()}
+    probes = {}
+    total, terms = factor_probe_terms(net, parts, labels, probes, c.options)
+    assert set(terms) == {"factor_probe"} and 0 < float(total.detach()) <= 1
+    # one probe per labelled factor and each sub-code but its own; identity is read, never a factor here
+    assert set(probes) == {(a, b) for a in ("pose", "expression", "style") for b in parts if b != a}
+    total.backward()
+    assert all(float(p.grad.abs().sum()) > 0 for p in parts.values())
+    # Φ alone, on this term alone: the other sub-codes stop carrying the factors
+    first, last = _phi_steps_on(lambda parts: factor_probe_terms(net, parts, labels, probes, c.options), net, z, 100)
+    assert last < 0.5 * first
+    # a factor whose labels are unknown in the batch gets no probe; no labels: no term
+    unknown = {k: torch.full_like(v.float(), float("nan")) if k == "style" else v for k, v in labels.items()}
+    fresh = {}
+    factor_probe_terms(net, net.split(net.phi(z)), unknown, fresh, c.options)
+    assert {a for a, _ in fresh} == {"pose", "expression"}
+    total, terms = factor_probe_terms(net, net.split(net.phi(z)), {}, {}, c.options)
+    assert terms == {} and float(total.detach()) == 0.0
+    assert "Blind factor probes" in get_method("fourway").summary(c)
+    from facelab.training import train
+
+    history = train(posed, c, STEPS, progress=False)[1]
+    assert np.isfinite(history["mapping"]["factor_probe"])
+    with pytest.raises(ConfigError, match="factor_probe_weight"):
+        config(factor_probe_weight=-1.0)

@@ -135,6 +135,15 @@ class FourWayOptions:
     # R² 0.27 and the pixel noise from z_style at 0.02; two epochs with it ×10 took them to 0.45 and 0.23
     # on validation (synthetic-fourway's LIMITS). 0: off.
     code_readout_weight: float = 0.0
+    # Each labelled factor kept out of the other sub-codes by a solved probe (not in the paper): for
+    # every factor with continuous or graded labels (as above) and every other sub-code, a ridge
+    # regression reading the labels from that sub-code, solved on running moments, and E and Φ
+    # trained to make its reading uncorrelated with the labels; every (label column, sub-code) pair
+    # weighs the same. The blind probes above average over every dimension of the sub-code they
+    # read, so one leaked factor weighs little: with the readouts on, the pixel-noise level was
+    # read from z_identity at 0.65 on held-out people, and blind probes ×30 did not move it
+    # (synthetic-fourway's LIMITS). 0: off.
+    factor_probe_weight: float = 0.0
 
 
 def _validate(config) -> None:
@@ -146,7 +155,7 @@ def _validate(config) -> None:
     for name in ("warmup_epochs", "autoencoder_epochs", "mapping_epochs", "joint_epochs", "z_dim", "cycle_attributes",
                  "encoder_depth", "decoder_depth", "decoder_refine", "swap_target_weight",
                  "swap_target_attributes", "swap_change_weight", "label_decorrelation_weight",
-                 "code_probe_weight", "code_readout_weight"):
+                 "code_probe_weight", "code_readout_weight", "factor_probe_weight"):
         if getattr(o, name) < 0:
             raise ConfigError(f"{name} must be >= 0, got {getattr(o, name)}")
     if o.per_person < 1 or o.map_hidden < 1 or o.critic_hidden < 1 or o.pose_scale <= 0:
@@ -376,6 +385,26 @@ def code_probe_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], pro
     return o.code_probe_weight * term, {"code_probe": term}
 
 
+def _labelled_reading(store: dict, key, code: torch.Tensor, y: torch.Tensor):
+    """A running ridge regression's reading of the labels ``y`` (B, k) from ``code`` (B, d), its
+    moments kept in ``store[key]``: (reading, labels), both over the rows with known labels and the
+    label columns not constant over the batch, or None when too little is left."""
+    known = torch.isfinite(y).all(1)
+    if int(known.sum()) < 3:
+        return None
+    code = code[known]
+    y = y[known].to(code.dtype)
+    y = y[:, y.std(0) > 0]
+    if y.shape[1] == 0:
+        return None
+    d = code.shape[1]
+    probe = store.setdefault(key, RunningProbes())
+    if probe.mean is not None and probe.mean.shape[0] != d + y.shape[1]:
+        probe = store[key] = RunningProbes()  # another set of label columns: start the moments again
+    probe.update(torch.cat([code, y], 1))
+    return probe.read(code, slice(0, d), slice(d, d + y.shape[1])), y
+
+
 def code_readout_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], labels: dict[str, torch.Tensor],
                        readouts: dict[str, RunningProbes], o: FourWayOptions) -> tuple[torch.Tensor, dict]:
     """``code_readout_weight`` × the mean, over the sub-codes with continuous or graded labels, of
@@ -385,25 +414,34 @@ def code_readout_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], l
     gradient reaches the sub-code only."""
     shortfalls = []
     for a, y in _factor_points(net, labels).items():
-        known = torch.isfinite(y).all(1)
-        if int(known.sum()) < 3:
-            continue
-        code = parts[a][known]
-        y = y[known].to(code.dtype)
-        y = y[:, y.std(0) > 0]
-        if y.shape[1] == 0:
-            continue
-        d = code.shape[1]
-        probe = readouts.setdefault(a, RunningProbes())
-        if probe.mean is not None and probe.mean.shape[0] != d + y.shape[1]:
-            probe = readouts[a] = RunningProbes()  # another set of label columns: start the moments again
-        probe.update(torch.cat([code, y], 1))
-        reading = probe.read(code, slice(0, d), slice(d, d + y.shape[1]))
-        shortfalls.append(1 - L.prediction_correlation(reading, y))
+        read = _labelled_reading(readouts, a, parts[a], y)
+        if read is not None:
+            shortfalls.append(1 - L.prediction_correlation(*read))
     if not shortfalls:
         return next(iter(parts.values())).sum() * 0.0, {}
     term = torch.stack(shortfalls).mean()
     return o.code_readout_weight * term, {"code_readout": term}
+
+
+def factor_probe_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], labels: dict[str, torch.Tensor],
+                       probes: dict[tuple[str, str], RunningProbes], o: FourWayOptions) -> tuple[torch.Tensor, dict]:
+    """``factor_probe_weight`` × the mean, over every label column of the factors with continuous or
+    graded labels and every sub-code other than the factor's own, of the squared correlation between
+    a running ridge regression's reading of that column from the sub-code and the column. ``probes``
+    holds one :class:`RunningProbes` per (factor, sub-code); the gradient reaches the sub-code."""
+    leaks, columns = [], []
+    for a, y in _factor_points(net, labels).items():
+        for b in parts:
+            if b == a:
+                continue
+            read = _labelled_reading(probes, (a, b), parts[b], y)
+            if read is not None:
+                leaks.append(L.prediction_correlation(*read) * read[1].shape[1])
+                columns.append(read[1].shape[1])
+    if not leaks:
+        return next(iter(parts.values())).sum() * 0.0, {}
+    term = torch.stack(leaks).sum() / sum(columns)
+    return o.factor_probe_weight * term, {"factor_probe": term}
 
 
 def cycle_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], labels: dict[str, torch.Tensor],
@@ -467,7 +505,8 @@ def swap_target_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], pa
 
 def _mapping_terms(net: AttributeSplitAAE, batch: dict, z: torch.Tensor, o: FourWayOptions,
                    z_partner: torch.Tensor | None = None, probes: RunningProbes | None = None,
-                   readouts: dict[str, RunningProbes] | None = None) -> tuple:
+                   readouts: dict[str, RunningProbes] | None = None,
+                   factor_probes: dict[tuple[str, str], RunningProbes] | None = None) -> tuple:
     f = net.phi(z)
     z_rec = L.l1(net.phi_inv(f), z.detach())
     parts = net.split(f)
@@ -484,6 +523,9 @@ def _mapping_terms(net: AttributeSplitAAE, batch: dict, z: torch.Tensor, o: Four
     if o.code_readout_weight > 0 and readouts is not None:
         readout, r_terms = code_readout_terms(net, parts, labels, readouts, o)
         total, terms = total + readout, {**terms, **r_terms}
+    if o.factor_probe_weight > 0 and factor_probes is not None:
+        leak, f_terms = factor_probe_terms(net, parts, labels, factor_probes, o)
+        total, terms = total + leak, {**terms, **f_terms}
     if z_partner is not None:
         swap, s_terms = swap_target_terms(net, parts, net.split(net.phi(z_partner)), batch, o)
         total, terms = total + swap, {**terms, **s_terms}
@@ -505,12 +547,13 @@ def mapping_loss(o: FourWayOptions):
     """Stage 2: Φ, Φ⁻¹ and the heads; E and G are fixed (gradients pass through them, unused)."""
     probes = RunningProbes() if o.code_probe_weight > 0 else None
     readouts: dict[str, RunningProbes] = {}
+    factor_probes: dict[tuple[str, str], RunningProbes] = {}
 
     def loss(net: AttributeSplitAAE, batch: dict) -> dict:
         with torch.no_grad():
             z = net.encode_z(batch["image"])
             z_partner = net.encode_z(batch["partner"]) if _swap_targets(o, batch, net.attributes) else None
-        total, terms = _mapping_terms(net, batch, z, o, z_partner, probes, readouts)
+        total, terms = _mapping_terms(net, batch, z, o, z_partner, probes, readouts, factor_probes)
         return {"loss": total, **terms}
 
     return loss
@@ -520,13 +563,14 @@ def joint_loss(o: FourWayOptions):
     """Stage 3: the autoencoder's and the mapping's losses on everything at once."""
     probes = RunningProbes() if o.code_probe_weight > 0 else None
     readouts: dict[str, RunningProbes] = {}
+    factor_probes: dict[tuple[str, str], RunningProbes] = {}
 
     def loss(net: AttributeSplitAAE, batch: dict) -> dict:
         x = batch["image"]
         z = net.encode_z(x)
         ae, ae_terms = _autoencoder_terms(net, x, z, o, batch.get("target"))
         z_partner = net.encode_z(batch["partner"]) if _swap_targets(o, batch, net.attributes) else None
-        mapping, m_terms = _mapping_terms(net, batch, z, o, z_partner, probes, readouts)
+        mapping, m_terms = _mapping_terms(net, batch, z, o, z_partner, probes, readouts, factor_probes)
         return {"loss": ae + mapping, **ae_terms, **m_terms}
 
     return loss
@@ -675,6 +719,11 @@ def summary(config) -> str:
         text += (f" Readable factors (×{o.code_readout_weight:g}; not in the paper): a ridge regression per "
                  f"sub-code with continuous or graded labels (pose, expression with intensity, style), solved on "
                  f"running moments, reads them from it, and E and Φ are trained to raise its correlation with them.")
+    if o.factor_probe_weight > 0:
+        text += (f" Blind factor probes (×{o.factor_probe_weight:g}; not in the paper): a ridge regression per "
+                 f"labelled factor (pose, expression with intensity, style) and other sub-code, solved on running "
+                 f"moments, reads the factor from it, and E and Φ are trained to make its readings uncorrelated "
+                 f"with the labels.")
     if o.joint_epochs:
         text += f" (3) {o.joint_epochs} epochs of joint fine-tuning of everything together."
     if o.decoder_refine > 0:
