@@ -533,16 +533,37 @@ def test_running_probes_read_a_factor_from_a_low_variance_direction_and_phi_lear
         config(code_probe_weight=-1.0)
 
 
-def test_readouts_read_each_factor_from_its_own_sub_code_and_phi_learns_to_make_it_readable(posed):
-    from facelab.methods.fourway import _labels, code_readout_terms, prepare_data
+def _labelled_codes(posed, c):
+    """A fresh network for ``c``, a batch of 32 labelled faces: (net, labels, z, sub-codes as leaves)."""
+    from facelab.methods.fourway import _labels, prepare_data
 
-    c = config(code_readout_weight=1.0)
     net = build_network(c)
     batch = torch.utils.data.default_collate([prepare_data(posed, c)[i] for i in range(32)])
-    labels = _labels(batch, net.attributes)
     with torch.no_grad():
         z = net.encode_z(batch["image"])
     parts = {a: p.detach().requires_grad_(True) for a, p in net.split(net.phi(z)).items()}
+    return net, _labels(batch, net.attributes), z, parts
+
+
+def _assert_labelled_term_wired(posed, c, net, z, term, key: str, summary: str) -> None:
+    """A labelled term: no labels gives no term; the card says it is on; a 2-step train logs it; a
+    negative weight is refused."""
+    from facelab.training import train
+
+    total, terms = term(net, net.split(net.phi(z)), {}, {}, c.options)
+    assert terms == {} and float(total.detach()) == 0.0
+    assert summary in get_method("fourway").summary(c)
+    history = train(posed, c, STEPS, progress=False)[1]
+    assert np.isfinite(history["mapping"][key])
+    with pytest.raises(ConfigError, match=f"{key}_weight"):
+        config(**{f"{key}_weight": -1.0})
+
+
+def test_readouts_read_each_factor_from_its_own_sub_code_and_phi_learns_to_make_it_readable(posed):
+    from facelab.methods.fourway import code_readout_terms
+
+    c = config(code_readout_weight=1.0)
+    net, labels, z, parts = _labelled_codes(posed, c)
     readouts = {}
     total, terms = code_readout_terms(net, parts, labels, readouts, c.options)
     assert set(terms) == {"code_readout"} and 0 < float(total.detach()) <= 1
@@ -558,27 +579,14 @@ def test_readouts_read_each_factor_from_its_own_sub_code_and_phi_learns_to_make_
     fresh = {}
     _, terms = code_readout_terms(net, net.split(net.phi(z)), unknown, fresh, c.options)
     assert set(terms) == {"code_readout"} and set(fresh) == {"expression"}
-    total, terms = code_readout_terms(net, net.split(net.phi(z)), {}, {}, c.options)
-    assert terms == {} and float(total.detach()) == 0.0
-    assert "Readable factors" in get_method("fourway").summary(c)
-    from facelab.training import train
-
-    history = train(posed, c, STEPS, progress=False)[1]
-    assert np.isfinite(history["mapping"]["code_readout"])
-    with pytest.raises(ConfigError, match="code_readout_weight"):
-        config(code_readout_weight=-1.0)
+    _assert_labelled_term_wired(posed, c, net, z, code_readout_terms, "code_readout", "Readable factors")
 
 
 def test_factor_probes_read_each_factor_from_every_other_sub_code_and_phi_learns_to_hide_it(posed):
-    from facelab.methods.fourway import _labels, factor_probe_terms, prepare_data
+    from facelab.methods.fourway import factor_probe_terms
 
     c = config(factor_probe_weight=1.0)
-    net = build_network(c)
-    batch = torch.utils.data.default_collate([prepare_data(posed, c)[i] for i in range(32)])
-    labels = _labels(batch, net.attributes)
-    with torch.no_grad():
-        z = net.encode_z(batch["image"])
-    parts = {a: p.detach().requires_grad_(True) for a, p in net.split(net.phi(z)).items()}
+    net, labels, z, parts = _labelled_codes(posed, c)
     probes = {}
     total, terms = factor_probe_terms(net, parts, labels, probes, c.options)
     assert set(terms) == {"factor_probe"} and 0 < float(total.detach()) <= 1
@@ -594,12 +602,4 @@ def test_factor_probes_read_each_factor_from_every_other_sub_code_and_phi_learns
     fresh = {}
     factor_probe_terms(net, net.split(net.phi(z)), unknown, fresh, c.options)
     assert {a for a, _ in fresh} == {"pose", "expression"}
-    total, terms = factor_probe_terms(net, net.split(net.phi(z)), {}, {}, c.options)
-    assert terms == {} and float(total.detach()) == 0.0
-    assert "Blind factor probes" in get_method("fourway").summary(c)
-    from facelab.training import train
-
-    history = train(posed, c, STEPS, progress=False)[1]
-    assert np.isfinite(history["mapping"]["factor_probe"])
-    with pytest.raises(ConfigError, match="factor_probe_weight"):
-        config(factor_probe_weight=-1.0)
+    _assert_labelled_term_wired(posed, c, net, z, factor_probe_terms, "factor_probe", "Blind factor probes")
