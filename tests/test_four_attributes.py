@@ -580,6 +580,17 @@ def test_readouts_read_each_factor_from_its_own_sub_code_and_phi_learns_to_make_
     _, terms = code_readout_terms(net, net.split(net.phi(z)), unknown, fresh, c.options)
     assert set(terms) == {"code_readout"} and set(fresh) == {"expression"}
     _assert_labelled_term_wired(posed, c, net, z, code_readout_terms, "code_readout", "Readable factors")
+    # a skipped label column is not read: skipping every style column leaves style without a readout
+    from facelab.methods.fourway import label_columns
+
+    assert label_columns(c)["style"][-1] == "noise" and len(label_columns(c)["expression"]) == len(c.expressions)
+    skip = config(code_readout_weight=1.0, readout_skip=label_columns(c)["style"])
+    fresh = {}
+    code_readout_terms(net, net.split(net.phi(z)), labels, fresh, skip.options)
+    assert set(fresh) == {"pose", "expression"}
+    assert "noise left out" in get_method("fourway").summary(config(code_readout_weight=1.0, readout_skip=("noise",)))
+    with pytest.raises(ConfigError, match="readout_skip"):
+        config(readout_skip=("hair",))
 
 
 def test_factor_probes_read_each_factor_from_every_other_sub_code_and_phi_learns_to_hide_it(posed):

@@ -144,10 +144,28 @@ class FourWayOptions:
     # read from z_identity at 0.65 on held-out people, and blind probes ×30 did not move it
     # (synthetic-fourway's LIMITS). 0: off.
     factor_probe_weight: float = 0.0
+    # Label columns the readouts above leave out (e.g. ``noise``; names from :func:`label_columns`). The
+    # readouts made the generator's pixel-noise level readable from z_style (−0.04 → 0.85) and it leaked
+    # into z_identity (0.65) and z_expression (0.55) on held-out people (synthetic-fourway's LIMITS).
+    readout_skip: tuple[str, ...] = ()
+
+
+def label_columns(config) -> dict[str, tuple[str, ...]]:
+    """Sub-code → the names of the columns of its factor's label points (:func:`_factor_points`), for
+    the sub-codes supervised with continuous or graded labels."""
+    from ..synthetic import STYLE_FIELDS
+
+    names = {"regression": ("yaw", "pitch", "roll"), "graded_triplet": tuple(config.expressions),
+             "distance_triplet": STYLE_FIELDS}
+    return {a: names[kind] for a in config.latents for kind in [SUPERVISION.get(a, ((), None))[1]] if kind in names}
 
 
 def _validate(config) -> None:
     o = config.options
+    known = {c for cols in label_columns(config).values() for c in cols}
+    if set(o.readout_skip) - known:
+        raise ConfigError(f"readout_skip takes label columns ({', '.join(sorted(known))}), "
+                          f"got {', '.join(sorted(set(o.readout_skip) - known))}")
     if o.prior not in PRIORS:
         raise ConfigError(f"prior must be one of {', '.join(PRIORS)}, got {o.prior!r}")
     if not 0.0 <= o.lambda_ae <= 1.0:
@@ -390,7 +408,7 @@ def _labelled_reading(store: dict, key, code: torch.Tensor, y: torch.Tensor):
     moments kept in ``store[key]``: (reading, labels), both over the rows with known labels and the
     label columns not constant over the batch, or None when too little is left."""
     known = torch.isfinite(y).all(1)
-    if int(known.sum()) < 3:
+    if int(known.sum()) < 3 or y.shape[1] == 0:
         return None
     code = code[known]
     y = y[known].to(code.dtype)
@@ -413,7 +431,11 @@ def code_readout_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], l
     out). ``readouts`` holds one :class:`RunningProbes` per sub-code, over (sub-code, labels); the
     gradient reaches the sub-code only."""
     shortfalls = []
+    columns = label_columns(net.config)
     for a, y in _factor_points(net, labels).items():
+        if o.readout_skip:
+            kept = [i for i, c in enumerate(columns[a]) if c not in o.readout_skip]
+            y = y[:, kept]
         read = _labelled_reading(readouts, a, parts[a], y)
         if read is not None:
             shortfalls.append(1 - L.prediction_correlation(*read))
@@ -718,7 +740,8 @@ def summary(config) -> str:
     if o.code_readout_weight > 0:
         text += (f" Readable factors (×{o.code_readout_weight:g}; not in the paper): a ridge regression per "
                  f"sub-code with continuous or graded labels (pose, expression with intensity, style), solved on "
-                 f"running moments, reads them from it, and E and Φ are trained to raise its correlation with them.")
+                 f"running moments, reads them from it, and E and Φ are trained to raise its correlation with them"
+                 + (f" ({', '.join(o.readout_skip)} left out)." if o.readout_skip else "."))
     if o.factor_probe_weight > 0:
         text += (f" Blind factor probes (×{o.factor_probe_weight:g}; not in the paper): a ridge regression per "
                  f"labelled factor (pose, expression with intensity, style) and other sub-code, solved on running "
