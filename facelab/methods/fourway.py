@@ -153,16 +153,22 @@ class FourWayOptions:
 def label_columns(config) -> dict[str, tuple[str, ...]]:
     """Sub-code → the names of the columns of its factor's label points (:func:`_factor_points`), for
     the sub-codes supervised with continuous or graded labels."""
+    names = _column_names(config)
+    return {a: names[kind] for a in config.latents for kind in [SUPERVISION.get(a, ((), None))[1]] if kind in names}
+
+
+def _column_names(config) -> dict[str, tuple[str, ...]]:
+    """Supervision kind → the names of its label columns."""
     from ..synthetic import STYLE_FIELDS
 
-    names = {"regression": ("yaw", "pitch", "roll"), "graded_triplet": tuple(config.expressions),
-             "distance_triplet": STYLE_FIELDS}
-    return {a: names[kind] for a in config.latents for kind in [SUPERVISION.get(a, ((), None))[1]] if kind in names}
+    return {"regression": ("yaw", "pitch", "roll"), "graded_triplet": tuple(config.expressions),
+            "distance_triplet": STYLE_FIELDS}
 
 
 def _validate(config) -> None:
     o = config.options
-    known = {c for cols in label_columns(config).values() for c in cols}
+    # every column a factor can have, whatever the sub-codes: with ``--init`` the latents arrive later
+    known = {c for cols in _column_names(config).values() for c in cols}
     if set(o.readout_skip) - known:
         raise ConfigError(f"readout_skip takes label columns ({', '.join(sorted(known))}), "
                           f"got {', '.join(sorted(set(o.readout_skip) - known))}")
