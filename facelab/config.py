@@ -41,6 +41,23 @@ def _from_dict(cls, data: dict[str, Any]):
     return cls(**kwargs)
 
 
+def _checked_refine(refine: dict, latents: dict[str, int]) -> dict[str, Any]:
+    """``ModelConfig.refine`` with its keys and sub-code names checked (a typo would silently refine nothing)."""
+    unknown = sorted(set(refine) - {"steps", "free", "lr"})
+    if unknown:
+        raise ConfigError(f"refine takes steps, free and lr, not {', '.join(unknown)}")
+    steps, free = int(refine.get("steps", 0)), [str(a) for a in refine.get("free", ())]
+    if steps < 0:
+        raise ConfigError(f"refine steps must be >= 0, got {steps}")
+    strangers = sorted(set(free) - set(latents))
+    if strangers:
+        raise ConfigError(f"refine frees {', '.join(strangers)}, not sub-codes of this model ({', '.join(latents)})")
+    lr = float(refine.get("lr", 0.01))
+    if not lr > 0:
+        raise ConfigError(f"refine lr must be > 0, got {lr}")
+    return {"steps": steps, "free": free, "lr": lr}
+
+
 @dataclass
 class ModelConfig:
     """Architecture shared by every method, plus the method's own ``options`` dataclass.
@@ -59,6 +76,9 @@ class ModelConfig:
     alignment: str = "center"  # "center": images are already face crops; "mtcnn": detect + align
     align: dict[str, Any] | None = None  # facelab.align.AlignConfig as a dict, when alignment="mtcnn"
     options: Any = None  # the method's options dataclass (None: its defaults)
+    # codes refined against the image after encoding (facelab.code_refinement): {"steps": N, "free":
+    # [sub-code, ...], "lr": Adam's step}; None: the encoders' codes as they are
+    refine: dict[str, Any] | None = None
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self):
@@ -97,6 +117,8 @@ class ModelConfig:
             raise ConfigError(f"options for {self.method!r} must be {method.options.__name__}, "
                               f"got {type(self.options).__name__}")
         method.validate(self)
+        if self.refine is not None:
+            self.refine = _checked_refine(self.refine, self.latents)
 
     @property
     def latent_dim(self) -> int:

@@ -22,6 +22,7 @@ from .config import ModelConfig, TrainConfig
 from .methods import build_network
 
 INFERENCE_SETTINGS = ("mirror_expression",)  # options that change how codes are read, not the weights
+REFINE_LR = 0.01  # Adam's step on a refined code (facelab.code_refinement), when the setting names none
 FALLBACK_STD = 3.0  # code ranges of checkpoints saved without quantiles: mean ± 3 std of the training codes
 MIN_REACH = 1e-4  # each end of a code range is at least this far from the mean (a dimension that never moved)
 
@@ -86,15 +87,18 @@ class FaceModel:
     device: torch.device = torch.device("cpu")
 
     def configure(self, **settings) -> "FaceModel":
-        """Change inference settings of the loaded model in place (e.g. ``mirror_expression``): the
-        weights stay, the network is rebuilt from the changed options and reloaded. Returns ``self``."""
+        """Change inference settings of the loaded model in place (e.g. ``mirror_expression``, or
+        ``refine={"steps": 50, "free": ["identity"]}``, :mod:`facelab.code_refinement`; ``refine=None``
+        turns it off): the weights stay, the network is rebuilt from the changed options and
+        reloaded. Returns ``self``."""
         options = self.config.options
         allowed = {name for name in INFERENCE_SETTINGS if hasattr(options, name)}
-        unknown = sorted(set(settings) - allowed)
+        unknown = sorted(set(settings) - allowed - {"refine"})
         if unknown:
             raise ValueError(f"not an inference setting of {self.config.method}: {', '.join(unknown)} "
-                             f"(settings: {', '.join(sorted(allowed)) or 'none'})")
-        config = replace(self.config, options=replace(options, **settings))
+                             f"(settings: {', '.join(sorted(allowed | {'refine'}))})")
+        refine = settings.pop("refine", self.config.refine)
+        config = replace(self.config, options=replace(options, **settings), refine=refine)
         network = build_network(config)
         network.load_state_dict(self.network.state_dict())
         self.config, self.network = config, network.to(self.device).eval()
@@ -145,15 +149,25 @@ class FaceModel:
         return torch.stack([imageio.to_tensor(im) for im in images]).to(self.device)
 
     # ---- codes ------------------------------------------------------------------------------
-    @torch.no_grad()
-    def encode_tensor(self, x: torch.Tensor) -> dict[str, np.ndarray]:
-        """(B,3,S,S) in [0,1] → {attribute: (B, d) posterior means}."""
-        mu, _ = self.network.encode(x.to(self.device))
+    def encode_tensor(self, x: torch.Tensor, refine: bool = True) -> dict[str, np.ndarray]:
+        """(B,3,S,S) in [0,1] → {attribute: (B, d) posterior means}, refined against ``x`` when the
+        model's ``refine`` setting asks (:mod:`facelab.code_refinement`) and ``refine`` is left on
+        (a live webcam frame cannot wait for it)."""
+        x = x.to(self.device)
+        with torch.no_grad():
+            mu, _ = self.network.encode(x)
+        setting = self.config.refine
+        if refine and setting and setting.get("steps"):
+            from .code_refinement import refine_codes
+
+            mu = refine_codes(self.network, x, mu, self.config.latents, setting["free"], setting["steps"],
+                              setting.get("lr", REFINE_LR))
         return {k: v.cpu().numpy() for k, v in mu.items()}
 
-    def encode(self, image: Any, align: bool = True) -> Code:
-        """One face image (any size; path, bytes, PIL or array) → its :class:`Code`."""
-        parts = self.encode_tensor(self.images_to_tensor([self.prepare(image, align=align)]))
+    def encode(self, image: Any, align: bool = True, refine: bool = True) -> Code:
+        """One face image (any size; path, bytes, PIL or array) → its :class:`Code` (``refine``: as
+        :meth:`encode_tensor`)."""
+        parts = self.encode_tensor(self.images_to_tensor([self.prepare(image, align=align)]), refine=refine)
         return Code({k: v[0] for k, v in parts.items()})
 
     @torch.no_grad()

@@ -200,6 +200,54 @@ def test_configure_switches_mirror_averaging_without_touching_the_weights(traine
         model.configure(image_size=128)
 
 
+def test_refined_codes_redraw_their_own_image_better_and_the_setting_round_trips(trained, tmp_path):
+    import shutil
+
+    from facelab.code_refinement import refine_codes
+    from facelab.config import ConfigError
+    from train import configure, evaluate
+
+    original = facelab.load(trained)
+    order = original.config.latents
+    x = torch.rand(4, 3, 64, 64)
+    with torch.no_grad():
+        codes, _ = original.network.encode(x)
+    kept = {a: v.clone() for a, v in codes.items()}
+    refined = refine_codes(original.network, x, codes, order, ["identity"], steps=30, lr=0.05)
+
+    def error(c):
+        with torch.no_grad():
+            return float(((original.network.decode(torch.cat([c[a] for a in order], 1)) - x) ** 2).mean())
+
+    assert error(refined) < error(codes) * 0.99  # the identity code alone, moved, redraws the image better
+    assert torch.equal(refined["expression"], codes["expression"]) and not torch.equal(refined["identity"], codes["identity"])
+    assert all(torch.equal(kept[a], codes[a]) for a in order)  # the encoder's codes are left as they were
+    assert all(p.grad is None for p in original.network.parameters())  # the decoder is never trained
+    with pytest.raises(ValueError, match="not a sub-code"):
+        refine_codes(original.network, x, codes, order, ["pose"], steps=1)
+
+    start = tmp_path / "refined"
+    shutil.copytree(trained, start)
+    data = ["--data", "synthetic:identities=4,per_identity=7,identity_seed=1", "--quiet", "--swap-pairs", "16"]
+    configure.main(["--checkpoint", str(start), "--refine-steps", "20", "--refine-free", "identity", "--refine-lr", "0.05"])
+    model = facelab.load(start)
+    assert model.config.refine == {"steps": 20, "free": ["identity"], "lr": 0.05}
+    a, b = model.encode_tensor(x), original.encode_tensor(x)
+    assert np.allclose(a["expression"], b["expression"]) and not np.allclose(a["identity"], b["identity"])
+    assert error({k: torch.as_tensor(v) for k, v in a.items()}) < error({k: torch.as_tensor(v) for k, v in b.items()})
+    assert "refine" in json.loads((start / "training_run.json").read_text())["configured"][-1]["changed"]
+    assert "20 Adam steps" in evaluate.main(["--checkpoint", str(start), *data])["description"]
+    # evaluation can try a setting, or none, whatever the checkpoint says
+    off = evaluate.main(["--checkpoint", str(start), "--refine-steps", "0", *data])
+    assert off["refine"] is None and off["psnr"] == evaluate.main(["--checkpoint", str(trained), *data])["psnr"]
+    with pytest.raises(SystemExit, match="not sub-codes"):
+        configure.main(["--checkpoint", str(start), "--refine-steps", "5", "--refine-free", "pose"])
+    with pytest.raises(SystemExit, match="need --refine-steps"):
+        evaluate.main(["--checkpoint", str(start), "--refine-free", "identity", *data])
+    with pytest.raises(ConfigError, match="steps, free and lr"):
+        model.configure(refine={"steps": 5, "free": ["identity"], "rate": 1.0})
+
+
 def test_compare_trains_every_method_on_one_split_and_writes_one_table(tmp_path, capsys):
     from facelab.methods import METHODS
     from train import compare

@@ -1,6 +1,7 @@
 """Change an inference setting of a trained checkpoint without retraining it.
 
     python -m train.configure --checkpoint checkpoints/real-disvae --mirror-expression
+    python -m train.configure --checkpoint checkpoints/swap-synthetic --refine-steps 50 --refine-free identity
 
 Rewrites the model section of ``config.json`` (the weights are untouched), records the command
 in ``training_run.json`` so the card lists it after the training commands, and regenerates the
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import facelab
 from facelab.card import write_card
-from facelab.config import save_config
+from facelab.config import ConfigError, save_config
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -27,21 +28,49 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--checkpoint", required=True, help="checkpoint directory (bundled names resolve too)")
     p.add_argument("--mirror-expression", action=argparse.BooleanOptionalAction, default=None,
                    help="z_exp = mean of the expression encoder's outputs for the face and its mirror image")
+    add_refine_arguments(p)
     return p.parse_args(argv)
+
+
+def add_refine_arguments(p: argparse.ArgumentParser) -> None:
+    """--refine-steps/--refine-free/--refine-lr: codes refined against the image after encoding
+    (facelab.code_refinement); shared with train.evaluate, which can try a setting before it is kept."""
+    p.add_argument("--refine-steps", type=int, default=None, metavar="N",
+                   help="Adam steps on each encoded code against its own image, the decoder fixed (0: off)")
+    p.add_argument("--refine-free", nargs="+", default=None, metavar="SUB_CODE",
+                   help="the sub-codes those steps move (default with --refine-steps: every sub-code)")
+    p.add_argument("--refine-lr", type=float, default=None, help="Adam's step size (default 0.01)")
+
+
+def refine_setting(args, model) -> dict | None | str:
+    """The ``refine`` setting the refine arguments ask for: a dict, None (--refine-steps 0: off), or
+    the string "unchanged" when none were given."""
+    if args.refine_steps is None:
+        if args.refine_free is not None or args.refine_lr is not None:
+            raise SystemExit("--refine-free and --refine-lr need --refine-steps")
+        return "unchanged"
+    if args.refine_steps == 0:
+        return None
+    setting = {"steps": args.refine_steps, "free": args.refine_free or list(model.attributes)}
+    return setting if args.refine_lr is None else {**setting, "lr": args.refine_lr}
 
 
 def main(argv=None) -> Path:
     args = parse_args(argv)
     settings = {k: v for k, v in {"mirror_expression": args.mirror_expression}.items() if v is not None}
-    if not settings:
-        raise SystemExit("nothing to change: give a setting, e.g. --mirror-expression")
     model = facelab.load(args.checkpoint, device="cpu")
+    refine = refine_setting(args, model)
+    if refine != "unchanged":
+        settings["refine"] = refine
+    if not settings:
+        raise SystemExit("nothing to change: give a setting, e.g. --mirror-expression or --refine-steps")
     directory = Path(model.directory)
-    before = {k: model.setting(k) for k in settings}
+    before = {k: model.config.refine if k == "refine" else model.setting(k) for k in settings}
     try:
         model.configure(**settings)
-    except ValueError as e:  # a setting this checkpoint's method does not have
+    except (ValueError, ConfigError) as e:  # a setting this checkpoint's method does not have, a bad sub-code
         raise SystemExit(f"{args.checkpoint}: {e}") from None
+    settings = {k: model.config.refine if k == "refine" else v for k, v in settings.items()}  # as checked
     save_config(directory / "config.json", model.config, model.training)
     record = directory / "training_run.json"
     run = json.loads(record.read_text()) if record.is_file() else {}

@@ -100,7 +100,7 @@ import torch
 import facelab
 from facelab import datasets
 from facelab.card import format_value, rows_for, write_card
-from facelab.config import ModelConfig, TrainConfig
+from facelab.config import ConfigError, ModelConfig, TrainConfig
 from facelab.face_model import Code
 from facelab.evaluate import (
     attribute_scores,
@@ -111,6 +111,7 @@ from facelab.evaluate import (
     swap_fidelity,
     synthetic_view,
 )
+from train.configure import add_refine_arguments, refine_setting
 
 
 # New people: identity seed space 1 never appears in training (which uses space 0).
@@ -138,6 +139,7 @@ def parse_args(argv=None):
     p.add_argument("--mirror-expression", action=argparse.BooleanOptionalAction, default=None,
                    help="evaluate with z_exp averaged over the face and its mirror image on (or off), whatever "
                         "the checkpoint's config says (default: the checkpoint's setting)")
+    add_refine_arguments(p)  # evaluate a refine setting without writing it into the checkpoint
     p.add_argument("--folds", type=int, default=None, metavar="K",
                    help="subject-independent K-fold cross-validation on the whole --data set, training per fold")
     p.add_argument("--init", default=None, metavar="CHECKPOINT",
@@ -417,6 +419,9 @@ def evaluate_recogniser(args, argv, model, t0: float) -> dict:
         f"over views, on the {figures['n_colour_images']} colour views.{fer_note}")
     if figures["mirror_expression"]:
         description += " z_exp is averaged over each face and its mirror image (`mirror_expression`)."
+    figures["refine"] = model.config.refine
+    if model.config.refine:
+        description += refine_note(model.config.refine)
     command = "python -m train.evaluate " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     name = args.name or "recogniser"
     figures["wall_time_s"] = round(time.perf_counter() - t0, 1)
@@ -426,6 +431,13 @@ def evaluate_recogniser(args, argv, model, t0: float) -> dict:
     out = Path(args.out) if args.out else (Path(model.directory) / f"evaluation-{name}.json" if args.card else None)
     return report(figures, out, model.directory if args.card else None)
 
+
+
+def refine_note(refine: dict) -> str:
+    """The card's sentence on a ``refine`` setting: every code in these figures was refined."""
+    return (f" Every code here (faces, swaps and their re-encodings) was refined against its own image after "
+            f"encoding: {refine['steps']} Adam steps (lr {refine['lr']:g}) on {', '.join(refine['free'])}, the "
+            f"decoder fixed (`refine` setting, `facelab.code_refinement`).")
 
 
 def report(figures: dict, out: Path | None, card_directory=None) -> dict:
@@ -456,6 +468,12 @@ def main(argv=None) -> dict:
     model = facelab.load(args.checkpoint)
     if args.mirror_expression is not None:
         model.configure(mirror_expression=args.mirror_expression)
+    refine = refine_setting(args, model)
+    if refine != "unchanged":
+        try:
+            model.configure(refine=refine)
+        except ConfigError as e:
+            raise SystemExit(f"{args.checkpoint}: {e}") from None
     if args.recogniser:
         return evaluate_recogniser(args, argv, model, t0)
     training = model.training
@@ -540,6 +558,9 @@ def main(argv=None) -> dict:
     figures["mirror_expression"] = model.setting("mirror_expression", False)
     if figures["mirror_expression"]:
         description += " z_exp is averaged over each face and its mirror image (`mirror_expression`)."
+    figures["refine"] = model.config.refine
+    if model.config.refine:
+        description += refine_note(model.config.refine)
 
     command = "python -m train.evaluate " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     figures["command"] = command

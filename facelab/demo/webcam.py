@@ -49,7 +49,7 @@ def live_frame(model: FaceModel, frame) -> LiveResult:
         view = _live_view(model, image)
     except (ImageError, ValueError):
         return LiveResult(None, None, {}, NO_FACE)
-    code = model.encode(view, align=False)
+    code = model.encode(view, align=False, refine=False)  # live: the encoders' code, no refinement steps
     attribute = labelled_attribute(model)
     probabilities = model.classify(code, attribute) if attribute else {}
     top = max(probabilities, key=probabilities.get) if probabilities else None
