@@ -236,6 +236,7 @@ def test_refined_codes_redraw_their_own_image_better_and_the_setting_round_trips
     assert model.config.refine == {"steps": 20, "free": ["identity"], "lr": 0.05}
     a, b = model.encode_tensor(x), original.encode_tensor(x)
     assert np.allclose(a["expression"], b["expression"]) and not np.allclose(a["identity"], b["identity"])
+    assert np.allclose(model.encode_tensor(x, refine=False)["identity"], b["identity"])  # live frames skip it
     assert error({k: torch.as_tensor(v) for k, v in a.items()}, x) < error({k: torch.as_tensor(v) for k, v in b.items()}, x)
     assert "refine" in json.loads((start / "training_run.json").read_text())["configured"][-1]["changed"]
     assert "20 Adam steps" in evaluate.main(["--checkpoint", str(start), *data])["description"]
