@@ -15,9 +15,11 @@ from typing import Sequence
 
 import torch
 
+from .config import REFINE_LR
+
 
 def refine_codes(network: torch.nn.Module, x: torch.Tensor, codes: dict[str, torch.Tensor],
-                 order: dict[str, int], free: Sequence[str], steps: int, lr: float = 0.01) -> dict[str, torch.Tensor]:
+                 order: dict[str, int], free: Sequence[str], steps: int, lr: float = REFINE_LR) -> dict[str, torch.Tensor]:
     """``codes`` (sub-code name → (B, d), in ``order``) with the ``free`` sub-codes moved by ``steps``
     Adam steps to make ``network.decode`` of the joined code reproduce ``x`` (B, 3, S, S). Each image's
     code moves on its own error alone. Returns new tensors; the inputs are left as they were."""

@@ -41,6 +41,9 @@ def _from_dict(cls, data: dict[str, Any]):
     return cls(**kwargs)
 
 
+REFINE_LR = 0.01  # Adam's step on a refined code (facelab.code_refinement) when a refine setting names none
+
+
 def _checked_refine(refine: dict, latents: dict[str, int]) -> dict[str, Any]:
     """``ModelConfig.refine`` with its keys and sub-code names checked (a typo would silently refine nothing)."""
     unknown = sorted(set(refine) - {"steps", "free", "lr"})
@@ -52,7 +55,7 @@ def _checked_refine(refine: dict, latents: dict[str, int]) -> dict[str, Any]:
     strangers = sorted(set(free) - set(latents))
     if strangers:
         raise ConfigError(f"refine frees {', '.join(strangers)}, not sub-codes of this model ({', '.join(latents)})")
-    lr = float(refine.get("lr", 0.01))
+    lr = float(refine.get("lr", REFINE_LR))
     if not lr > 0:
         raise ConfigError(f"refine lr must be > 0, got {lr}")
     return {"steps": steps, "free": free, "lr": lr}

@@ -22,7 +22,6 @@ from .config import ModelConfig, TrainConfig
 from .methods import build_network
 
 INFERENCE_SETTINGS = ("mirror_expression",)  # options that change how codes are read, not the weights
-REFINE_LR = 0.01  # Adam's step on a refined code (facelab.code_refinement), when the setting names none
 FALLBACK_STD = 3.0  # code ranges of checkpoints saved without quantiles: mean ± 3 std of the training codes
 MIN_REACH = 1e-4  # each end of a code range is at least this far from the mean (a dimension that never moved)
 
@@ -161,7 +160,7 @@ class FaceModel:
             from .code_refinement import refine_codes
 
             mu = refine_codes(self.network, x, mu, self.config.latents, setting["free"], setting["steps"],
-                              setting.get("lr", REFINE_LR))
+                              setting["lr"])
         return {k: v.cpu().numpy() for k, v in mu.items()}
 
     def encode(self, image: Any, align: bool = True, refine: bool = True) -> Code:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import facelab
 from facelab.card import write_card
-from facelab.config import ConfigError, save_config
+from facelab.config import REFINE_LR, ConfigError, save_config
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -39,7 +39,7 @@ def add_refine_arguments(p: argparse.ArgumentParser) -> None:
                    help="Adam steps on each encoded code against its own image, the decoder fixed (0: off)")
     p.add_argument("--refine-free", nargs="+", default=None, metavar="SUB_CODE",
                    help="the sub-codes those steps move (default with --refine-steps: every sub-code)")
-    p.add_argument("--refine-lr", type=float, default=None, help="Adam's step size (default 0.01)")
+    p.add_argument("--refine-lr", type=float, default=None, help=f"Adam's step size (default {REFINE_LR})")
 
 
 def refine_setting(args, model) -> dict | None | str:

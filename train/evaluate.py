@@ -56,7 +56,7 @@ with --folds, every figure F above becomes:
   k, fold_seed, n_identities, init (bool), fold_time_s_mean
   fold_training                  the per-fold training settings: stage_epochs (the method's epoch options;
                                  null for a stage a fine-tune skips), batch_size, max_steps, init checkpoint
-metadata: data, checkpoint, method, mirror_expression (the setting evaluated), command, title, description, wall_time_s, and plots (name →
+metadata: data, checkpoint, method, mirror_expression and refine (the settings evaluated), command, title, description, wall_time_s, and plots (name →
 {html, png, caption}; paths relative to the JSON file's folder).
 
 With ``--recogniser`` (photo models) the outputs are judged by an independent face recogniser, dlib's
@@ -394,7 +394,6 @@ def evaluate_recogniser(args, argv, model, t0: float) -> dict:
     figures["data"] = face_specs + fer_specs
     figures["checkpoint"] = str(model.directory)
     figures["method"] = model.config.method
-    figures["mirror_expression"] = model.setting("mirror_expression", False)
     from facelab import recogniser
 
     description = (
@@ -417,11 +416,7 @@ def evaluate_recogniser(args, argv, model, t0: float) -> dict:
         f"people, `python bench/photo_layer.py`), and identity swaps (A with B's z_id) identified as B with and "
         f"without it. Colour: mean HSV saturation, reconstructions "
         f"over views, on the {figures['n_colour_images']} colour views.{fer_note}")
-    if figures["mirror_expression"]:
-        description += " z_exp is averaged over each face and its mirror image (`mirror_expression`)."
-    figures["refine"] = model.config.refine
-    if model.config.refine:
-        description += refine_note(model.config.refine)
+    description += settings_note(figures, model)
     command = "python -m train.evaluate " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     name = args.name or "recogniser"
     figures["wall_time_s"] = round(time.perf_counter() - t0, 1)
@@ -433,11 +428,18 @@ def evaluate_recogniser(args, argv, model, t0: float) -> dict:
 
 
 
-def refine_note(refine: dict) -> str:
-    """The card's sentence on a ``refine`` setting: every code in these figures was refined."""
-    return (f" Every code here (faces, swaps and their re-encodings) was refined against its own image after "
-            f"encoding: {refine['steps']} Adam steps (lr {refine['lr']:g}) on {', '.join(refine['free'])}, the "
-            f"decoder fixed (`refine` setting, `facelab.code_refinement`).")
+def settings_note(figures: dict, model) -> str:
+    """Record the inference settings the figures were measured under (``mirror_expression``, ``refine``) in
+    ``figures`` and return the card's sentences on those that are on."""
+    figures["mirror_expression"] = model.setting("mirror_expression", False)
+    figures["refine"] = refine = model.config.refine
+    note = " z_exp is averaged over each face and its mirror image (`mirror_expression`)." \
+        if figures["mirror_expression"] else ""
+    if refine:
+        note += (f" Every code here (faces, swaps and their re-encodings) was refined against its own image after "
+                 f"encoding: {refine['steps']} Adam steps (lr {refine['lr']:g}) on {', '.join(refine['free'])}, the "
+                 f"decoder fixed (`refine` setting, `facelab.code_refinement`).")
+    return note
 
 
 def report(figures: dict, out: Path | None, card_directory=None) -> dict:
@@ -555,12 +557,7 @@ def main(argv=None) -> dict:
     figures["data"] = specs
     figures["checkpoint"] = str(model.directory)
     figures["method"] = model.config.method
-    figures["mirror_expression"] = model.setting("mirror_expression", False)
-    if figures["mirror_expression"]:
-        description += " z_exp is averaged over each face and its mirror image (`mirror_expression`)."
-    figures["refine"] = model.config.refine
-    if model.config.refine:
-        description += refine_note(model.config.refine)
+    description += settings_note(figures, model)
 
     command = "python -m train.evaluate " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     figures["command"] = command
