@@ -146,7 +146,8 @@ class FourWayOptions:
     factor_probe_weight: float = 0.0
     # Label columns the readouts above leave out (e.g. ``noise``; names from :func:`label_columns`). The
     # readouts made the generator's pixel-noise level readable from z_style (−0.04 → 0.85) and it leaked
-    # into z_identity (0.65) and z_expression (0.55) on held-out people (synthetic-fourway's LIMITS).
+    # into z_identity (0.65) and z_expression (0.55) on held-out people; the bundled synthetic-fourway skips
+    # ``noise`` and nothing reads it any more (its LIMITS).
     readout_skip: tuple[str, ...] = ()
 
 
