@@ -18,7 +18,7 @@ from facelab.config import ConfigError, ModelConfig, TrainConfig
 from facelab.datasets import teacher as T
 from facelab.datasets.pairs import SwapPairs
 from facelab.methods import build_network, get_method
-from facelab.methods.swap import swap_loss
+from facelab.methods.swap import swap_loss, teacher_cycle
 from facelab.training import label_remap, seed_everything, to_device, train
 
 needs_dlib = pytest.mark.skipif(not R.available(), reason=f"needs dlib ({R.INSTALL_HINT})")
@@ -211,3 +211,39 @@ def test_training_refuses_the_teacher_without_dlib_before_loading_data(monkeypat
         fit.main(["--method", "swap", "--teacher-weight", "1", "--out", str(tmp_path), "--logs", ""])
     with pytest.raises(ConfigError, match="teacher_weight must be >= 0"):
         swap_config(teacher_weight=-1.0)
+
+
+def test_theteacher_cycle_reads_the_decoded_faces_with_the_encoder_and_head_held_fixed(tiny_synthetic):
+    """No dlib needed: the descriptors are given by hand. The term is the head's reading of the
+    re-encoded decodes (own and swapped) against the input's descriptor; its gradient reaches the
+    decoder but neither the head nor the identity encoder's reading of the decodes."""
+    with pytest.raises(ConfigError, match="teacher_weight"):
+        swap_config(teacher_cycle_weight=1.0)
+    config = swap_config(teacher_weight=1.0, teacher_cycle_weight=1.0)
+    torch.manual_seed(0)
+    net = build_network(config)
+    target = np.random.default_rng(1).normal(size=(8, 128)).astype(np.float32)
+    batch = _batch(Subset(tiny_synthetic, range(8)), target)
+    out = swap_loss(config.options)(net, batch)
+    assert "teacher_cycle" in out and 0 < out["teacher_cycle"].item() < 2
+
+    with torch.no_grad():  # the same reading, by hand: decodes of A's codes and of A with B's expression
+        mu, _ = net.encode(torch.cat([batch["image"], batch["partner"]]))
+        own = {a: v[:8] for a, v in mu.items()}
+        decoded = net.decode(torch.cat([net.join(own), net.join({**own, "expression": mu["expression"][8:]})]))
+        again, _ = net.encode(decoded)
+        want = (1 - torch.nn.functional.cosine_similarity(net.teacher_head(again["identity"]),
+                                                         torch.from_numpy(np.tile(target, (2, 1))), dim=1)).mean()
+    assert torch.allclose(out["teacher_cycle"], want, atol=1e-5)
+
+    net.zero_grad()
+    out["teacher_cycle"].backward()
+    assert net.teacher_head.weight.grad is None or not net.teacher_head.weight.grad.any()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in net.decoder.parameters())
+    # on pixels that carry no gradient, the term reaches no weight at all: encoder and head are fixed
+    net.zero_grad()
+    decoded = decoded.clone().requires_grad_(True)
+    teacher_cycle(net, decoded, torch.from_numpy(np.tile(target, (2, 1)))).backward()
+    assert decoded.grad is not None and decoded.grad.abs().sum() > 0
+    assert all(p.grad is None or not p.grad.any() for p in net.parameters())
+    assert "distilled recogniser" in get_method("swap").summary(config)

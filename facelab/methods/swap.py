@@ -14,6 +14,10 @@ with metric losses and a swapping loss.
   every training image (:mod:`facelab.datasets.teacher`, computed once and cached) is a target for
   a linear head on z_identity (``teacher_head``, kept in the network so checkpoints round-trip), so
   z_identity is supervised on every image, not only on the people with identity labels.
+  ``teacher_cycle_weight`` > 0 (needs the teacher) also asks the *decoded* faces, own and swapped, to
+  carry the input's descriptor as z_identity's encoder and the head read them, both held fixed for
+  that term: dlib is not differentiable, so the encoder and head act as a recogniser distilled from
+  it, and the decoder is trained to draw what identifies the person, not only what lowers pixel error.
 - A PatchGAN critic (``critic_weight`` / ``feature_matching_weight`` > 0; off by default):
   ``image_critic`` scores patches of the decoded faces, own and swapped, against real ones on its
   own optimizer step, and the model is trained to pass it and to match its features of the real
@@ -91,6 +95,10 @@ class SwapOptions:
     # the recogniser as a teacher: 1 − cosine between a linear head on z_identity and dlib's descriptor
     # of the image, on every image that has one (facelab.datasets.teacher); 0: off, no head, no dlib
     teacher_weight: float = 0.0
+    # the decoded faces (own and expression-swapped) re-encoded by z_identity's encoder and read by the
+    # teacher's head, both fixed for this term, against this face's descriptor (1 − cosine): the decoder
+    # learns to draw what the distilled recogniser reads as this person. Needs teacher_weight > 0; 0: off
+    teacher_cycle_weight: float = 0.0
     # identity swapping loss (generator only: it renders the exact answer): this face decoded with the
     # partner's identity code against the render of this face with the partner's person, everything
     # else kept. It tells z_identity to hold the person and nothing else (pose, background, light go
@@ -120,7 +128,9 @@ def _validate(config) -> None:
         raise ConfigError("per_person must be >= 1")
     if not config.options.identity_swap_weight >= 0:
         raise ConfigError(f"identity_swap_weight must be >= 0, got {config.options.identity_swap_weight}")
-    for name in ("teacher_weight", "change_weight", "critic_weight", "feature_matching_weight", "ssim_weight"):
+    if config.options.teacher_cycle_weight > 0 and not config.options.teacher_weight > 0:
+        raise ConfigError("teacher_cycle_weight needs the teacher (teacher_weight > 0): its head reads the decoded faces")
+    for name in ("teacher_weight", "teacher_cycle_weight", "change_weight", "critic_weight", "feature_matching_weight", "ssim_weight"):
         if not getattr(config.options, name) >= 0:
             raise ConfigError(f"{name} must be >= 0, got {getattr(config.options, name)}")
     for name in ("encoder_depth", "encoder_refine", "decoder_depth", "decoder_refine", "decoder_mid_refine",
@@ -256,12 +266,30 @@ def swap_loss(o: SwapOptions):
             teacher = L.masked_cosine_distance(getattr(net, TEACHER_HEAD)(mu[IDENTITY][:n]), batch["teacher"])
             terms["teacher"] = teacher
             total = total + o.teacher_weight * teacher
+            if o.teacher_cycle_weight > 0:
+                terms["teacher_cycle"] = teacher_cycle(net, out[:2 * n], batch["teacher"].repeat(2, 1))
+                total = total + o.teacher_cycle_weight * terms["teacher_cycle"]
         if o.beta > 0:
             terms["kl"] = L.total_kl(mu, logvar)
             total = total + o.beta * terms["kl"]
         return {"loss": total, **terms}
 
     return loss
+
+
+def teacher_cycle(net: SplitAutoencoder, decoded: torch.Tensor, descriptors: torch.Tensor) -> torch.Tensor:
+    """1 − cosine between the teacher's head on the decoded faces' z_identity and their descriptors, with
+    the identity encoder and the head detached: the gradient reaches the decoded pixels only, so the
+    decoder draws to the distilled recogniser and the recogniser is not bent towards the decoder."""
+    from torch.func import functional_call
+
+    encoder, head = net.encoders[IDENTITY], getattr(net, TEACHER_HEAD)
+
+    def fixed(module: nn.Module) -> dict:
+        return {k: v.detach() for k, v in [*module.named_parameters(), *module.named_buffers()]}
+
+    mu, _ = functional_call(encoder, fixed(encoder), (decoded,))
+    return L.masked_cosine_distance(functional_call(head, fixed(head), (mu,)), descriptors)
 
 
 def critic_loss(o: SwapOptions):
@@ -340,6 +368,9 @@ def summary(config) -> str:
                f"towards dlib's 128-d ResNet face descriptor of each training image whose crop geometry is known "
                f"(1 − cosine), so z_identity is supervised on images without person labels too."
                if o.teacher_weight > 0 else "")
+            + (f" The decoded faces, own and swapped, re-encoded by the identity encoder and read by that head "
+               f"(both held fixed for this term) must give the input's descriptor (×{o.teacher_cycle_weight}), so "
+               f"the decoder draws what the distilled recogniser reads as the person." if o.teacher_cycle_weight > 0 else "")
             + (f" An identity swapping loss (×{o.identity_swap_weight}): this face decoded with another face's "
                f"identity code against the generator's render of this face with that person (everything else "
                f"kept), so z_identity holds the person only." if o.identity_swap_weight > 0 else "")
