@@ -218,6 +218,15 @@ def _photo_detail_box(model):
                             "off: the decoder's drawing alone")
 
 
+def _sharper_box(model):
+    """Opt-in code refinement for uploads (FaceModel.sharper_setting): a closer reconstruction for about a
+    second a face; the checkpoint's own setting, when it has one, applies either way."""
+    setting = model.sharper_setting()
+    return gr.Checkbox(False, label="Sharper (slower)",
+                       info=f"Refines the {', '.join(D.code_name(a) for a in setting['free'])} code against the "
+                            f"photo ({setting['steps']} steps, about a second a face): a closer reconstruction")
+
+
 def _codes_text(model) -> str:
     """``"expression (z_exp), identity (z_id)"``: the model's sub-codes, as the UI names them."""
     return ", ".join(f"{a} ({D.code_name(a)})" for a in D.slider_attributes(model))
@@ -263,12 +272,13 @@ def _encode_tab(page: Page):
 
     @_result_files
     @_user_errors
-    def encode(image, state, face_number=1, center_fallback=False):
+    def encode(image, state, face_number=1, center_fallback=False, sharper=False):
         picture = D.read_upload(image)
         if picture is None:  # the image was cleared: keep everything as it is
             return gr.skip(), gr.skip(), gr.skip(), state
         view, code, reconstruction, layer = D.encode_photo(model, picture, face=max(int(face_number or 1), 1) - 1,
-                                                           center_fallback=bool(center_fallback))
+                                                           center_fallback=bool(center_fallback),
+                                                           sharper=bool(sharper))
         return view, reconstruction, model.classify(code, labelled) if labelled else None, D.face_state(code, layer)
 
     with gr.Tab("Encode", id="encode"):
@@ -284,11 +294,12 @@ def _encode_tab(page: Page):
         with gr.Row(visible=model.config.alignment == "mtcnn"):  # face detection options: photo models only
             face_number = gr.Number(1, precision=0, minimum=1, label="Face (1 = largest; for group photos)")
             center_fallback = gr.Checkbox(False, label="No face found? Use the centre crop anyway")
+        sharper = _sharper_box(model)
         _examples(page.examples, image, "Example faces (click one)")
         _png_export(page, "Reconstruction → PNG", reconstruction)
 
-    encoded = gr.on([image.change, face_number.change, center_fallback.change], encode,
-                    [image, page.state, face_number, center_fallback],
+    encoded = gr.on([image.change, face_number.change, center_fallback.change, sharper.change], encode,
+                    [image, page.state, face_number, center_fallback, sharper],
                     [view, reconstruction, probabilities, page.state],
                     api_name=page.api("encode"), preprocess=False, **page.model_event)
     return encoded, reconstruction
@@ -438,10 +449,10 @@ def _swap_tab(page: Page) -> None:
 
     @_result_files
     @_user_errors
-    def swap(face_a, face_b, attribute, photo_detail=D.photo_detail_default(model)):
-        on_photo = page.photo_detail(photo_detail)
-        view_a, code_a, layer_a = D.encode_for_edits(model, _required_image(face_a, "face A"), on_photo)
-        view_b, code_b, layer_b = D.encode_for_edits(model, _required_image(face_b, "face B"), on_photo)
+    def swap(face_a, face_b, attribute, photo_detail=D.photo_detail_default(model), sharper=False):
+        on_photo, sharper = page.photo_detail(photo_detail), bool(sharper)
+        view_a, code_a, layer_a = D.encode_for_edits(model, _required_image(face_a, "face A"), on_photo, sharper=sharper)
+        view_b, code_b, layer_b = D.encode_for_edits(model, _required_image(face_b, "face B"), on_photo, sharper=sharper)
         faces, found = D.swap_readback(model, code_a, code_b, attribute or default, layers=(layer_a, layer_b))
         return view_a, view_b, *faces, D.readback_markdown(found), D.readback_json(found)
 
@@ -458,6 +469,7 @@ def _swap_tab(page: Page) -> None:
         with gr.Row(equal_height=True):
             swap_button = gr.Button("Swap", variant="primary", scale=2)
             photo_detail = _photo_detail_box(model)
+            sharper = _sharper_box(model)
         label_ab, label_ba = D.swap_labels(default)
         with gr.Row():
             view_a = _face_image("A: model's view", interactive=False)
@@ -471,7 +483,7 @@ def _swap_tab(page: Page) -> None:
         _png_export(page, "A with B's … → PNG", swapped_ab)
         _png_export(page, "B with A's … → PNG", swapped_ba)
 
-    swap_button.click(swap, [swap_a, swap_b, attribute, photo_detail],
+    swap_button.click(swap, [swap_a, swap_b, attribute, photo_detail, sharper],
                       [view_a, view_b, recon_a, recon_b, swapped_ab, swapped_ba, readback, readback_json],
                       api_name=page.api("swap"), preprocess=False, **page.model_event)
     attribute.change(captions, attribute, [swapped_ab, swapped_ba], api_visibility="private", queue=False)

@@ -3,6 +3,7 @@
     python bench/upload_path.py [--checkpoint real-disvae] [--data ../shared/data/london]
                                 [--limit 40] [--warmup 3] [--threads 1]
                                 [--out bench/results/upload_path.json]
+    python bench/upload_path.py --checkpoint photo-swap --sharper --out bench/results/upload_path_sharper.json
 
 Each London photo goes through the Encode tab's steps with facelab's public functions, as the
 app calls them: ``read_image`` (what ``read_upload`` does with the uploaded file), then
@@ -12,6 +13,8 @@ photo. The two are interleaved photo by photo (alternating which goes first) so 
 other work on a shared machine hits both alike. Issue 13's bar: total ≤ 1.5× MTCNN alone (p50).
 Runs where the app would (a GPU when there is one); ``--threads`` sets torch's CPU threads. Skips,
 saying so, when the data folder is missing: the repository holds no photos.
+``--sharper`` encodes as the app's *Sharper (slower)* switch does (``FaceModel.sharper_setting``: the
+code refined against the view), to say what that switch costs an upload.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ def main(argv=None) -> dict | None:
     p.add_argument("--limit", type=int, default=40, help="at most this many photos (0 = all)")
     p.add_argument("--warmup", type=int, default=3, help="leading photos left out of the figures")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = torch's default)")
+    p.add_argument("--sharper", action="store_true", help="encode with the app's Sharper switch on")
     p.add_argument("--out", default=str(ROOT / "bench" / "results" / "upload_path.json"))
     args = p.parse_args(argv)
 
@@ -72,6 +76,7 @@ def main(argv=None) -> dict | None:
     cfg = model.align_config()
     detector = MTCNNDetector.from_config(cfg)  # the same cached MTCNN that prepare() uses
     labelled = "expression" if "expression" in model.class_names() else None
+    sharper = model.sharper_setting() if args.sharper else True
 
     def upload(path, times):
         t = time.perf_counter()
@@ -81,7 +86,7 @@ def main(argv=None) -> dict | None:
         view = model.prepare(image)
         times["prepare"] = time.perf_counter() - t
         t = time.perf_counter()
-        code = model.encode(view, align=False)
+        code = model.encode(view, align=False, refine=sharper)
         times["encode"] = time.perf_counter() - t
         t = time.perf_counter()
         model.decode(code)
@@ -127,6 +132,7 @@ def main(argv=None) -> dict | None:
         "checkpoint": str(model.directory),
         "data": str(args.data),
         "photos": len(photos),
+        "sharper": sharper if args.sharper else None,
         "warmup_photos_total_ms": first,
         "stats": stats,
         "ratio_p50": ratio,

@@ -18,7 +18,7 @@ from PIL import Image
 
 from . import imageio
 from .checkpoint import load_checkpoint
-from .config import ModelConfig, TrainConfig
+from .config import REFINE_LR, ModelConfig, TrainConfig
 from .methods import build_network
 
 INFERENCE_SETTINGS = ("mirror_expression",)  # options that change how codes are read, not the weights
@@ -148,22 +148,35 @@ class FaceModel:
         return torch.stack([imageio.to_tensor(im) for im in images]).to(self.device)
 
     # ---- codes ------------------------------------------------------------------------------
-    def encode_tensor(self, x: torch.Tensor, refine: bool = True) -> dict[str, np.ndarray]:
-        """(B,3,S,S) in [0,1] → {attribute: (B, d) posterior means}, refined against ``x`` when the
-        model's ``refine`` setting asks (:mod:`facelab.code_refinement`) and ``refine`` is left on
-        (a live webcam frame cannot wait for it)."""
+    def sharper_setting(self) -> dict:
+        """The refine setting for an opt-in "sharper" encoding (the app's switch): the checkpoint's own,
+        or :data:`~facelab.code_refinement.SHARPER_STEPS` Adam steps at ``SHARPER_LR`` on every sub-code
+        no classifier head reads, so what the model reads from the face stays as the encoder gave it
+        (the measured setting: z_identity alone on the two-code models, swap-synthetic's LIMITS)."""
+        from .code_refinement import SHARPER_LR, SHARPER_STEPS
+
+        if self.config.refine and self.config.refine.get("steps"):
+            return dict(self.config.refine)
+        read = set(self.class_names())
+        return {"steps": SHARPER_STEPS, "free": [a for a in self.attributes if a not in read], "lr": SHARPER_LR}
+
+    def encode_tensor(self, x: torch.Tensor, refine: bool | dict = True) -> dict[str, np.ndarray]:
+        """(B,3,S,S) in [0,1] → {attribute: (B, d) posterior means}, refined against ``x``
+        (:mod:`facelab.code_refinement`) when the model's ``refine`` setting asks and ``refine`` is left
+        on (a live webcam frame cannot wait for it), or with the setting ``refine`` gives (a dict, e.g.
+        :meth:`sharper_setting`)."""
         x = x.to(self.device)
         with torch.no_grad():
             mu, _ = self.network.encode(x)
-        setting = self.config.refine
-        if refine and setting and setting.get("steps"):
+        setting = refine if isinstance(refine, dict) else self.config.refine if refine else None
+        if setting and setting.get("steps") and setting.get("free"):
             from .code_refinement import refine_codes
 
             mu = refine_codes(self.network, x, mu, self.config.latents, setting["free"], setting["steps"],
-                              setting["lr"])
+                              setting.get("lr", REFINE_LR))
         return {k: v.cpu().numpy() for k, v in mu.items()}
 
-    def encode(self, image: Any, align: bool = True, refine: bool = True) -> Code:
+    def encode(self, image: Any, align: bool = True, refine: bool | dict = True) -> Code:
         """One face image (any size; path, bytes, PIL or array) → its :class:`Code` (``refine``: as
         :meth:`encode_tensor`)."""
         parts = self.encode_tensor(self.images_to_tensor([self.prepare(image, align=align)]), refine=refine)

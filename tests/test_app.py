@@ -471,6 +471,22 @@ def test_encode(client, model, examples):
     assert all(confidences[k] == pytest.approx(v, abs=1e-5) for k, v in expected.items())
 
 
+def test_sharper_encoding_refines_the_unread_codes_and_draws_the_view_closer(client, model, examples):
+    from gradio_client import handle_file
+
+    setting = model.sharper_setting()
+    assert setting["steps"] > 0 and setting["free"] and not set(setting["free"]) & set(model.class_names())
+    view, plain, label = client.predict(handle_file(str(examples[0])), api_name="/encode")
+    view_again, sharp, label_again = client.predict(handle_file(str(examples[0])), 1, False, True, api_name="/encode")
+    assert np.array_equal(_image(view_again), _image(view))
+    refined = model.encode(_image(view), align=False, refine=setting)
+    assert np.abs(_image(sharp).astype(int) - np.asarray(model.decode(refined)).astype(int)).max() <= 1
+    assert not np.array_equal(_image(sharp), _image(plain))
+    target = _image(view).astype(float)
+    assert ((_image(sharp) - target) ** 2).mean() < ((_image(plain) - target) ** 2).mean()
+    assert label_again["label"] == label["label"]  # what the heads read is not refined
+
+
 def test_sliders_stateless(client, model):
     specs = D.slider_specs(model)
     out = client.predict(api_name="/sliders")  # every slider at its default: the average face

@@ -160,31 +160,33 @@ def read_upload(payload: Any) -> Image.Image | None:
         raise
 
 
-def encode_face(model: FaceModel, image: Image.Image, face: int = 0, center_fallback: bool = False
-                ) -> tuple[Image.Image, Code]:
+def encode_face(model: FaceModel, image: Image.Image, face: int = 0, center_fallback: bool = False,
+                sharper: bool = False) -> tuple[Image.Image, Code]:
     """The model's view of ``image`` (aligned / cropped, model resolution) and its code.
 
     ``face`` picks among several detected faces (0 = largest); ``center_fallback`` uses the
-    centre crop when a photo model finds no face."""
+    centre crop when a photo model finds no face; ``sharper`` refines the code against the view
+    (:meth:`FaceModel.sharper_setting`: a closer reconstruction for about a second)."""
     view = model.prepare(image, face=face, fallback="center" if center_fallback else "error")
-    return view, model.encode(view, align=False)
+    return view, model.encode(view, align=False, refine=model.sharper_setting() if sharper else True)
 
 
-def encode_photo(model: FaceModel, image: Image.Image, face: int = 0, center_fallback: bool = False):
+def encode_photo(model: FaceModel, image: Image.Image, face: int = 0, center_fallback: bool = False,
+                 sharper: bool = False):
     """:func:`encode_face` and the decoder's reconstruction, plus the face's photo layer (the view and
     that reconstruction, :mod:`facelab.photo_layer`): ``(view, code, reconstruction, layer)``."""
-    view, code = encode_face(model, image, face=face, center_fallback=center_fallback)
+    view, code = encode_face(model, image, face=face, center_fallback=center_fallback, sharper=sharper)
     reconstruction = model.decode(code)
     return view, code, reconstruction, model.photo_layer(view, code, reconstruction)
 
 
 def encode_for_edits(model: FaceModel, image: Image.Image, on_photo: bool, face: int = 0,
-                     center_fallback: bool = False):
+                     center_fallback: bool = False, sharper: bool = False):
     """``(view, code, photo layer or None)`` of a face about to be edited: the layer (a decode more,
     :func:`encode_photo`) only when the edits are shown ``on_photo``."""
     if not on_photo:
-        return *encode_face(model, image, face=face, center_fallback=center_fallback), None
-    view, code, _, layer = encode_photo(model, image, face=face, center_fallback=center_fallback)
+        return *encode_face(model, image, face=face, center_fallback=center_fallback, sharper=sharper), None
+    view, code, _, layer = encode_photo(model, image, face=face, center_fallback=center_fallback, sharper=sharper)
     return view, code, layer
 
 
