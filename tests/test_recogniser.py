@@ -116,6 +116,22 @@ def test_cached_descriptors_are_computed_once(tmp_path, tiny_synthetic, monkeypa
     assert not np.array_equal(R.cached_descriptors(crops, geometry=(0.0, 0.0, 1.0, 1.0), cache_dir=other), first)
 
 
+def test_the_cache_keeps_a_batch_with_the_same_crop_twice(tmp_path, tiny_synthetic, monkeypatch):
+    """FER2013 holds duplicate images: a chunk with one crop twice must still be cached (no dlib needed)."""
+    crops = R.as_uint8_images(np.stack([np.asarray(tiny_synthetic[i]["image"]) for i in (0, 1, 0, 2)]))
+    calls = []
+
+    def fake(images, geometry=None, batch_size=32):
+        calls.append(len(images))
+        return np.stack([np.full(128, float(im.mean()), np.float32) for im in images])
+
+    monkeypatch.setattr(R, "descriptors", fake)
+    first = R.cached_descriptors(crops, cache_dir=tmp_path)
+    assert np.array_equal(first[0], first[2]) and calls == [4]
+    again = R.cached_descriptors(crops, cache_dir=tmp_path)  # all four read back, none recomputed
+    assert np.array_equal(again, first) and calls == [4]
+
+
 RATES = ("expression_accuracy", "expression_balanced_accuracy", "recon_identified", "recon_identified_chance", "recon_same_person", "recon_face_found", "view_face_found",
          "swap_identified_as_a", "noswap_identified_as_a", "swap_identified_as_b", "swap_face_found",
          "swap_expression_accuracy", "noswap_expression_accuracy", "swap_identity_kept", "noswap_identity_kept",
