@@ -223,8 +223,8 @@ def _sharper_box(model):
     second a face; the checkpoint's own setting, when it has one, applies either way."""
     setting = model.sharper_setting()
     return gr.Checkbox(False, label="Sharper (slower)",
-                       info=f"Refines the {', '.join(D.code_name(a) for a in setting['free'])} code against the "
-                            f"photo ({setting['steps']} steps, about a second a face): a closer reconstruction")
+                       info=f"Refines {', '.join(D.code_name(a) for a in setting['free'])} against the photo "
+                            f"({setting['steps']} steps, about a second a face): a closer reconstruction")
 
 
 def _codes_text(model) -> str:
