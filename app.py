@@ -219,12 +219,12 @@ def _photo_detail_box(model):
 
 
 def _sharper_box(model):
-    """Opt-in code refinement for uploads (FaceModel.sharper_setting): a closer reconstruction for about a
-    second a face; the checkpoint's own setting, when it has one, applies either way."""
+    """Opt-in code refinement for uploads (FaceModel.sharper_setting): a closer reconstruction for about
+    0.4 s a face (bench/upload_path.py --sharper); the checkpoint's own setting, when it has one, applies either way."""
     setting = model.sharper_setting()
     return gr.Checkbox(False, label="Sharper (slower)",
                        info=f"Refines {', '.join(D.code_name(a) for a in setting['free'])} against the photo "
-                            f"({setting['steps']} steps, about a second a face): a closer reconstruction")
+                            f"({setting['steps']} steps, about 0.4 s a face on a CPU): a closer reconstruction")
 
 
 def _codes_text(model) -> str:

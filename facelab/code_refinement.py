@@ -18,7 +18,8 @@ import torch
 from .config import REFINE_LR
 
 # the app's opt-in "sharper" encoding (FaceModel.sharper_setting) where a checkpoint sets none: the
-# setting measured on photo-swap's validation views (+0.9 dB, about a second a face on 2 CPU cores)
+# setting measured on photo-swap's validation views (+0.9 dB; 0.38 s an upload on one CPU thread,
+# `python bench/upload_path.py --checkpoint photo-swap --sharper`)
 SHARPER_STEPS = 50
 SHARPER_LR = 0.03
 

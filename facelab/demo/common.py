@@ -166,7 +166,7 @@ def encode_face(model: FaceModel, image: Image.Image, face: int = 0, center_fall
 
     ``face`` picks among several detected faces (0 = largest); ``center_fallback`` uses the
     centre crop when a photo model finds no face; ``sharper`` refines the code against the view
-    (:meth:`FaceModel.sharper_setting`: a closer reconstruction for about a second)."""
+    (:meth:`FaceModel.sharper_setting`: a closer reconstruction for about 0.4 s)."""
     view = model.prepare(image, face=face, fallback="center" if center_fallback else "error")
     return view, model.encode(view, align=False, refine=model.sharper_setting() if sharper else True)
 
