@@ -151,13 +151,16 @@ class FaceModel:
     def sharper_setting(self) -> dict:
         """The refine setting for an opt-in "sharper" encoding (the app's switch): the checkpoint's own,
         or :data:`~facelab.code_refinement.SHARPER_STEPS` Adam steps at ``SHARPER_LR`` on every sub-code
-        no classifier head reads, so what the model reads from the face stays as the encoder gave it
-        (the measured setting: z_identity alone on the two-code models, swap-synthetic's LIMITS)."""
+        the model does not read a label from, so those readings stay as the encoder gave them (the
+        measured setting: z_identity alone on the two-code models, swap-synthetic's LIMITS). Read: a
+        sub-code with a classifier head, or one its method supervises in units (an option
+        ``<sub-code>_scale``, e.g. the fourway method's pose in degrees: refining z_pose took its yaw
+        error from 3° to 8°, synthetic-fourway's LIMITS)."""
         from .code_refinement import SHARPER_LR, SHARPER_STEPS
 
         if self.config.refine and self.config.refine.get("steps"):
             return dict(self.config.refine)
-        read = set(self.class_names())
+        read = set(self.class_names()) | {a for a in self.attributes if self.setting(f"{a}_scale")}
         return {"steps": SHARPER_STEPS, "free": [a for a in self.attributes if a not in read], "lr": SHARPER_LR}
 
     def encode_tensor(self, x: torch.Tensor, refine: bool | dict = True) -> dict[str, np.ndarray]:
