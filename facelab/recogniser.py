@@ -301,8 +301,7 @@ class _Store:
     def add(self, keys: Sequence[str], vectors: np.ndarray) -> None:
         # one row per key: a batch can hold the same crop twice (FER2013 has duplicate images), and a
         # second row would leave more vectors than keys, a file every later load discards
-        fresh = {k: v for k, v in zip(keys, vectors) if k not in self.index}
-        new = list(fresh.items())
+        new = list({k: v for k, v in zip(keys, vectors) if k not in self.index}.items())
         if not new:
             return
         start = len(self.vectors)

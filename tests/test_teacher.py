@@ -213,7 +213,7 @@ def test_training_refuses_the_teacher_without_dlib_before_loading_data(monkeypat
         swap_config(teacher_weight=-1.0)
 
 
-def test_theteacher_cycle_reads_the_decoded_faces_with_the_encoder_and_head_held_fixed(tiny_synthetic):
+def test_the_teacher_cycle_reads_the_decoded_faces_with_the_encoder_and_head_held_fixed(tiny_synthetic):
     """No dlib needed: the descriptors are given by hand. The term is the head's reading of the
     re-encoded decodes (own and swapped) against the input's descriptor; its gradient reaches the
     decoder but neither the head nor the identity encoder's reading of the decodes."""
