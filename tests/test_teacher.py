@@ -247,3 +247,27 @@ def test_the_teacher_cycle_reads_the_decoded_faces_with_the_encoder_and_head_hel
     assert decoded.grad is not None and decoded.grad.abs().sum() > 0
     assert all(p.grad is None or not p.grad.any() for p in net.parameters())
     assert "distilled recogniser" in get_method("swap").summary(config)
+
+
+
+@needs_dlib
+def test_the_head_only_warm_up_trains_the_teacher_head_and_nothing_else(tiny_synthetic):
+    """--teacher-warmup-epochs: a stage before the main one in which only the teacher's head moves;
+    the main stage then trains every weight again."""
+    warm_only = swap_config(teacher_weight=1.0, teacher_warmup_epochs=1, epochs=0)
+    network, history = train(tiny_synthetic, warm_only, STEPS, progress=False)
+    assert 0 < history["teacher_head"]["teacher"] < 2
+    seed_everything(STEPS.seed)  # as train() does before building: the starting weights
+    before = dict(build_network(warm_only).named_parameters())  # code statistics are refit after any run
+    after = dict(network.named_parameters())
+    assert {k for k in before if not torch.equal(before[k], after[k])} == {"teacher_head.weight", "teacher_head.bias"}
+
+    both = swap_config(teacher_weight=1.0, teacher_warmup_epochs=1, epochs=1)
+    network, history = train(tiny_synthetic, both, STEPS, progress=False)
+    assert {"teacher_head", "swap"} <= set(history)
+    after = dict(network.named_parameters())
+    still = {k for k in before if torch.equal(before[k], after[k])}
+    assert not any(k.startswith(("decoder.", "encoders.")) for k in still)  # every weight learned again
+    assert "first trained alone for 1 epoch" in get_method("swap").summary(both)
+    with pytest.raises(ConfigError, match="teacher_warmup_epochs needs the teacher"):
+        swap_config(teacher_warmup_epochs=2)
