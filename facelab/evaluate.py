@@ -125,11 +125,15 @@ def swap_pair_indices(factors, n_pairs: int, rng: np.random.Generator) -> tuple[
 def swap_fidelity(model, dataset, n_pairs: int = 256, seed: int = 0) -> dict[str, float]:
     """On the synthetic generator: decode(A's other codes + B's expression) vs the true render of A
     with B's expression and intensity, A and B different people. ``swap_*`` should approach
-    ``recon_*`` (the model's own reconstruction error) and beat ``noswap_*`` (A unchanged vs the
-    same target). Re-encoding the swap asks whether it *reads* as B's expression
+    ``recon_*`` (the model's own reconstruction error) and beat ``noswap_*`` (A's reconstruction,
+    unchanged, vs the same target; ``render_noswap_psnr``: A's render itself). Re-encoding the swap asks whether it *reads* as B's expression
     (``swap_expression_accuracy``) and still as A's person (``swap_identity_kept``: its identity
-    code is closer, by cosine, to A's than to B's)."""
+    code is closer, by cosine, to A's than to B's). ``photo_swap_*`` score the same swaps as the app
+    draws them with *Show edits on the photo* on (:mod:`facelab.photo_layer`: the decoder's change on
+    A's own render, which keeps A's pixels wherever the swap changed little); its gain is over A's
+    render unchanged, the photo a user started from."""
     from .face_model import join_codes
+    from .photo_layer import with_detail
     from .synthetic import render_batch
     from .training import label_remap, remap_labels
 
@@ -150,6 +154,9 @@ def swap_fidelity(model, dataset, n_pairs: int = 256, seed: int = 0) -> dict[str
     s = metrics.reconstruction_scores(truth[changed], out_swap[changed])
     n = metrics.reconstruction_scores(truth[changed], out_a[changed])
     r = metrics.reconstruction_scores(xa.numpy(), out_a)
+    # an expression swap keeps z_identity, so the whole of the photo layer's pixel test applies
+    shown = metrics.reconstruction_scores(truth[changed], with_detail(out_swap, xa.numpy(), out_a)[changed])
+    as_is = metrics.reconstruction_scores(truth[changed], xa.numpy()[changed])
     re_swap, re_a = model.encode_tensor(torch.as_tensor(out_swap)), model.encode_tensor(torch.as_tensor(out_a))
 
     target = remap_labels(np.array([b.expression for b in fb], dtype=np.int64), label_remap(model.expressions))
@@ -178,6 +185,8 @@ def swap_fidelity(model, dataset, n_pairs: int = 256, seed: int = 0) -> dict[str
         "swap_rmse": s["rmse"], "swap_psnr": s["psnr"],
         "noswap_rmse": n["rmse"], "noswap_psnr": n["psnr"],
         "swap_psnr_gain": s["psnr"] - n["psnr"],
+        "render_noswap_psnr": as_is["psnr"],
+        "photo_swap_psnr": shown["psnr"], "photo_swap_psnr_gain": shown["psnr"] - as_is["psnr"],
         "recon_rmse": r["rmse"], "recon_psnr": r["psnr"],
         "swap_pairs": int(changed.sum()),
     }

@@ -167,6 +167,22 @@ def test_swap_fidelity_pairs_other_people_and_reports_identity_kept(tiny_checkpo
     for key in ("swap_identity_kept", "noswap_identity_kept", "swap_expression_accuracy", "noswap_expression_accuracy"):
         assert 0.0 <= scores[key] <= 1.0, key
     assert scores["swap_psnr_gain"] == pytest.approx(scores["swap_psnr"] - scores["noswap_psnr"])
+    assert np.isfinite(scores["photo_swap_psnr"])
+    assert scores["photo_swap_psnr_gain"] == pytest.approx(scores["photo_swap_psnr"] - scores["render_noswap_psnr"])
+
+
+def test_a_swap_that_changes_nothing_shows_a_unchanged_on_the_photo(tiny_checkpoint, tiny_synthetic, monkeypatch):
+    """The photo layer keeps A's render wherever the decoded swap equals A's decode: a model whose
+    expression code draws nothing shows A itself, so its photo swap scores exactly A unchanged."""
+    from facelab.evaluate import swap_fidelity, synthetic_view
+
+    model = facelab.load(tiny_checkpoint, device="cpu")
+    decode = model.decode_tensor
+    monkeypatch.setattr(model, "decode_tensor", lambda z: decode(np.zeros_like(z)))  # one face for every code
+    scores = swap_fidelity(model, synthetic_view(tiny_synthetic), n_pairs=32)
+    assert scores["swap_psnr_gain"] == pytest.approx(0.0, abs=1e-6)
+    assert scores["photo_swap_psnr_gain"] == pytest.approx(0.0, abs=0.01)  # 8-bit rounding at most
+    assert scores["render_noswap_psnr"] > scores["noswap_psnr"] + 10  # A's render, not the tiny decoder's blur
 
 
 def test_swap_gain_split_adds_up_to_swap_fidelity(tiny_checkpoint, tmp_path, monkeypatch):

@@ -39,8 +39,13 @@ JSON keys (flat; rates in [0, 1]):
                                  (cosine) to A's z_id than to B's; noswap_identity_kept: same for A's
                                  unchanged reconstruction (the baseline)
   swap_rmse, swap_psnr           decode(A's identity + B's expression) vs the true render
-  noswap_rmse, noswap_psnr       A unchanged vs that target (the swap should beat it)
+  noswap_rmse, noswap_psnr       A's reconstruction, unchanged, vs that target (the swap should beat it)
+  render_noswap_psnr             A's render itself vs that target
   swap_psnr_gain                 swap_psnr − noswap_psnr
+  photo_swap_psnr, photo_swap_psnr_gain
+                                 the same swap drawn on A's render (facelab.photo_layer, the app's
+                                 "Show edits on the photo"): PSNR vs the target, and its gain over
+                                 render_noswap_psnr (A's render unchanged)
   recon_rmse, recon_psnr         the model's own reconstruction error on A; swap_pairs (count)
   mig, sap                       MIG and SAP of the full code against the generator factors
   dci_disentanglement, dci_completeness, dci_informativeness

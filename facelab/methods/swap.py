@@ -50,6 +50,12 @@ OPTIONAL_MODULES = (TEACHER_HEAD, IMAGE_CRITIC)  # present only when their optio
 
 @dataclass
 class SwapOptions:
+    # (declared first: stage-epoch fields are in stage order, train.evaluate.epoch_fields)
+    # epochs before the main stage in which only the teacher's head learns (encoders and decoder fixed,
+    # at lr × TEACHER_WARMUP_LR_SCALE). A head that starts fresh in the joint stage learns slowly
+    # (photo-swap's teacher check: 1 − cosine 0.50 at step 220 of 609), so the teacher cycle spent its
+    # first epoch pulling the decoder towards a head that did not yet know the descriptors. 0: none
+    teacher_warmup_epochs: int = 0
     epochs: int = 20
     encoder_depth: int = 0  # extra 3×3 convs per stage in each encoder
     # residual blocks after each encoder stage (models.blocks.Encoder's refine), starting as the
@@ -100,11 +106,6 @@ class SwapOptions:
     # teacher's head, both fixed for this term, against this face's descriptor (1 − cosine): the decoder
     # learns to draw what the distilled recogniser reads as this person. Needs teacher_weight > 0; 0: off
     teacher_cycle_weight: float = 0.0
-    # epochs before the main stage in which only the teacher's head learns (encoders and decoder fixed,
-    # at lr × TEACHER_WARMUP_LR_SCALE). A head that starts fresh in the joint stage learns slowly
-    # (photo-swap's teacher check: 1 − cosine 0.50 at step 220 of 609), so the teacher cycle spent its
-    # first epoch pulling the decoder towards a head that did not yet know the descriptors. 0: none
-    teacher_warmup_epochs: int = 0
     # identity swapping loss (generator only: it renders the exact answer): this face decoded with the
     # partner's identity code against the render of this face with the partner's person, everything
     # else kept. It tells z_identity to hold the person and nothing else (pose, background, light go
