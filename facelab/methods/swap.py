@@ -142,8 +142,8 @@ def _validate(config) -> None:
     for name in ("teacher_weight", "teacher_cycle_weight", "change_weight", "critic_weight", "feature_matching_weight", "ssim_weight"):
         if not getattr(config.options, name) >= 0:
             raise ConfigError(f"{name} must be >= 0, got {getattr(config.options, name)}")
-    for name in ("teacher_warmup_epochs", "encoder_depth", "encoder_refine", "decoder_depth", "decoder_refine", "decoder_mid_refine",
-                 "decoder_min_channels"):
+    for name in ("teacher_warmup_epochs", "encoder_depth", "encoder_refine", "decoder_depth", "decoder_refine",
+                 "decoder_mid_refine", "decoder_min_channels"):
         if getattr(config.options, name) < 0:
             raise ConfigError(f"{name} must be >= 0, got {getattr(config.options, name)}")
     wide = config.options.decoder_min_channels
@@ -351,8 +351,9 @@ def stages(net, config, train_config, fine_tune: bool = False):
         return
     critic = getattr(net, IMAGE_CRITIC)
     model = [m for name, m in net.named_children() if name != IMAGE_CRITIC]
-    yield Stage("swap", o.epochs, setup=every, steps={"critic": Step(trainable(critic), critic_loss(o), lr_scale=o.critic_lr_scale),
-                                         "model": Step(trainable(*model), swap_loss(o))})
+    yield Stage("swap", o.epochs, setup=every,
+                steps={"critic": Step(trainable(critic), critic_loss(o), lr_scale=o.critic_lr_scale),
+                       "model": Step(trainable(*model), swap_loss(o))})
 
 
 def prepare_data(dataset, config):
