@@ -128,10 +128,11 @@ def swap_fidelity(model, dataset, n_pairs: int = 256, seed: int = 0) -> dict[str
     ``recon_*`` (the model's own reconstruction error) and beat ``noswap_*`` (A's reconstruction,
     unchanged, vs the same target; ``render_noswap_psnr``: A's render itself). Re-encoding the swap
     asks whether it *reads* as B's expression (``swap_expression_accuracy``) and still as A's person
-    (``swap_identity_kept``: its identity code is closer, by cosine, to A's than to B's). ``photo_swap_*`` score the same swaps as the app
-    draws them with *Show edits on the photo* on (:mod:`facelab.photo_layer`: the decoder's change on
-    A's own render, which keeps A's pixels wherever the swap changed little); its gain is over A's
-    render unchanged, the photo a user started from."""
+    (``swap_identity_kept``: its identity code is closer, by cosine, to A's than to B's).
+    ``photo_swap_*`` score the same swaps as the app draws them with *Show edits on the photo* on
+    (:mod:`facelab.photo_layer`: the decoder's change on A's own render, which keeps A's pixels
+    wherever the swap changed little); its gain is over A's render unchanged, the photo a user
+    started from."""
     from .face_model import join_codes
     from .photo_layer import with_detail
     from .synthetic import render_batch
