@@ -614,3 +614,46 @@ def test_factor_probes_read_each_factor_from_every_other_sub_code_and_phi_learns
     factor_probe_terms(net, net.split(net.phi(z)), unknown, fresh, c.options)
     assert {a for a, _ in fresh} == {"pose", "expression"}
     _assert_labelled_term_wired(posed, c, net, z, factor_probe_terms, "factor_probe", "Blind factor probes")
+
+
+def test_person_means_fold_in_batches_and_leave_unknown_people_out():
+    from facelab.methods.fourway import PersonMeans
+
+    means = PersonMeans(keep=0.5)
+    people = torch.tensor([2, 2, 0, -1])
+    assert torch.isnan(means.read(people, 3)).all()  # nobody seen yet
+    means.update(torch.tensor([[1.0, 0, 0], [3.0, 0, 0], [5.0, 5, 5], [9.0, 9, 9]]), people)
+    read = means.read(torch.tensor([2, 0, 1, -1]), 3)
+    assert read[0].tolist() == [2.0, 0, 0] and read[1].tolist() == [5.0, 5, 5]  # batch means, first taken as is
+    assert torch.isnan(read[2:]).all()  # person 1 never seen; an unknown label is never read
+    means.update(torch.tensor([[4.0, 2, 0]]), torch.tensor([2]))
+    assert means.read(torch.tensor([2]), 3)[0].tolist() == [3.0, 1, 0]  # keep 0.5 of the old mean
+
+
+def test_person_probes_see_a_person_written_into_another_sub_code(posed):
+    """A sub-code that carries the person reads high, one that does not reads near 0; the gradient
+    reaches every sub-code but the person's own; wired into training and the card."""
+    from facelab.methods.fourway import person_probe_terms
+
+    c = config(person_probe_weight=1.0)
+    net, labels, z, parts = _labelled_codes(posed, c)
+    g = torch.Generator().manual_seed(0)
+    faces = 2 * torch.randn(40, parts["style"].shape[1], generator=g)  # one fixed "look" per person
+    store, values = {}, []
+    for step in range(40):  # new images of 40 people each batch, 4 per person
+        people = torch.arange(40).repeat_interleave(4)[torch.randperm(160, generator=g)[:64]]
+        codes = {a: torch.randn(64, p.shape[1], generator=g) for a, p in parts.items()}
+        codes["style"] = codes["style"] + faces[people]  # the person leaks into z_style
+        codes = {a: v.requires_grad_(True) for a, v in codes.items()}
+        total, terms = person_probe_terms(net, codes, {"identity": people}, store, c.options)
+        values.append(float(terms["person_probe"].detach()))
+    assert set(terms) == {"person_probe"}
+    assert {b for kind, b in store if kind == "probe"} == set(parts) - {"identity"}
+    total.backward()
+    assert codes["identity"].grad is None and all(float(codes[a].grad.abs().sum()) > 0 for a in ("pose", "style"))
+    # the mean over the three other sub-codes: z_style's reading near 1, the other two near 0
+    assert 0.25 < values[-1] < 0.4
+    clean = {a: v.detach() for a, v in codes.items()}
+    clean["style"] = torch.randn(64, parts["style"].shape[1], generator=g)
+    assert float(person_probe_terms(net, clean, {"identity": people}, {}, c.options)[1]["person_probe"]) == 0.0
+    _assert_labelled_term_wired(posed, c, net, z, person_probe_terms, "person_probe", "Blind person probes")

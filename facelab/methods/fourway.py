@@ -144,6 +144,15 @@ class FourWayOptions:
     # read from z_identity at 0.65 on held-out people, and blind probes ×30 did not move it
     # (synthetic-fourway's LIMITS). 0: off.
     factor_probe_weight: float = 0.0
+    # Each person kept out of the other sub-codes (not in the paper): for every sub-code but the one with
+    # the identity triplets, a table of each training person's running mean code (from the batches
+    # before this one, held fixed; PersonMeans) and a running ridge regression reading that mean from
+    # the sub-code, solved as the probes above; E and Φ trained to make its reading uncorrelated with
+    # the mean. The factor probes cover the labels with continuous or graded values; the person, a
+    # class among hundreds, had only the blind probes between sub-codes, and identity was still read
+    # from z_style at 0.30 and from z_expression at 0.13 on held-out people (synthetic-fourway's
+    # LIMITS). 0: off.
+    person_probe_weight: float = 0.0
     # Label columns the readouts above leave out (e.g. ``noise``; names from :func:`label_columns`). The
     # readouts made the generator's pixel-noise level readable from z_style (−0.04 → 0.85) and it leaked
     # into z_identity (0.65) and z_expression (0.55) on held-out people; the bundled synthetic-fourway skips
@@ -180,7 +189,7 @@ def _validate(config) -> None:
     for name in ("warmup_epochs", "autoencoder_epochs", "mapping_epochs", "joint_epochs", "z_dim", "cycle_attributes",
                  "encoder_depth", "decoder_depth", "decoder_refine", "swap_target_weight",
                  "swap_target_attributes", "swap_change_weight", "label_decorrelation_weight",
-                 "code_probe_weight", "code_readout_weight", "factor_probe_weight"):
+                 "code_probe_weight", "code_readout_weight", "factor_probe_weight", "person_probe_weight"):
         if getattr(o, name) < 0:
             raise ConfigError(f"{name} must be >= 0, got {getattr(o, name)}")
     if o.per_person < 1 or o.map_hidden < 1 or o.critic_hidden < 1 or o.pose_scale <= 0:
@@ -473,6 +482,72 @@ def factor_probe_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], l
     return o.factor_probe_weight * term, {"factor_probe": term}
 
 
+class PersonMeans:
+    """Each person's running mean of one sub-code: per batch, the mean of that person's codes is
+    folded in with weight ``1 − keep`` (the first one taken as it is). A table grown as new person
+    labels arrive; negative labels (unknown people) are neither read nor written."""
+
+    def __init__(self, keep: float = 0.5):
+        self.keep = keep
+        self.table: torch.Tensor | None = None  # (people, d), float64
+        self.seen: torch.Tensor | None = None  # (people,) bool
+
+    def _grow(self, n: int, d: int, device) -> None:
+        if self.table is None:
+            self.table = torch.zeros(0, d, dtype=torch.float64, device=device)
+            self.seen = torch.zeros(0, dtype=torch.bool, device=device)
+        if n > self.table.shape[0]:
+            extra = n - self.table.shape[0]
+            self.table = torch.cat([self.table, self.table.new_zeros(extra, d)])
+            self.seen = torch.cat([self.seen, self.seen.new_zeros(extra)])
+
+    def read(self, people: torch.Tensor, d: int) -> torch.Tensor:
+        """(B, d) running means of ``people`` (B,), NaN for people not seen yet or unknown."""
+        self._grow(int(people.max().clamp_min(0)) + 1, d, people.device)
+        known = (people >= 0) & self.seen[people.clamp_min(0)]
+        means = self.table[people.clamp_min(0)]
+        return torch.where(known[:, None], means, torch.full_like(means, float("nan")))
+
+    def update(self, codes: torch.Tensor, people: torch.Tensor) -> None:
+        codes, ok = codes.detach().double(), people >= 0
+        if not bool(ok.any()):
+            return
+        codes, people = codes[ok], people[ok]
+        self._grow(int(people.max()) + 1, codes.shape[1], codes.device)
+        ids, slot = torch.unique(people, return_inverse=True)
+        sums = codes.new_zeros(len(ids), codes.shape[1]).index_add_(0, slot, codes)
+        batch_means = sums / torch.bincount(slot, minlength=len(ids))[:, None]
+        old = self.seen[ids]
+        self.table[ids] = torch.where(old[:, None], self.keep * self.table[ids] + (1 - self.keep) * batch_means,
+                                      batch_means)
+        self.seen[ids] = True
+
+
+def person_probe_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], labels: dict[str, torch.Tensor],
+                       store: dict, o: FourWayOptions) -> tuple[torch.Tensor, dict]:
+    """``person_probe_weight`` × the mean, over the sub-codes but the person's own (the identity
+    triplets'), of the squared correlation between a running ridge regression's reading of each
+    image's person's running mean code (:class:`PersonMeans`, from earlier batches: held fixed, and
+    never this image's own code) from the sub-code and that mean. ``store`` keeps the means and the
+    regressions; the batch is folded into the means after it is read. No person labels: no term."""
+    owners = {keys[0]: a for a, (keys, kind) in SUPERVISION.items() if kind == "triplet" and a in parts}
+    key = next((k for k in owners if k in labels), None)
+    if key is None:
+        return next(iter(parts.values())).sum() * 0.0, {}
+    people = labels[key].long()
+    leaks = []
+    for b, code in parts.items():
+        if b == owners[key]:
+            continue
+        means = store.setdefault(("means", b), PersonMeans())
+        read = _labelled_reading(store, ("probe", b), code, means.read(people, code.shape[1]).to(code.dtype))
+        means.update(code, people)
+        if read is not None:
+            leaks.append(L.prediction_correlation(*read))
+    term = torch.stack(leaks).mean() if leaks else next(iter(parts.values())).sum() * 0.0
+    return o.person_probe_weight * term, {"person_probe": term}
+
+
 def cycle_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], labels: dict[str, torch.Tensor],
                 o: FourWayOptions, attributes=None) -> tuple[torch.Tensor, dict]:
     """For each of ``attributes`` (default: ``o.cycle_attributes`` sub-codes drawn at random):
@@ -535,7 +610,8 @@ def swap_target_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], pa
 def _mapping_terms(net: AttributeSplitAAE, batch: dict, z: torch.Tensor, o: FourWayOptions,
                    z_partner: torch.Tensor | None = None, probes: RunningProbes | None = None,
                    readouts: dict[str, RunningProbes] | None = None,
-                   factor_probes: dict[tuple[str, str], RunningProbes] | None = None) -> tuple:
+                   factor_probes: dict[tuple[str, str], RunningProbes] | None = None,
+                   person_probes: dict | None = None) -> tuple:
     f = net.phi(z)
     z_rec = L.l1(net.phi_inv(f), z.detach())
     parts = net.split(f)
@@ -555,6 +631,9 @@ def _mapping_terms(net: AttributeSplitAAE, batch: dict, z: torch.Tensor, o: Four
     if o.factor_probe_weight > 0 and factor_probes is not None:
         leak, f_terms = factor_probe_terms(net, parts, labels, factor_probes, o)
         total, terms = total + leak, {**terms, **f_terms}
+    if o.person_probe_weight > 0 and person_probes is not None:
+        leak, p_terms = person_probe_terms(net, parts, labels, person_probes, o)
+        total, terms = total + leak, {**terms, **p_terms}
     if z_partner is not None:
         swap, s_terms = swap_target_terms(net, parts, net.split(net.phi(z_partner)), batch, o)
         total, terms = total + swap, {**terms, **s_terms}
@@ -577,12 +656,13 @@ def mapping_loss(o: FourWayOptions):
     probes = RunningProbes() if o.code_probe_weight > 0 else None
     readouts: dict[str, RunningProbes] = {}
     factor_probes: dict[tuple[str, str], RunningProbes] = {}
+    person_probes: dict = {}
 
     def loss(net: AttributeSplitAAE, batch: dict) -> dict:
         with torch.no_grad():
             z = net.encode_z(batch["image"])
             z_partner = net.encode_z(batch["partner"]) if _swap_targets(o, batch, net.attributes) else None
-        total, terms = _mapping_terms(net, batch, z, o, z_partner, probes, readouts, factor_probes)
+        total, terms = _mapping_terms(net, batch, z, o, z_partner, probes, readouts, factor_probes, person_probes)
         return {"loss": total, **terms}
 
     return loss
@@ -593,13 +673,14 @@ def joint_loss(o: FourWayOptions):
     probes = RunningProbes() if o.code_probe_weight > 0 else None
     readouts: dict[str, RunningProbes] = {}
     factor_probes: dict[tuple[str, str], RunningProbes] = {}
+    person_probes: dict = {}
 
     def loss(net: AttributeSplitAAE, batch: dict) -> dict:
         x = batch["image"]
         z = net.encode_z(x)
         ae, ae_terms = _autoencoder_terms(net, x, z, o, batch.get("target"))
         z_partner = net.encode_z(batch["partner"]) if _swap_targets(o, batch, net.attributes) else None
-        mapping, m_terms = _mapping_terms(net, batch, z, o, z_partner, probes, readouts, factor_probes)
+        mapping, m_terms = _mapping_terms(net, batch, z, o, z_partner, probes, readouts, factor_probes, person_probes)
         return {"loss": ae + mapping, **ae_terms, **m_terms}
 
     return loss
@@ -754,6 +835,10 @@ def summary(config) -> str:
                  f"labelled factor (pose, expression with intensity, style) and other sub-code, solved on running "
                  f"moments, reads the factor from it, and E and Φ are trained to make its readings uncorrelated "
                  f"with the labels.")
+    if o.person_probe_weight > 0:
+        text += (f" Blind person probes (×{o.person_probe_weight:g}; not in the paper): each training person's running "
+                 f"mean of every other sub-code, read from that sub-code by a ridge regression solved on running "
+                 f"moments, and E and Φ trained to make the reading uncorrelated with the person's mean.")
     if o.joint_epochs:
         text += f" (3) {o.joint_epochs} epochs of joint fine-tuning of everything together."
     if o.decoder_refine > 0:
