@@ -23,8 +23,9 @@ STEPS = TrainConfig(batch_size=8, max_steps=2, seed=0)
 
 
 def tiny_config(method: str, **options) -> ModelConfig:
-    fields = {f for f in get_method(method).options.__dataclass_fields__}
-    epochs = {k: 1 for k in fields if k.endswith("epochs")}
+    defaults = get_method(method).options()
+    # one epoch per stage; an optional stage off by default (the swap method's teacher warm-up) stays off
+    epochs = {k: 1 for k in defaults.__dataclass_fields__ if k.endswith("epochs") and getattr(defaults, k) > 0}
     return ModelConfig(method=method, **TINY, options={**epochs, **options})
 
 
