@@ -1,0 +1,55 @@
+"""Side by side, the figures a fourway choice rule reads, from ``train.evaluate --out`` JSON files.
+
+    python train/jobs/fourway_table.py OUT_DIR ARM [ARM ...]
+
+Reads ``OUT_DIR/ARM-val2.json`` and ``OUT_DIR/ARM-val3.json`` (validation seeds 2 and 3) for each arm
+and prints seed 2 / seed 3 (mean) for: identity read from every sub-code, the own readings, the four
+swaps, pose error, the highest reading from another sub-code, identity top-1 and PSNR; then every
+off-diagonal probe reading more than 0.05 above chance (the issue's bar) per arm and seed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+
+
+def figures(path: str) -> tuple[dict, list]:
+    d = json.load(open(path))
+    d = d.get("figures", d)
+    m, factors, codes = np.array(d["probe_matrix"]), d["probe_factors"], d["probe_codes"]
+    row = {f"identity from z_{c}": m[factors.index("identity"), j] for j, c in enumerate(codes)}
+    for f in ("identity", "expression", "intensity"):
+        row[f"{f} own"] = d[f"probe_{f}_own"]
+    for a in codes:
+        row[f"swap {a}"] = d[f"attribute_swap_{a}_success"]
+    row.update({"yaw error": d["pose_mae_yaw"], "pitch error": d["pose_mae_pitch"],
+                "other max": d["probe_other_max"], "identity top1": d["identity_top1"], "psnr": d["psnr"]})
+    # the probe matrix is normalised (chance 0); a factor's own sub-code is the one that reads it best
+    own = {f: int(np.argmax(m[i])) for i, f in enumerate(factors)}
+    leaks = [(m[i, j], f"{f} from z_{c}") for i, f in enumerate(factors) for j, c in enumerate(codes)
+             if j != own[f] and m[i, j] > 0.05]
+    return row, sorted(leaks, reverse=True)
+
+
+def main(out: str, arms: list[str]) -> None:
+    rows, leaks = {}, {}
+    for a in arms:
+        per = [figures(f"{out}/{a}-val{s}.json") for s in (2, 3)]
+        rows[a] = {k: (per[0][0][k], per[1][0][k], (per[0][0][k] + per[1][0][k]) / 2) for k in per[0][0]}
+        leaks[a] = [p[1] for p in per]
+    print("quantity".ljust(24) + "".join(a.rjust(28) for a in arms))
+    for k in rows[arms[0]]:
+        print(k.ljust(24) + "".join(("%.3f / %.3f (%.3f)" % rows[a][k]).rjust(28) for a in arms))
+    print("\nreadings from another sub-code > 0.05 above chance")
+    for a in arms:
+        for s, found in zip((2, 3), leaks[a]):
+            print(f"{a} seed {s} ({len(found)}): " + ", ".join(f"{n} {v:.2f}" for v, n in found))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    main(sys.argv[1], sys.argv[2:])
