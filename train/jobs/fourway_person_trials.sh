@@ -5,6 +5,10 @@
 # 7 min a trial on 2 CPU cores, plus 1-2 min per evaluation.
 #
 #   train/jobs/fourway_person_trials.sh [OUT_DIR [ARM...]]      (default runs/fwp, arms control person10)
+#
+# Arm person10factor10 (2026-12-03, later): the person probes with blind factor probes x10, after the full
+# recipe with the person probes moved expression into z_style (train/jobs/fourway_person_trials.sh runs/fwp
+# person10factor10; compared with person10 by train/jobs/fourway_table.py runs/fwp control person10 person10factor10).
 set -euo pipefail
 out=${1:-runs/fwp}
 shift || true
@@ -33,6 +37,7 @@ for a in "${arms[@]}"; do
     control) trial control ;;
     person10) trial person10 --person-probe-weight 10 ;;
     person30) trial person30 --person-probe-weight 30 ;;
-    *) echo "unknown arm $a (control, person10, person30)" >&2; exit 2 ;;
+    person10factor10) trial person10factor10 --person-probe-weight 10 --factor-probe-weight 10 ;;
+    *) echo "unknown arm $a (control, person10, person30, person10factor10)" >&2; exit 2 ;;
   esac
 done
