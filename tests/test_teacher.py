@@ -249,7 +249,6 @@ def test_the_teacher_cycle_reads_the_decoded_faces_with_the_encoder_and_head_hel
     assert "distilled recogniser" in get_method("swap").summary(config)
 
 
-
 @needs_dlib
 def test_the_head_only_warm_up_trains_the_teacher_head_and_nothing_else(tiny_synthetic):
     """--teacher-warmup-epochs: a stage before the main one in which only the teacher's head moves;

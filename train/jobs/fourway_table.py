@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script from anywhere
+from facelab.synthetic import FACTOR_GROUPS  # noqa: E402
 
 
 def figures(path: str) -> tuple[dict, list]:
@@ -27,10 +31,10 @@ def figures(path: str) -> tuple[dict, list]:
         row[f"swap {a}"] = d[f"attribute_swap_{a}_success"]
     row.update({"yaw error": d["pose_mae_yaw"], "pitch error": d["pose_mae_pitch"],
                 "other max": d["probe_other_max"], "identity top1": d["identity_top1"], "psnr": d["psnr"]})
-    # the probe matrix is normalised (chance 0); a factor's own sub-code is the one that reads it best
-    own = {f: int(np.argmax(m[i])) for i, f in enumerate(factors)}
+    # the probe matrix is normalised (chance 0); a factor's own sub-code is its group's, as train.evaluate's
+    own = {f: g for g, members in FACTOR_GROUPS.items() for f in members}
     leaks = [(m[i, j], f"{f} from z_{c}") for i, f in enumerate(factors) for j, c in enumerate(codes)
-             if j != own[f] and m[i, j] > 0.05]
+             if c != own.get(f) and m[i, j] > 0.05]
     return row, sorted(leaks, reverse=True)
 
 
