@@ -53,6 +53,8 @@ ROWS = [
     ("photo_swap_psnr", "  the swap drawn on A's render (the app's *Show edits on the photo*) vs the target, PSNR (dB)",
      "{:.2f}"),
     ("photo_swap_psnr_gain", "  that drawn swap's PSNR − A's render's (dB)", "{:+.2f}"),
+    ("photo_swap_read_as_b", "  that drawn swap re-encoded: classified as B's expression", "{:.1%}"),
+    ("photo_swap_identity_kept", "  that drawn swap re-encoded: z_id closer to A's than to B's", "{:.1%}"),
     ("mig", "MIG (generator factors)", "{:.3f}"),
     ("sap", "SAP", "{:.3f}"),
     ("dci_disentanglement", "DCI disentanglement", "{:.3f}"),

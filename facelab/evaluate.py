@@ -132,7 +132,8 @@ def swap_fidelity(model, dataset, n_pairs: int = 256, seed: int = 0) -> dict[str
     ``photo_swap_*`` score the same swaps as the app draws them with *Show edits on the photo* on
     (:mod:`facelab.photo_layer`: the decoder's change on A's own render, which keeps A's pixels
     wherever the swap changed little); its gain is over A's render unchanged, the photo a user
-    started from."""
+    started from. ``photo_swap_read_as_b`` and ``photo_swap_identity_kept`` re-encode that drawn swap
+    as the decoded one is, so every swap figure can be read for the picture the user is shown."""
     from .face_model import join_codes
     from .photo_layer import with_detail
     from .synthetic import render_batch
@@ -156,9 +157,11 @@ def swap_fidelity(model, dataset, n_pairs: int = 256, seed: int = 0) -> dict[str
     n = metrics.reconstruction_scores(truth[changed], out_a[changed])
     r = metrics.reconstruction_scores(xa.numpy(), out_a)
     # an expression swap keeps z_identity, so the whole of the photo layer's pixel test applies
-    shown = metrics.reconstruction_scores(truth[changed], with_detail(out_swap, xa.numpy(), out_a)[changed])
+    drawn = np.asarray(with_detail(out_swap, xa.numpy(), out_a), dtype=np.float32)
+    shown = metrics.reconstruction_scores(truth[changed], drawn[changed])
     as_is = metrics.reconstruction_scores(truth[changed], xa.numpy()[changed])
     re_swap, re_a = model.encode_tensor(torch.as_tensor(out_swap)), model.encode_tensor(torch.as_tensor(out_a))
+    re_drawn = model.encode_tensor(torch.as_tensor(drawn))
 
     target = remap_labels(np.array([b.expression for b in fb], dtype=np.int64), label_remap(model.expressions))
     different = changed & (np.array([a.expression for a in fa]) != np.array([b.expression for b in fb])) \
@@ -188,6 +191,7 @@ def swap_fidelity(model, dataset, n_pairs: int = 256, seed: int = 0) -> dict[str
         "swap_psnr_gain": s["psnr"] - n["psnr"],
         "render_noswap_psnr": as_is["psnr"],
         "photo_swap_psnr": shown["psnr"], "photo_swap_psnr_gain": shown["psnr"] - as_is["psnr"],
+        "photo_swap_read_as_b": reads_as_target(re_drawn), "photo_swap_identity_kept": identity_kept(re_drawn),
         "recon_rmse": r["rmse"], "recon_psnr": r["psnr"],
         "swap_pairs": int(changed.sum()),
     }

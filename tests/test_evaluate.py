@@ -164,7 +164,8 @@ def test_swap_fidelity_pairs_other_people_and_reports_identity_kept(tiny_checkpo
     a, b = swap_pair_indices(view.factors, 64, np.random.default_rng(0))
     assert all(view.factors[i].identity != view.factors[j].identity for i, j in zip(a, b))
     scores = swap_fidelity(facelab.load(tiny_checkpoint, device="cpu"), view, n_pairs=32)
-    for key in ("swap_identity_kept", "noswap_identity_kept", "swap_expression_accuracy", "noswap_expression_accuracy"):
+    for key in ("swap_identity_kept", "noswap_identity_kept", "swap_expression_accuracy", "noswap_expression_accuracy",
+                "photo_swap_read_as_b", "photo_swap_identity_kept"):
         assert 0.0 <= scores[key] <= 1.0, key
     assert scores["swap_psnr_gain"] == pytest.approx(scores["swap_psnr"] - scores["noswap_psnr"])
     assert np.isfinite(scores["photo_swap_psnr"])
@@ -183,6 +184,8 @@ def test_a_swap_that_changes_nothing_shows_a_unchanged_on_the_photo(tiny_checkpo
     assert scores["swap_psnr_gain"] == pytest.approx(0.0, abs=1e-6)
     assert scores["photo_swap_psnr_gain"] == pytest.approx(0.0, abs=0.01)  # 8-bit rounding at most
     assert scores["render_noswap_psnr"] > scores["noswap_psnr"] + 10  # A's render, not the tiny decoder's blur
+    # the drawn swap is A's render, so re-encoded it is A: its identity code is A's own
+    assert scores["photo_swap_identity_kept"] == 1.0
 
 
 def test_swap_gain_split_adds_up_to_swap_fidelity(tiny_checkpoint, tmp_path, monkeypatch):

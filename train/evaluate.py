@@ -46,6 +46,10 @@ JSON keys (flat; rates in [0, 1]):
                                  the same swap drawn on A's render (facelab.photo_layer, the app's
                                  "Show edits on the photo"): PSNR vs the target, and its gain over
                                  render_noswap_psnr (A's render unchanged)
+  photo_swap_read_as_b, photo_swap_identity_kept
+                                 that drawn swap re-encoded: classified as B's expression, and its
+                                 z_id closer to A's than to B's (as swap_expression_accuracy and
+                                 swap_identity_kept for the decoded swap)
   recon_rmse, recon_psnr         the model's own reconstruction error on A; swap_pairs (count)
   mig, sap                       MIG and SAP of the full code against the generator factors
   dci_disentanglement, dci_completeness, dci_informativeness
