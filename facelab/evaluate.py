@@ -398,17 +398,16 @@ def attribute_probe_scores(model, enc: EncodedSet, dataset=None, seed: int = 0, 
     for continuous factors read from their own sub-code (``pose_mae_yaw``: degrees);
     ``probe_own_min`` and ``probe_other_max`` over those factors (the issue's bars: ≥ 0.9, and
     within 0.05 of chance, i.e. ≤ 0.05)."""
-    from .synthetic import FACTOR_GROUPS
+    from .synthetic import GROUP_OF_FACTOR
 
     factors = factor_labels_of(enc, dataset)
     m = metrics.probe_matrix({a: enc.codes[a] for a in model.attributes}, factors, test_size=test_size, seed=seed)
     out: dict = {"probe_matrix": m["normalised"], "probe_raw": m["raw"], "probe_chance": m["chance"],
                  "probe_kinds": m["kinds"], "probe_factors": m["factors"], "probe_codes": m["codes"],
                  "probe_mae": m["mae"]}
-    group_of = {f: g for g, members in FACTOR_GROUPS.items() for f in members}
     own, other = [], []
     for i, factor in enumerate(m["factors"]):
-        group = group_of.get(factor)
+        group = GROUP_OF_FACTOR.get(factor)
         if group not in m["codes"]:
             continue
         j = m["codes"].index(group)

@@ -54,6 +54,7 @@ __all__ = [
     "EXPRESSION_NAMES",
     "FACTOR_GROUPS",
     "FaceFactors",
+    "GROUP_OF_FACTOR",
     "HAIR_STYLES",
     "Identity",
     "MAX_PITCH",
@@ -89,6 +90,8 @@ FACTOR_GROUPS = {
     "pose": ("yaw", "pitch", "roll"),
     "style": ("background", "light", "noise"),
 }
+#: Each factor's group, i.e. the sub-code it belongs in (the inverse of :data:`FACTOR_GROUPS`).
+GROUP_OF_FACTOR = {factor: group for group, members in FACTOR_GROUPS.items() for factor in members}
 
 # --------------------------------------------------------------------------------------------
 # Expressions as action units

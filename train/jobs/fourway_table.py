@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script from anywhere
-from facelab.synthetic import FACTOR_GROUPS  # noqa: E402
+from facelab.synthetic import GROUP_OF_FACTOR  # noqa: E402
 
 
 def figures(path: str) -> tuple[dict, list]:
-    d = json.load(open(path))
+    d = json.loads(Path(path).read_text())
     d = d.get("figures", d)
     m, factors, codes = np.array(d["probe_matrix"]), d["probe_factors"], d["probe_codes"]
     row = {f"identity from z_{c}": m[factors.index("identity"), j] for j, c in enumerate(codes)}
@@ -32,9 +32,8 @@ def figures(path: str) -> tuple[dict, list]:
     row.update({"yaw error": d["pose_mae_yaw"], "pitch error": d["pose_mae_pitch"],
                 "other max": d["probe_other_max"], "identity top1": d["identity_top1"], "psnr": d["psnr"]})
     # the probe matrix is normalised (chance 0); a factor's own sub-code is its group's, as train.evaluate's
-    own = {f: g for g, members in FACTOR_GROUPS.items() for f in members}
     leaks = [(m[i, j], f"{f} from z_{c}") for i, f in enumerate(factors) for j, c in enumerate(codes)
-             if c != own.get(f) and m[i, j] > 0.05]
+             if c != GROUP_OF_FACTOR.get(f) and m[i, j] > 0.05]
     return row, sorted(leaks, reverse=True)
 
 
