@@ -82,6 +82,9 @@ class ModelConfig:
     # codes refined against the image after encoding (facelab.code_refinement): {"steps": N, "free":
     # [sub-code, ...], "lr": Adam's step}; None: the encoders' codes as they are
     refine: dict[str, Any] | None = None
+    # how edits are drawn on a face's own picture (facelab.photo_layer.LayerSetting: tolerance, sigma,
+    # falloff); None: the layer's defaults, chosen for photo models
+    photo_layer: dict[str, float] | None = None
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self):
@@ -122,6 +125,13 @@ class ModelConfig:
         method.validate(self)
         if self.refine is not None:
             self.refine = _checked_refine(self.refine, self.latents)
+        if self.photo_layer is not None:
+            from .photo_layer import LayerSetting
+
+            try:
+                self.photo_layer = LayerSetting.of(self.photo_layer).to_dict()
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
 
     @property
     def latent_dim(self) -> int:

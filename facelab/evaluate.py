@@ -9,6 +9,7 @@ held-out people) and reports every figure as a per-fold list plus mean and std.
 from __future__ import annotations
 
 import time
+from typing import Any
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -130,71 +131,106 @@ def swap_fidelity(model, dataset, n_pairs: int = 256, seed: int = 0) -> dict[str
     asks whether it *reads* as B's expression (``swap_expression_accuracy``) and still as A's person
     (``swap_identity_kept``: its identity code is closer, by cosine, to A's than to B's).
     ``photo_swap_*`` score the same swaps as the app draws them with *Show edits on the photo* on
-    (:mod:`facelab.photo_layer`: the decoder's change on A's own render, which keeps A's pixels
-    wherever the swap changed little); its gain is over A's render unchanged, the photo a user
-    started from. ``photo_swap_read_as_b`` and ``photo_swap_identity_kept`` re-encode that drawn swap
-    as the decoded one is, so every swap figure can be read for the picture the user is shown."""
-    from .face_model import join_codes
-    from .photo_layer import with_detail
-    from .synthetic import render_batch
-    from .training import label_remap, remap_labels
-
-    rng = np.random.default_rng(seed)
-    size = model.config.image_size
-    a_idx, b_idx = swap_pair_indices(dataset.factors, n_pairs, rng)
-    fa = [dataset.factors[i] for i in a_idx]
-    fb = [dataset.factors[i] for i in b_idx]
-    truth = render_batch([a.replace(expression=b.expression, intensity=b.intensity) for a, b in zip(fa, fb)], size)
-    truth = truth.transpose(0, 3, 1, 2).astype(np.float32) / 255
-    xa = torch.as_tensor(render_batch(fa, size).transpose(0, 3, 1, 2).astype(np.float32) / 255)
-    xb = torch.as_tensor(render_batch(fb, size).transpose(0, 3, 1, 2).astype(np.float32) / 255)
-    ca, cb = model.encode_tensor(xa), model.encode_tensor(xb)
-    order = model.config.latents
-    out_swap = model.decode_tensor(join_codes({**ca, "expression": cb["expression"]}, order)).numpy()
-    out_a = model.decode_tensor(join_codes(ca, order)).numpy()
-    changed = np.array([a.expression != b.expression or abs(a.intensity - b.intensity) > 0.3 for a, b in zip(fa, fb)])
-    s = metrics.reconstruction_scores(truth[changed], out_swap[changed])
-    n = metrics.reconstruction_scores(truth[changed], out_a[changed])
-    r = metrics.reconstruction_scores(xa.numpy(), out_a)
-    # an expression swap keeps z_identity, so the whole of the photo layer's pixel test applies
-    drawn = np.asarray(with_detail(out_swap, xa.numpy(), out_a), dtype=np.float32)
-    shown = metrics.reconstruction_scores(truth[changed], drawn[changed])
-    as_is = metrics.reconstruction_scores(truth[changed], xa.numpy()[changed])
-    re_swap, re_a = model.encode_tensor(torch.as_tensor(out_swap)), model.encode_tensor(torch.as_tensor(out_a))
-    re_drawn = model.encode_tensor(torch.as_tensor(drawn))
-
-    target = remap_labels(np.array([b.expression for b in fb], dtype=np.int64), label_remap(model.expressions))
-    different = changed & (np.array([a.expression for a in fa]) != np.array([b.expression for b in fb])) \
-        & (target != MISSING)
-    other_person = np.array([(a.seed, a.identity) != (b.seed, b.identity) for a, b in zip(fa, fb)])
-
-    def reads_as_target(codes: dict) -> float:
-        if not different.any():
-            return float("nan")
-        with torch.no_grad():
-            logits = model.network.classify(torch.as_tensor(codes["expression"][different]).to(model.device))
-        return float((logits.argmax(1).cpu().numpy() == target[different]).mean())
-
-    def identity_kept(codes: dict) -> float:
-        if "identity" not in codes or not other_person.any():
-            return float("nan")
-        z, za, zb = (_unit(c["identity"][other_person]) for c in (codes, ca, cb))
-        return float(((z * za).sum(1) > (z * zb).sum(1)).mean())
-
+    (:mod:`facelab.photo_layer`, under the model's own setting: the decoder's change on A's own render,
+    which keeps A's pixels wherever the swap changed little); its gain is over A's render unchanged, the
+    photo a user started from. ``photo_swap_read_as_b`` and ``photo_swap_identity_kept`` re-encode that
+    drawn swap as the decoded one is, so every swap figure can be read for the picture the user is shown."""
+    case = SwapCase.draw(model, dataset, n_pairs, seed)
+    s = metrics.reconstruction_scores(case.truth[case.changed], case.out_swap[case.changed])
+    n = metrics.reconstruction_scores(case.truth[case.changed], case.out_a[case.changed])
+    r = metrics.reconstruction_scores(case.xa, case.out_a)
+    re_swap, re_a = model.encode_tensor(torch.as_tensor(case.out_swap)), model.encode_tensor(torch.as_tensor(case.out_a))
     return {
-        "swap_expression_accuracy": reads_as_target(re_swap),
-        "noswap_expression_accuracy": reads_as_target(re_a),
-        "swap_identity_kept": identity_kept(re_swap),
-        "noswap_identity_kept": identity_kept(re_a),
+        "swap_expression_accuracy": case.reads_as_target(re_swap),
+        "noswap_expression_accuracy": case.reads_as_target(re_a),
+        "swap_identity_kept": case.identity_kept(re_swap),
+        "noswap_identity_kept": case.identity_kept(re_a),
         "swap_rmse": s["rmse"], "swap_psnr": s["psnr"],
         "noswap_rmse": n["rmse"], "noswap_psnr": n["psnr"],
         "swap_psnr_gain": s["psnr"] - n["psnr"],
-        "render_noswap_psnr": as_is["psnr"],
-        "photo_swap_psnr": shown["psnr"], "photo_swap_psnr_gain": shown["psnr"] - as_is["psnr"],
-        "photo_swap_read_as_b": reads_as_target(re_drawn), "photo_swap_identity_kept": identity_kept(re_drawn),
+        **drawn_swap_scores(case, model.photo_layer_setting()),
         "recon_rmse": r["rmse"], "recon_psnr": r["psnr"],
-        "swap_pairs": int(changed.sum()),
+        "swap_pairs": int(case.changed.sum()),
     }
+
+
+def drawn_swap_scores(case: "SwapCase", setting) -> dict[str, float]:
+    """:func:`swap_fidelity`'s ``photo_swap_*`` figures for one photo-layer setting
+    (:class:`facelab.photo_layer.LayerSetting`): the decoded swaps of ``case`` drawn on A's render."""
+    from .photo_layer import with_detail
+
+    # an expression swap keeps z_identity, so the whole of the photo layer's pixel test applies
+    drawn = np.asarray(with_detail(case.out_swap, case.xa, case.out_a, setting.tolerance, setting.sigma),
+                       dtype=np.float32)
+    shown = metrics.reconstruction_scores(case.truth[case.changed], drawn[case.changed])
+    as_is = metrics.reconstruction_scores(case.truth[case.changed], case.xa[case.changed])
+    re_drawn = case.model.encode_tensor(torch.as_tensor(drawn))
+    return {"render_noswap_psnr": as_is["psnr"],
+            "photo_swap_psnr": shown["psnr"], "photo_swap_psnr_gain": shown["psnr"] - as_is["psnr"],
+            "photo_swap_read_as_b": case.reads_as_target(re_drawn),
+            "photo_swap_identity_kept": case.identity_kept(re_drawn)}
+
+
+@dataclass
+class SwapCase:
+    """Expression swaps between generator people, with what scoring them needs: A's and B's renders
+    (``xa``; (N, 3, S, S) in [0, 1]) and codes, the true render of A with B's expression and intensity
+    (``truth``), A's decoded reconstruction (``out_a``) and decoded swap (``out_swap``), and which pairs
+    changed the picture (``changed``)."""
+
+    model: Any
+    xa: np.ndarray
+    truth: np.ndarray
+    ca: dict
+    cb: dict
+    out_a: np.ndarray
+    out_swap: np.ndarray
+    changed: np.ndarray
+    target: np.ndarray
+    different: np.ndarray
+    other_person: np.ndarray
+
+    @classmethod
+    def draw(cls, model, dataset, n_pairs: int, seed: int) -> "SwapCase":
+        from .face_model import join_codes
+        from .synthetic import render_batch
+        from .training import label_remap, remap_labels
+
+        rng = np.random.default_rng(seed)
+        size = model.config.image_size
+        a_idx, b_idx = swap_pair_indices(dataset.factors, n_pairs, rng)
+        fa = [dataset.factors[i] for i in a_idx]
+        fb = [dataset.factors[i] for i in b_idx]
+        truth = render_batch([a.replace(expression=b.expression, intensity=b.intensity) for a, b in zip(fa, fb)], size)
+        truth = truth.transpose(0, 3, 1, 2).astype(np.float32) / 255
+        xa = torch.as_tensor(render_batch(fa, size).transpose(0, 3, 1, 2).astype(np.float32) / 255)
+        xb = torch.as_tensor(render_batch(fb, size).transpose(0, 3, 1, 2).astype(np.float32) / 255)
+        ca, cb = model.encode_tensor(xa), model.encode_tensor(xb)
+        order = model.config.latents
+        out_swap = model.decode_tensor(join_codes({**ca, "expression": cb["expression"]}, order)).numpy()
+        out_a = model.decode_tensor(join_codes(ca, order)).numpy()
+        changed = np.array([a.expression != b.expression or abs(a.intensity - b.intensity) > 0.3 for a, b in zip(fa, fb)])
+        target = remap_labels(np.array([b.expression for b in fb], dtype=np.int64), label_remap(model.expressions))
+        different = changed & (np.array([a.expression for a in fa]) != np.array([b.expression for b in fb])) \
+            & (target != MISSING)
+        other_person = np.array([(a.seed, a.identity) != (b.seed, b.identity) for a, b in zip(fa, fb)])
+        return cls(model, xa.numpy(), truth, ca, cb, out_a, out_swap, changed, target, different, other_person)
+
+    def reads_as_target(self, codes: dict) -> float:
+        """Share of the pairs with different expressions whose ``codes`` classify as B's expression."""
+        if not self.different.any():
+            return float("nan")
+        with torch.no_grad():
+            logits = self.model.network.classify(
+                torch.as_tensor(codes["expression"][self.different]).to(self.model.device))
+        return float((logits.argmax(1).cpu().numpy() == self.target[self.different]).mean())
+
+    def identity_kept(self, codes: dict) -> float:
+        """Share of the two-person pairs whose ``codes``' identity is closer (cosine) to A's than to B's."""
+        if "identity" not in codes or not self.other_person.any():
+            return float("nan")
+        z, za, zb = (_unit(c["identity"][self.other_person]) for c in (codes, self.ca, self.cb))
+        return float(((z * za).sum(1) > (z * zb).sum(1)).mean())
 
 
 def disentanglement_scores(enc: EncodedSet, seed: int = 0) -> dict[str, float]:

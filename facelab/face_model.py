@@ -88,16 +88,17 @@ class FaceModel:
     def configure(self, **settings) -> "FaceModel":
         """Change inference settings of the loaded model in place (e.g. ``mirror_expression``, or
         ``refine={"steps": 50, "free": ["identity"]}``, :mod:`facelab.code_refinement`; ``refine=None``
-        turns it off): the weights stay, the network is rebuilt from the changed options and
+        turns it off; ``photo_layer={"tolerance": 0.05}``, :mod:`facelab.photo_layer`): the weights stay, the network is rebuilt from the changed options and
         reloaded. Returns ``self``."""
         options = self.config.options
         allowed = {name for name in INFERENCE_SETTINGS if hasattr(options, name)}
-        unknown = sorted(set(settings) - allowed - {"refine"})
+        own = {"refine", "photo_layer"}  # ModelConfig's own fields rather than the method's options
+        unknown = sorted(set(settings) - allowed - own)
         if unknown:
             raise ValueError(f"not an inference setting of {self.config.method}: {', '.join(unknown)} "
-                             f"(settings: {', '.join(sorted(allowed | {'refine'}))})")
-        refine = settings.pop("refine", self.config.refine)
-        config = replace(self.config, options=replace(options, **settings), refine=refine)
+                             f"(settings: {', '.join(sorted(allowed | own))})")
+        fields = {name: settings.pop(name, getattr(self.config, name)) for name in own}
+        config = replace(self.config, options=replace(options, **settings), **fields)
         network = build_network(config)
         network.load_state_dict(self.network.state_dict())
         self.config, self.network = config, network.to(self.device).eval()
@@ -223,7 +224,14 @@ class FaceModel:
         if reconstruction is None:
             reconstruction = self.decode_tensor(self._vector(code)[None]).numpy()[0]
         person = (getattr(code, PERSON), self.code_range(PERSON)[1]) if PERSON in self.attributes else None
-        return PhotoLayer.of(view, reconstruction, person)
+        return PhotoLayer.of(view, reconstruction, person, self.photo_layer_setting())
+
+    def photo_layer_setting(self):
+        """How this model draws edits on a face's own picture: its checkpoint's
+        :class:`~facelab.photo_layer.LayerSetting`, else the layer's defaults."""
+        from .photo_layer import LayerSetting
+
+        return LayerSetting.of(self.config.photo_layer)
 
     @torch.no_grad()
     def classify(self, code: Code, attribute: str = "expression") -> dict[str, float]:

@@ -133,6 +133,7 @@ def recogniser_scores(model, dataset, n_pairs: int = 256, seed: int = 0, geometr
     n = len(views)
     if n == 0:
         raise ValueError("no images to evaluate")
+    layer = model.photo_layer_setting()  # how the app draws this model's edits on the photo
     step = "recogniser"
     bar = tqdm(total=6, desc=step, disable=not progress)
     codes = _encode(model, views, batch_size)
@@ -200,7 +201,7 @@ def recogniser_scores(model, dataset, n_pairs: int = 256, seed: int = 0, geometr
                     z = _unit(re["identity"])
                     out[key] = float(((z * za).sum(1) > (z * zb).sum(1)).mean())
             # the same swaps shown on A's photo (the app's "Show edits on the photo": facelab.photo_layer)
-            on_photo = with_detail(swapped, views[a], recon[a])
+            on_photo = with_detail(swapped, views[a], recon[a], layer.tolerance, layer.sigma)
             who = people[R.nearest(R.descriptors(on_photo, geometry), view_desc)]
             out["photo_swap_identified_as_a"] = float((who == people[a]).mean())
             out["photo_swap_identified_as_b"] = float((who == people[b]).mean())
@@ -209,9 +210,10 @@ def recogniser_scores(model, dataset, n_pairs: int = 256, seed: int = 0, geometr
                 (_classify(model, _encode(model, on_photo)["expression"]) == expression[b]).mean())
             if PERSON in codes:  # the layer's risk: A's detail kept inside B's face, so the swap stops swapping
                 other = _decode(model, {**{k: v[a] for k, v in codes.items()}, PERSON: codes[PERSON][b]})
-                kept = person_kept(codes[PERSON][a], codes[PERSON][b], model.code_range(PERSON)[1])
+                kept = person_kept(codes[PERSON][a], codes[PERSON][b], model.code_range(PERSON)[1], layer.falloff)
                 for key, shown in (("identity_swap", other),
-                                   ("photo_identity_swap", with_detail(other, views[a], recon[a], kept=kept))):
+                                   ("photo_identity_swap", with_detail(other, views[a], recon[a], layer.tolerance,
+                                                                       layer.sigma, kept))):
                     who = people[R.nearest(R.descriptors(shown, geometry), view_desc)]
                     out[f"{key}_identified_as_b"] = float((who == people[b]).mean())
                     out[f"{key}_identified_as_a"] = float((who == people[a]).mean())
@@ -233,8 +235,8 @@ def recogniser_scores(model, dataset, n_pairs: int = 256, seed: int = 0, geometr
         out["slider_end_face_found"] = float(found.mean())
         out["slider_all_ends_face_found"] = float(found.all(0).mean())
         repeat = len(specs) * 2  # the ends are ordered (slider, end) blocks of all n faces
-        found = R.face_found(with_detail(ends, np.tile(views, (repeat, 1, 1, 1)),
-                                         np.tile(recon, (repeat, 1, 1, 1)))).reshape(repeat, n)
+        found = R.face_found(with_detail(ends, np.tile(views, (repeat, 1, 1, 1)), np.tile(recon, (repeat, 1, 1, 1)),
+                                         layer.tolerance, layer.sigma)).reshape(repeat, n)
         out["photo_slider_end_face_found"] = float(found.mean())
         out["photo_slider_all_ends_face_found"] = float(found.all(0).mean())
         out["slider_ends"] = int(found.size)

@@ -16,7 +16,9 @@ its per-dimension std). The photo's detail is its person's own: a 64-px decoder 
 faintly, so after an identity swap the pixel test alone would keep most of A's photo and the
 recogniser would still see A. An unedited code shows the photo itself; a changed mouth is the
 decoder's mouth on the person's own skin, hair and background; another person is the decoder's.
-``tolerance`` and ``falloff`` were chosen on validation faces (``python bench/photo_layer.py``).
+``tolerance`` and ``falloff`` were chosen on validation faces (``python bench/photo_layer.py``); a
+checkpoint may carry its own (``ModelConfig.photo_layer``, e.g. a generator model's, chosen by
+``python bench/photo_layer_synthetic.py``): :class:`LayerSetting`.
 An edit that moves between two faces (an interpolation from A to B) is shown on both photos
 (:func:`combine`): each photo's detail where a frame is still that face, averaged where both fit.
 The layer is a way of *showing* an edit: reconstruction figures (PSNR, "reconstruction
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import base64
 import io
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from PIL import Image
@@ -38,6 +40,37 @@ FALLOFF = 4.0  # the detail is gone once the identity code moved 1 / FALLOFF of 
 PERSON = "identity"  # the sub-code that carries who the person is (models without one: the pixel test alone)
 QUANTUM = 1 / 255  # one 8-bit step: the base may be a saved picture
 SIGMA = 2.0  # px at 64 px (scaled with the resolution): the change is judged over a neighbourhood
+
+
+@dataclass(frozen=True)
+class LayerSetting:
+    """The layer's three numbers (module docstring); the defaults are photo-swap's, chosen on London faces."""
+
+    tolerance: float = TOLERANCE
+    sigma: float = SIGMA
+    falloff: float = FALLOFF
+
+    def __post_init__(self):
+        for name, value in asdict(self).items():
+            if not (isinstance(value, (int, float)) and value >= 0) or (name == "falloff" and value == 0):
+                raise ValueError(f"photo layer {name} must be a number >= 0 (falloff > 0), got {value!r}")
+
+    @classmethod
+    def of(cls, setting: "LayerSetting | dict | None") -> "LayerSetting":
+        """A setting from a dict (``ModelConfig.photo_layer``; missing keys: the defaults), or None: the defaults."""
+        if isinstance(setting, LayerSetting):
+            return setting
+        unknown = sorted(set(setting or {}) - {"tolerance", "sigma", "falloff"})
+        if unknown:
+            raise ValueError(f"the photo layer takes tolerance, sigma and falloff, not {', '.join(unknown)}")
+        try:
+            numbers = {k: float(v) for k, v in (setting or {}).items()}
+        except (TypeError, ValueError):
+            raise ValueError(f"the photo layer's tolerance, sigma and falloff must be numbers, got {setting!r}") from None
+        return cls(**numbers)
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
 
 
 def _float_chw(image) -> np.ndarray:
@@ -99,7 +132,8 @@ def with_details(edited: np.ndarray, layers, codes=None) -> np.ndarray:
     interpolation from A to B shows A's photo at one end and B's at the other, and between them
     whichever face a frame still is."""
     edited = np.asarray(edited, np.float32)
-    masks = [detail_mask(edited, layer.base, kept=layer.kept(codes)) for layer in layers]
+    masks = [detail_mask(edited, layer.base, layer.setting.tolerance, layer.setting.sigma, layer.kept(codes))
+             for layer in layers]
     if not masks:
         return edited
     scale = 1.0 / np.maximum(sum(masks), 1.0)
@@ -110,20 +144,22 @@ def with_details(edited: np.ndarray, layers, codes=None) -> np.ndarray:
 @dataclass(frozen=True)
 class PhotoLayer:
     """One face's photo (the model's aligned view) and the decoder's redraw of it, both (3, S, S) float;
-    ``person``: that face's identity code and its training std (:func:`person_kept`), when the model has one."""
+    ``person``: that face's identity code and its training std (:func:`person_kept`), when the model has one;
+    ``setting``: the model's :class:`LayerSetting`."""
 
     view: np.ndarray
     base: np.ndarray
     person: tuple[np.ndarray, np.ndarray] | None = None
+    setting: LayerSetting = LayerSetting()
 
     @classmethod
-    def of(cls, view, base, person=None) -> "PhotoLayer":
+    def of(cls, view, base, person=None, setting=None) -> "PhotoLayer":
         view, base = _float_chw(view), _float_chw(base)
         if view.shape != base.shape:
             raise ValueError(f"the view {view.shape} and its reconstruction {base.shape} differ in size")
         if person is not None:
             person = tuple(np.asarray(p, np.float32).reshape(-1) for p in person)
-        return cls(view, base, person)
+        return cls(view, base, person, LayerSetting.of(setting))
 
     def kept(self, codes) -> np.ndarray | float:
         """:func:`person_kept` of edited codes (a ``Code``, a list of them, or None: 1)."""
@@ -132,14 +168,14 @@ class PhotoLayer:
         many = isinstance(codes, (list, tuple))
         own, std = self.person
         edited = np.stack([getattr(c, PERSON) for c in (codes if many else [codes])])
-        kept = person_kept(own, edited, std)
+        kept = person_kept(own, edited, std, self.setting.falloff)
         return kept if many else kept[0]
 
     def apply(self, edited, codes=None) -> np.ndarray:
         """A decoded edit (3, S, S) or a batch (N, 3, S, S) of this face → shown with its photo detail;
         ``codes``: the edited code(s) it was decoded from, so that a changed person loses the detail."""
         edited = _float_chw(edited) if np.ndim(edited) == 3 else edited
-        return with_detail(edited, self.view, self.base, kept=self.kept(codes))
+        return with_detail(edited, self.view, self.base, self.setting.tolerance, self.setting.sigma, self.kept(codes))
 
     def view_image(self) -> Image.Image:
         """The photo (the model's view) as a picture: what an unedited code shows on it."""
@@ -150,11 +186,13 @@ class PhotoLayer:
         state = {"view": _png(self.view), "base": _png(self.base)}
         if self.person is not None:
             state["person"] = [p.tolist() for p in self.person]
+        if self.setting != LayerSetting():
+            state["setting"] = self.setting.to_dict()
         return state
 
     @classmethod
     def from_state(cls, state: dict) -> "PhotoLayer":
-        return cls.of(_unpng(state["view"]), _unpng(state["base"]), state.get("person"))
+        return cls.of(_unpng(state["view"]), _unpng(state["base"]), state.get("person"), state.get("setting"))
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facelab.photo_layer import (PERSON, TOLERANCE, PhotoBlend, PhotoLayer, change_mask, combine, person_kept,
-                                 with_detail, with_details)
+from facelab.photo_layer import (PERSON, QUANTUM, TOLERANCE, LayerSetting, PhotoBlend, PhotoLayer, change_mask, combine,
+                                 person_kept, with_detail, with_details)
 
 
 def _faces(seed=0, size=64):
@@ -115,3 +115,55 @@ def test_model_decodes_edits_on_the_photo(tiny_checkpoint, tiny_synthetic):
     assert np.array_equal(np.asarray(model.decode(other, layer)), np.asarray(model.decode(other)))
     with pytest.raises(ValueError, match="aligned"):
         model.photo_layer(view.resize((32, 32)))
+
+
+def test_a_layer_follows_its_own_setting_and_keeps_it_through_the_session_state():
+    """A checkpoint's own tolerance (ModelConfig.photo_layer): a smaller one lets a small edit replace
+    more of the photo, in apply, in a blend and after a round trip through the app's session state."""
+    view, base = _faces(3)
+    slight = base + TOLERANCE / 4 + QUANTUM  # a quarter of the default tolerance everywhere (beyond one 8-bit step)
+    default = PhotoLayer.of(view, base)
+    strict = PhotoLayer.of(view, base, setting={"tolerance": TOLERANCE / 4})
+    assert np.allclose(default.apply(slight), slight + 0.75 * (view - base), atol=1e-5)
+    assert np.allclose(strict.apply(slight), slight, atol=1e-5)  # the detail is gone at its own tolerance
+    assert np.allclose(combine(strict, PhotoLayer.of(view, base, setting=strict.setting)).apply(slight), slight, atol=1e-5)
+    again = PhotoLayer.from_state(strict.to_state())
+    assert again.setting == strict.setting and "setting" not in default.to_state()
+    slight = again.base + TOLERANCE / 4 + QUANTUM  # its base is the 8-bit one
+    assert np.allclose(again.apply(slight), slight, atol=1e-5)
+    with pytest.raises(ValueError, match="tolerance, sigma and falloff"):
+        LayerSetting.of({"tolerence": 0.1})
+    with pytest.raises(ValueError, match=">= 0"):
+        LayerSetting.of({"sigma": -1})
+
+
+def test_a_checkpoints_photo_layer_setting_is_configured_saved_and_used(tiny_checkpoint, tiny_synthetic, tmp_path):
+    """train.configure writes the setting into config.json; the loaded model's layers and the
+    generator evaluation's drawn swaps use it (a zero tolerance: the decoder's drawing wherever it changed)."""
+    import shutil
+
+    import facelab
+    from facelab.config import ConfigError
+    from facelab.evaluate import SwapCase, drawn_swap_scores, synthetic_view
+    from facelab.imageio import to_pil
+    from train import configure
+
+    directory = tmp_path / "ckpt"
+    shutil.copytree(tiny_checkpoint, directory)
+    model = facelab.load(directory)
+    assert model.photo_layer_setting() == LayerSetting()
+    view = synthetic_view(tiny_synthetic)
+    case = SwapCase.draw(model, view, n_pairs=16, seed=0)
+    loose = drawn_swap_scores(case, LayerSetting(tolerance=10.0))  # keeps nearly all of A's render
+    exact = drawn_swap_scores(case, LayerSetting(tolerance=0.0))  # keeps it only where nothing changed
+    assert loose["photo_swap_psnr"] != exact["photo_swap_psnr"]
+
+    configure.main(["--checkpoint", str(directory), "--photo-tolerance", "0.05", "--photo-sigma", "1"])
+    model = facelab.load(directory)
+    assert model.photo_layer_setting() == LayerSetting(tolerance=0.05, sigma=1.0)
+    layer = model.photo_layer(to_pil(tiny_synthetic[0]["image"]))
+    assert layer.setting == LayerSetting(tolerance=0.05, sigma=1.0)
+    configure.main(["--checkpoint", str(directory), "--photo-default"])
+    assert facelab.load(directory).config.photo_layer is None
+    with pytest.raises((ValueError, ConfigError), match="photo layer"):
+        model.configure(photo_layer={"tolerance": "wide"})

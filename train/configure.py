@@ -2,6 +2,7 @@
 
     python -m train.configure --checkpoint checkpoints/real-disvae --mirror-expression
     python -m train.configure --checkpoint checkpoints/swap-synthetic --refine-steps 50 --refine-free identity
+    python -m train.configure --checkpoint checkpoints/swap-synthetic --photo-tolerance 0.05 --photo-sigma 2
 
 Rewrites the model section of ``config.json`` (the weights are untouched), records the command
 in ``training_run.json`` so the card lists it after the training commands, and regenerates the
@@ -21,6 +22,7 @@ from pathlib import Path
 import facelab
 from facelab.card import write_card
 from facelab.config import REFINE_LR, ConfigError, save_config
+from facelab.photo_layer import FALLOFF, SIGMA, TOLERANCE
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -29,7 +31,29 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--mirror-expression", action=argparse.BooleanOptionalAction, default=None,
                    help="z_exp = mean of the expression encoder's outputs for the face and its mirror image")
     add_refine_arguments(p)
+    layer = p.add_argument_group("photo layer", "how edits are drawn on a face's own picture (facelab.photo_layer; "
+                                 "bench/photo_layer_synthetic.py chooses them for a generator model)")
+    layer.add_argument("--photo-tolerance", type=float, default=None,
+                       help=f"mean absolute change at which the picture's own detail is gone (default {TOLERANCE})")
+    layer.add_argument("--photo-sigma", type=float, default=None,
+                       help=f"blur, in px at 64 px, over which that change is judged (default {SIGMA})")
+    layer.add_argument("--photo-falloff", type=float, default=None,
+                       help=f"how fast a changed person loses the picture's detail (default {FALLOFF})")
+    layer.add_argument("--photo-default", action="store_true",
+                       help="forget the checkpoint's own photo-layer setting (the layer's defaults apply)")
     return p.parse_args(argv)
+
+
+def photo_layer_setting(args, model) -> dict | None | str:
+    """The ``photo_layer`` setting the photo arguments ask for: the checkpoint's with the numbers given
+    changed, None (--photo-default), or "unchanged" when none were given."""
+    given = {k: v for k, v in {"tolerance": args.photo_tolerance, "sigma": args.photo_sigma,
+                               "falloff": args.photo_falloff}.items() if v is not None}
+    if args.photo_default:
+        if given:
+            raise SystemExit("--photo-default forgets the setting: it takes no --photo-* number")
+        return None
+    return {**(model.config.photo_layer or {}), **given} if given else "unchanged"
 
 
 def add_refine_arguments(p: argparse.ArgumentParser) -> None:
@@ -59,18 +83,19 @@ def main(argv=None) -> Path:
     args = parse_args(argv)
     settings = {k: v for k, v in {"mirror_expression": args.mirror_expression}.items() if v is not None}
     model = facelab.load(args.checkpoint, device="cpu")
-    refine = refine_setting(args, model)
-    if refine != "unchanged":
-        settings["refine"] = refine
+    own = ("refine", "photo_layer")  # ModelConfig's own fields; the rest are the method's options
+    for name, value in (("refine", refine_setting(args, model)), ("photo_layer", photo_layer_setting(args, model))):
+        if value != "unchanged":
+            settings[name] = value
     if not settings:
-        raise SystemExit("nothing to change: give a setting, e.g. --mirror-expression or --refine-steps")
+        raise SystemExit("nothing to change: give a setting, e.g. --mirror-expression, --refine-steps or --photo-tolerance")
     directory = Path(model.directory)
-    before = {k: model.config.refine if k == "refine" else model.setting(k) for k in settings}
+    before = {k: getattr(model.config, k) if k in own else model.setting(k) for k in settings}
     try:
         model.configure(**settings)
     except (ValueError, ConfigError) as e:  # a setting this checkpoint's method does not have, a bad sub-code
         raise SystemExit(f"{args.checkpoint}: {e}") from None
-    settings = {k: model.config.refine if k == "refine" else v for k, v in settings.items()}  # as checked
+    settings = {k: getattr(model.config, k) if k in own else v for k, v in settings.items()}  # as checked
     save_config(directory / "config.json", model.config, model.training)
     record = directory / "training_run.json"
     run = json.loads(record.read_text()) if record.is_file() else {}

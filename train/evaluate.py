@@ -438,7 +438,8 @@ def evaluate_recogniser(args, argv, model, t0: float) -> dict:
 
 
 def settings_note(figures: dict, model) -> str:
-    """Record the inference settings the figures were measured under (``mirror_expression``, ``refine``) in
+    """Record the inference settings the figures were measured under (``mirror_expression``, ``refine``,
+    ``photo_layer``) in
     ``figures`` and return the card's sentences on those that are on."""
     figures["mirror_expression"] = model.setting("mirror_expression", False)
     figures["refine"] = refine = model.config.refine
@@ -448,6 +449,12 @@ def settings_note(figures: dict, model) -> str:
         note += (f" Every code here (faces, swaps and their re-encodings) was refined against its own image after "
                  f"encoding: {refine['steps']} Adam steps (lr {refine['lr']:g}) on {', '.join(refine['free'])}, the "
                  f"decoder fixed (`refine` setting, `facelab.code_refinement`).")
+    figures["photo_layer"] = layer = model.config.photo_layer
+    if layer:
+        setting = model.photo_layer_setting()
+        note += (f" Edits drawn on the photo (`photo_*` figures, the app's *Show edits on the photo*) use this "
+                 f"checkpoint's own photo-layer setting: tolerance {setting.tolerance:g}, blur {setting.sigma:g} px, "
+                 f"falloff {setting.falloff:g} (`photo_layer` setting, `facelab.photo_layer`).")
     return note
 
 

@@ -227,8 +227,10 @@ def layer_from_state(state: Any):
 
 def photo_detail_default(model: FaceModel) -> bool:
     """Whether edits are shown on the photo by default: yes for photo models, whose decoder redraws a
-    face as a blur; generator models show their decoder's own output."""
-    return model.config.alignment == "mtcnn"
+    face as a blur, and for a model whose checkpoint carries its own photo-layer setting (chosen so
+    that its edits drawn on the picture pass the swap bars: ``bench/photo_layer_synthetic.py``); other
+    generator models show their decoder's own output."""
+    return model.config.alignment == "mtcnn" or model.config.photo_layer is not None
 
 
 def mean_code(model: FaceModel) -> Code:
