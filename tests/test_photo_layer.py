@@ -144,6 +144,7 @@ def test_a_checkpoints_photo_layer_setting_is_configured_saved_and_used(tiny_che
 
     import facelab
     from facelab.config import ConfigError
+    from facelab.demo import photo_detail_default
     from facelab.evaluate import SwapCase, drawn_swap_scores, synthetic_view
     from facelab.imageio import to_pil
     from train import configure
@@ -151,7 +152,7 @@ def test_a_checkpoints_photo_layer_setting_is_configured_saved_and_used(tiny_che
     directory = tmp_path / "ckpt"
     shutil.copytree(tiny_checkpoint, directory)
     model = facelab.load(directory)
-    assert model.photo_layer_setting() == LayerSetting()
+    assert model.photo_layer_setting() == LayerSetting() and not photo_detail_default(model)
     view = synthetic_view(tiny_synthetic)
     case = SwapCase.draw(model, view, n_pairs=16, seed=0)
     loose = drawn_swap_scores(case, LayerSetting(tolerance=10.0))  # keeps nearly all of A's render
@@ -163,6 +164,7 @@ def test_a_checkpoints_photo_layer_setting_is_configured_saved_and_used(tiny_che
     assert model.photo_layer_setting() == LayerSetting(tolerance=0.05, sigma=1.0)
     layer = model.photo_layer(to_pil(tiny_synthetic[0]["image"]))
     assert layer.setting == LayerSetting(tolerance=0.05, sigma=1.0)
+    assert photo_detail_default(model)  # a setting chosen for it: the app draws its edits on the picture
     configure.main(["--checkpoint", str(directory), "--photo-default"])
     assert facelab.load(directory).config.photo_layer is None
     with pytest.raises((ValueError, ConfigError), match="photo layer"):
