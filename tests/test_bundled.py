@@ -36,6 +36,8 @@ def test_bundled_checkpoint_loads_and_its_card_shows_its_measured_figures(name):
         assert f"{figures['expression_accuracy']:.1%}" in card
         # measured under the setting the checkpoint now has (train.configure asks for a re-evaluation)
         assert figures.get("mirror_expression", False) == model.setting("mirror_expression", False), path.name
+        if any(key.startswith("photo_") for key in figures):  # edits drawn on the picture were scored
+            assert figures.get("photo_layer") == model.config.photo_layer, path.name
     assert (directory / "topology.npz").is_file() or model.config.alignment == "mtcnn"
     assert not list(directory.glob("*.pt")) and not list(directory.glob("*.pkl"))
 
