@@ -22,6 +22,8 @@ from .config import REFINE_LR, ModelConfig, TrainConfig
 from .methods import build_network
 
 INFERENCE_SETTINGS = ("mirror_expression",)  # options that change how codes are read, not the weights
+# inference settings that are ModelConfig's own fields rather than the method's options
+CONFIG_SETTINGS = ("refine", "photo_layer")
 FALLBACK_STD = 3.0  # code ranges of checkpoints saved without quantiles: mean ± 3 std of the training codes
 MIN_REACH = 1e-4  # each end of a code range is at least this far from the mean (a dimension that never moved)
 
@@ -88,11 +90,11 @@ class FaceModel:
     def configure(self, **settings) -> "FaceModel":
         """Change inference settings of the loaded model in place (e.g. ``mirror_expression``, or
         ``refine={"steps": 50, "free": ["identity"]}``, :mod:`facelab.code_refinement`; ``refine=None``
-        turns it off; ``photo_layer={"tolerance": 0.05}``, :mod:`facelab.photo_layer`): the weights stay, the network is rebuilt from the changed options and
-        reloaded. Returns ``self``."""
+        turns it off; ``photo_layer={"tolerance": 0.05}``, :mod:`facelab.photo_layer`): the weights
+        stay, the network is rebuilt from the changed options and reloaded. Returns ``self``."""
         options = self.config.options
         allowed = {name for name in INFERENCE_SETTINGS if hasattr(options, name)}
-        own = {"refine", "photo_layer"}  # ModelConfig's own fields rather than the method's options
+        own = set(CONFIG_SETTINGS)
         unknown = sorted(set(settings) - allowed - own)
         if unknown:
             raise ValueError(f"not an inference setting of {self.config.method}: {', '.join(unknown)} "

@@ -22,6 +22,7 @@ from pathlib import Path
 import facelab
 from facelab.card import write_card
 from facelab.config import REFINE_LR, ConfigError, save_config
+from facelab.face_model import CONFIG_SETTINGS
 from facelab.photo_layer import FALLOFF, SIGMA, TOLERANCE
 
 
@@ -83,7 +84,7 @@ def main(argv=None) -> Path:
     args = parse_args(argv)
     settings = {k: v for k, v in {"mirror_expression": args.mirror_expression}.items() if v is not None}
     model = facelab.load(args.checkpoint, device="cpu")
-    own = ("refine", "photo_layer")  # ModelConfig's own fields; the rest are the method's options
+    own = CONFIG_SETTINGS  # ModelConfig's own fields; the rest are the method's options
     for name, value in (("refine", refine_setting(args, model)), ("photo_layer", photo_layer_setting(args, model))):
         if value != "unchanged":
             settings[name] = value
