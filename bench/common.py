@@ -12,6 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+# the generator people that choices are made on: new to every model, never the held-out test people (identity_seed=1)
+VALIDATION_SYNTHETIC = "synthetic:identities=48,per_identity=28,identity_seed=2,seed=2,min_intensity=0.25"
+
 
 def write_results(result: dict, path: str | Path) -> Path:
     """Write ``result`` as indented JSON (creating ``bench/results/`` if needed) and say where."""

@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 import numpy as np
 import torch
-from common import invocation, timestamp, write_results
+from common import VALIDATION_SYNTHETIC, invocation, timestamp, write_results
 
 import facelab
 from facelab import datasets, metrics
@@ -47,7 +47,6 @@ from facelab.photo_eval import _classify, _decode, _encode, _load, swap_pairs
 from facelab.photo_layer import PERSON, person_kept, with_detail
 from facelab.synthetic import render_batch
 
-VALIDATION_SYNTHETIC = "synthetic:identities=48,per_identity=28,identity_seed=2,seed=2,min_intensity=0.25"
 SIGMA = 2.0
 GRID = [(t, f) for t in (0.1, 0.2, 0.4) for f in (1.0, 2.0, 4.0)]
 

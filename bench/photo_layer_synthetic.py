@@ -29,14 +29,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 import torch
-from common import invocation, timestamp, write_results
+from common import VALIDATION_SYNTHETIC, invocation, timestamp, write_results
 
 import facelab
 from facelab import datasets
 from facelab.evaluate import SwapCase, drawn_swap_scores, synthetic_view
 from facelab.photo_layer import LayerSetting
 
-VALIDATION_SYNTHETIC = "synthetic:identities=48,per_identity=28,identity_seed=2,seed=2,min_intensity=0.25"
 TOLERANCES = (0.2, 0.15, 0.1, 0.08, 0.06, 0.05, 0.04, 0.03)
 SIGMAS = (1.0, 2.0, 3.0)
 READ_AS_B, KEPT = 0.91, 0.95

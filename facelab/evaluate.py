@@ -9,8 +9,8 @@ held-out people) and reports every figure as a per-fold list plus mean and std.
 from __future__ import annotations
 
 import time
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
