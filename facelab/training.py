@@ -227,6 +227,8 @@ def _run_stage(
     tc, device = context.train_config, context.device
     if stage.setup is not None:
         stage.setup()
+    if stage.fit is not None:
+        return _fit_stage(stage, network, batches, context, index)
     module = stage.module if stage.module is not None else network
     memory = torch.channels_last if tc.channels_last else torch.contiguous_format
     network.to(device, memory_format=memory)
@@ -325,6 +327,37 @@ def _run_stage(
     network.eval()
     network.to(memory_format=torch.contiguous_format)
     save_finished(means)
+    return means
+
+
+def _fit_stage(stage: Stage, network: torch.nn.Module, batches: EpochBatches, context: RunContext,
+               index: int) -> dict[str, float]:
+    """A stage solved in closed form: one pass over the training batches (in order, not augmented;
+    the batch-order stream is left as it was, so later stages see the same batches with or without
+    it), then ``stage.fit``; rank 0's result is what every rank keeps."""
+    device = context.device
+    network.to(device).eval()
+    state = batches.generator.get_state()
+    order = batches.epoch(0)
+    batches.generator.set_state(state)
+
+    def stream():
+        shown = context.progress and distributed.is_main()
+        for batch in tqdm(batches.loader(order, 0), total=len(order), desc=stage.name, unit="batch",
+                          disable=not shown, dynamic_ncols=True):
+            yield to_device(batch, device, context.remap)
+
+    with torch.no_grad():
+        means = {k: float(v) for k, v in stage.fit(stream()).items()}
+    distributed.broadcast_state(network)
+    if context.writer is not None and distributed.is_main():
+        for k, v in means.items():
+            context.writer.add_scalar(f"{stage.name}/{k}", v, 0)
+    if context.state_dir is not None:
+        save_state(context.state_dir, position=Position(index + 1), network=network, module=None, optimizers={},
+                   schedulers={}, sums={}, history={**context.history, stage.name: means},
+                   wall_time_s=context.wall_time(), epoch_generator_state=batches.generator.get_state(),
+                   device=device, configs=context.configs)
     return means
 
 

@@ -33,6 +33,9 @@ class Stage:
 
     ``module`` is what runs in train mode and is handed to the losses (default: the network);
     ``setup`` runs when the stage starts (freezing, copying weights from an earlier stage).
+    ``fit``, for a stage solved in closed form rather than stepped, is called once instead of
+    any steps with one pass over the training batches (in order, on the device, not augmented)
+    and returns the figures to log.
     """
 
     name: str
@@ -40,6 +43,7 @@ class Stage:
     steps: dict[str, Step]
     module: nn.Module | None = None
     setup: Callable[[], None] | None = None
+    fit: Callable[[Iterable[dict]], dict[str, float]] | None = None
 
 
 @dataclass(frozen=True)

@@ -158,6 +158,18 @@ class FourWayOptions:
     # into z_identity (0.65) and z_expression (0.55) on held-out people; the bundled synthetic-fourway skips
     # ``noise`` and nothing reads it any more (its LIMITS).
     readout_skip: tuple[str, ...] = ()
+    # Leak nulling after training (not in the paper; facelab.leak_nulling): for each sub-code, a fixed
+    # projection fitted in closed form on the training set takes out every direction from which a
+    # linear reader (discriminant analysis for classes, ridge for continuous labels) reads another
+    # sub-code's factor more than this far above chance on held-out training images, iterated as in
+    # INLP; then ``nulling_epochs`` of Φ⁻¹ and the heads on the nulled codes. The losses above shape
+    # each sub-code's main directions and leave traces in the rest: one more joint epoch from the
+    # bundle raised the highest other-sub-code reading 0.33 → 0.49 on validation (synthetic-fourway's
+    # LIMITS). 0: off.
+    leak_threshold: float = 0.0
+    nulling_rounds: int = 10  # rounds of removal at most
+    nulling_keep: float = 0.5  # never keep less than this share of a sub-code's dimensions
+    nulling_epochs: int = 1
 
 
 def label_columns(config) -> dict[str, tuple[str, ...]]:
@@ -189,11 +201,14 @@ def _validate(config) -> None:
     for name in ("warmup_epochs", "autoencoder_epochs", "mapping_epochs", "joint_epochs", "z_dim", "cycle_attributes",
                  "encoder_depth", "decoder_depth", "decoder_refine", "swap_target_weight",
                  "swap_target_attributes", "swap_change_weight", "label_decorrelation_weight",
-                 "code_probe_weight", "code_readout_weight", "factor_probe_weight", "person_probe_weight"):
+                 "code_probe_weight", "code_readout_weight", "factor_probe_weight", "person_probe_weight",
+                 "leak_threshold", "nulling_rounds", "nulling_keep", "nulling_epochs"):
         if getattr(o, name) < 0:
             raise ConfigError(f"{name} must be >= 0, got {getattr(o, name)}")
     if o.per_person < 1 or o.map_hidden < 1 or o.critic_hidden < 1 or o.pose_scale <= 0:
         raise ConfigError("per_person, map_hidden and critic_hidden must be >= 1 and pose_scale > 0")
+    if o.nulling_keep > 1:
+        raise ConfigError(f"nulling_keep is a share of a sub-code's dimensions (<= 1), got {o.nulling_keep}")
     if o.prior_fraction < 0:
         raise ConfigError(f"prior_fraction must be >= 0, got {o.prior_fraction}")
 
@@ -202,7 +217,7 @@ def build(config) -> AttributeSplitAAE:
     o = config.options
     return AttributeSplitAAE(config, z_dim=o.z_dim, map_hidden=o.map_hidden, encoder_depth=o.encoder_depth,
                              decoder_depth=o.decoder_depth, critic_hidden=o.critic_hidden,
-                             decoder_refine=o.decoder_refine)
+                             decoder_refine=o.decoder_refine, nulling=o.leak_threshold > 0)
 
 
 # ---- the adversarial autoencoder ---------------------------------------------------------------
@@ -686,6 +701,56 @@ def joint_loss(o: FourWayOptions):
     return loss
 
 
+def nulling_fit(net: AttributeSplitAAE, o: FourWayOptions):
+    """Stage 4 (optional): per sub-code, the leak-nulling projection of the other sub-codes' labels
+    (:func:`facelab.leak_nulling.nulling_projection`), fitted on Φ(E(x)) of the training set and
+    installed after Φ. Returns, per sub-code, the dimensions removed and the highest other-factor
+    reading on held-out training images before and after."""
+    from ..leak_nulling import nulling_projection
+
+    def fit(batches) -> dict[str, float]:
+        keys = {k for a in net.attributes for k in SUPERVISION.get(a, ((), None))[0]}
+        codes, labels = [], {}
+        for batch in batches:
+            codes.append(net.phi(net.encode_z(batch["image"])).double().cpu())
+            for k in keys:
+                if torch.is_tensor(batch.get(k)):
+                    labels.setdefault(k, []).append(batch[k].cpu())
+        f = torch.cat(codes).numpy()
+        labels = {k: torch.cat(v).numpy() for k, v in labels.items()}
+        bounds, fitted, out = net.config.slices(), {}, {}
+        for a in net.attributes:
+            own = set(SUPERVISION.get(a, ((), None))[0])
+            foreign = {k: v for k, v in labels.items() if k not in own}
+            if not foreign:
+                continue
+            n = fitted[a] = nulling_projection(f[:, bounds[a]], foreign, threshold=o.leak_threshold,
+                                               max_rounds=o.nulling_rounds, keep_at_least=o.nulling_keep)
+            out[f"{a}_removed"] = n.removed
+            if n.readings and n.readings[0]:
+                out[f"{a}_leak_before"] = max(n.readings[0].values())
+                out[f"{a}_leak_after"] = max(n.readings[-1].values())
+        net.set_nulling(fitted)
+        return out
+
+    return fit
+
+
+def nulled_mapping_loss(o: FourWayOptions):
+    """Stage 5 (after nulling): Φ⁻¹ and the heads learn the nulled codes (ℓ1 of z through
+    Φ⁻¹(nulled Φ(z)), the task losses' cross-entropy); E, Φ and G fixed."""
+
+    def loss(net: AttributeSplitAAE, batch: dict) -> dict:
+        with torch.no_grad():
+            z = net.encode_z(batch["image"])
+            f = net.nulled(net.phi(z))
+        z_rec = L.l1(net.phi_inv(f), z)
+        task, terms = task_losses(net, net.split(f), _labels(batch, net.attributes), o)
+        return {"loss": o.z_reconstruction_weight * z_rec + task, "z_reconstruction": z_rec, **terms}
+
+    return loss
+
+
 def _only(net: AttributeSplitAAE, modules) -> None:
     net.requires_grad_(False)
     for m in modules:
@@ -716,6 +781,12 @@ def stages(net: AttributeSplitAAE, config, train_config, fine_tune: bool = False
     if o.joint_epochs:
         yield Stage("joint", o.joint_epochs, setup=lambda: net.requires_grad_(True),
                     steps=with_critics(Step(trainable(*net.autoencoder(), *net.mapping()), joint_loss(o))))
+    if o.leak_threshold > 0:
+        yield Stage("nulling", 1, steps={}, setup=lambda: net.requires_grad_(False), fit=nulling_fit(net, o))
+        if o.nulling_epochs:
+            tail = [net.phi_inv, net.heads]
+            yield Stage("nulled-mapping", o.nulling_epochs, setup=lambda: _only(net, tail),
+                        steps={"model": Step(trainable(*tail), nulled_mapping_loss(o))})
 
 
 # ---- data --------------------------------------------------------------------------------------
@@ -841,6 +912,13 @@ def summary(config) -> str:
                  f"moments, and E and Φ trained to make the reading uncorrelated with the person's mean.")
     if o.joint_epochs:
         text += f" (3) {o.joint_epochs} epochs of joint fine-tuning of everything together."
+    if o.leak_threshold > 0:
+        text += (f" (4, not in the paper) Leak nulling: per sub-code, a fixed projection fitted on the training set "
+                 f"takes out every direction from which a linear reader (discriminant analysis for classes, ridge "
+                 f"for continuous labels) reads another sub-code's factor more than {o.leak_threshold:g} above chance "
+                 f"on held-out training images, iterated as in INLP (Ravfogel et al., 2020; at most {o.nulling_rounds} "
+                 f"rounds, keeping at least {o.nulling_keep:.0%} of each sub-code); then "
+                 f"{o.nulling_epochs} epoch(s) of Φ⁻¹ and the heads on the nulled codes.")
     if o.decoder_refine > 0:
         text += (f" G ends in {o.decoder_refine} residual block(s) at full resolution (added to a trained "
                  f"generator, starting as the identity).")

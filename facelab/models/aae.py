@@ -66,7 +66,7 @@ class AttributeSplitAAE(CodePlumbing, nn.Module):
     """
 
     def __init__(self, config: ModelConfig, z_dim: int = 0, map_hidden: int = 256, encoder_depth: int = 0,
-                 decoder_depth: int = 0, critic_hidden: int = 256, decoder_refine: int = 0):
+                 decoder_depth: int = 0, critic_hidden: int = 256, decoder_refine: int = 0, nulling: bool = False):
         super().__init__()
         self.config = config
         self.z_dim = int(z_dim) or config.latent_dim
@@ -78,11 +78,33 @@ class AttributeSplitAAE(CodePlumbing, nn.Module):
         self.add_code_heads(config)
         self.latent_critic = LatentDiscriminator(self.z_dim, critic_hidden)
         self.image_critic = ImageDiscriminator(config.channels)
+        if nulling:  # f ← f @ null_weight + null_bias after Φ (facelab.leak_nulling); the identity until fitted
+            self.register_buffer("null_weight", torch.eye(config.latent_dim))
+            self.register_buffer("null_bias", torch.zeros(config.latent_dim))
 
     # ---- the FaceNetwork interface (join, split, classify: CodePlumbing) ------------------
     def encode(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        f = self.split(self.phi(self.encoder(x)))
+        f = self.split(self.nulled(self.phi(self.encoder(x))))
         return f, {a: torch.full_like(v, POINT_LOGVAR) for a, v in f.items()}
+
+    def nulled(self, f: torch.Tensor) -> torch.Tensor:
+        """Φ's output with the fitted leak nulling applied (unchanged without one)."""
+        if not hasattr(self, "null_weight"):
+            return f
+        return f @ self.null_weight.to(f.dtype) + self.null_bias.to(f.dtype)
+
+    def set_nulling(self, projections: dict[str, "object"]) -> None:
+        """Install per-sub-code :class:`facelab.leak_nulling.Nulling` results as one block-diagonal map
+        (sub-codes without one stay as they are)."""
+        bounds = self.config.slices()
+        weight = torch.eye(self.config.latent_dim, dtype=torch.float64)
+        bias = torch.zeros(self.config.latent_dim, dtype=torch.float64)
+        for a, n in projections.items():
+            p, m = torch.as_tensor(n.projection), torch.as_tensor(n.mean)
+            weight[bounds[a], bounds[a]] = p
+            bias[bounds[a]] = m - m @ p
+        self.null_weight.copy_(weight.to(self.null_weight))
+        self.null_bias.copy_(bias.to(self.null_bias))
 
     def decode(self, f: torch.Tensor) -> torch.Tensor:
         return self.generator(self.phi_inv(f))

@@ -1,0 +1,91 @@
+"""Leak nulling (facelab.leak_nulling; the fourway method's optional last stage): a factor planted in
+a low-variance direction of a code is taken out, the code's own factor is kept, and the fitted
+projection travels with the network through a checkpoint."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression, Ridge
+
+import facelab
+from facelab.checkpoint import save_checkpoint
+from facelab.config import ModelConfig, TrainConfig
+from facelab.leak_nulling import Nulling, nulling_projection
+
+
+def _codes(n: int, seed: int):
+    """16-d codes: an own continuous factor over four dimensions, a foreign class (5 classes) in a
+    direction of tiny variance and a foreign continuous factor in another, noise elsewhere."""
+    rng = np.random.default_rng(seed)
+    own, cls, cont = rng.normal(size=n), rng.integers(0, 5, n), rng.normal(size=n)
+    x = rng.normal(size=(n, 16))
+    x[:, :4] += 3 * own[:, None]
+    x[:, 7] = 0.01 * cls + 0.002 * rng.normal(size=n)  # read at once by a standardised probe
+    x[:, 9] += 0.5 * cont
+    return x, own, {"person": cls, "light": cont}
+
+
+def _reads(x_fit, y_fit, x, y) -> float:
+    if y.dtype.kind in "iu":
+        model = LogisticRegression(max_iter=2000).fit((x_fit - x_fit.mean(0)) / x_fit.std(0), y_fit)
+        return float(model.score((x - x_fit.mean(0)) / x_fit.std(0), y))
+    return float(Ridge(alpha=1e-3).fit(x_fit, y_fit).score(x, y))
+
+
+def test_a_planted_leak_is_taken_out_and_the_own_factor_kept():
+    x, own, foreign = _codes(3000, 0)
+    fitted = nulling_projection(x, foreign, threshold=0.02)
+    p = fitted.projection
+    assert np.allclose(p, p.T) and np.allclose(p @ p, p, atol=1e-8)
+    assert 2 <= fitted.removed <= 8  # the two leak directions (and a few more), not the code
+    assert fitted.readings[0]["person"] > 0.9 and fitted.readings[0]["light"] > 0.1
+    assert max(fitted.readings[-1].values()) <= 0.02
+    xt, own_t, foreign_t = _codes(3000, 1)  # new samples: the projection generalises
+    before, after = xt, fitted.apply(xt)
+    fit_after = fitted.apply(x)
+    assert _reads(x, foreign["person"], before, foreign_t["person"]) > 0.9
+    assert _reads(fit_after, foreign["person"], after, foreign_t["person"]) < 0.3  # chance 0.2
+    assert _reads(x, foreign["light"], before, foreign_t["light"]) > 0.1
+    assert _reads(fit_after, foreign["light"], after, foreign_t["light"]) < 0.02
+    assert _reads(fit_after, own, after, own_t) > 0.9
+
+
+def test_nothing_read_above_the_threshold_leaves_the_code_alone():
+    x, _, foreign = _codes(2000, 0)
+    fitted = nulling_projection(x, foreign, threshold=1.0)
+    assert fitted.removed == 0 and np.allclose(fitted.apply(x), x)
+    assert len(fitted.readings) == 1
+
+
+def test_the_fourway_stage_fits_installs_and_round_trips(tmp_path):
+    """Trained with a leak threshold, the network runs the nulling pass and one epoch of Φ⁻¹ after the
+    other stages; the fitted map is applied by encode and saved with the weights."""
+    from facelab.methods.fourway import FourWayOptions
+    from facelab.synthetic import SyntheticFaces
+    from facelab.training import train
+
+    data = SyntheticFaces(identities=6, per_identity=10, size=64, seed=0, progress=False, pose_range=35,
+                          roll_range=15, factor_labels=True)
+    latents = {"pose": 3, "identity": 6, "expression": 4, "style": 4}
+    c = ModelConfig(method="fourway", channels=(8, 16, 16, 16), latents=latents, fusion_dim=32,
+                    options=FourWayOptions(autoencoder_epochs=1, mapping_epochs=1, leak_threshold=0.02))
+    tc = TrainConfig(batch_size=8, max_steps=2, seed=0, device="cpu")
+    net, history = train(data, c, tc, progress=False)
+    assert list(history["stage_seconds"]) == ["autoencoder", "mapping", "nulling", "nulled-mapping"]
+    assert {f"{a}_removed" for a in latents} <= set(history["nulling"])
+    assert "Leak nulling" in facelab.methods.get_method("fourway").summary(c)
+    # plant a fitted projection (one style direction removed) and check encode applies it
+    q = np.zeros((4, 1))
+    q[2, 0] = 1.0
+    style = Nulling(projection=np.eye(4) - q @ q.T, mean=np.full(4, 0.5))
+    net.set_nulling({"style": style})
+    x = torch.stack([data[i]["image"] for i in range(6)])
+    with torch.no_grad():
+        parts, _ = net.encode(x)
+        raw = net.split(net.phi(net.encoder(x)))
+    assert torch.allclose(parts["style"][:, 2], torch.full((6,), 0.5))
+    assert torch.allclose(parts["style"][:, :2], raw["style"][:, :2], atol=1e-6)
+    assert torch.allclose(parts["identity"], raw["identity"])
+    model = facelab.load(save_checkpoint(tmp_path / "nulled", net, c, tc), device="cpu")
+    assert np.allclose(model.encode_tensor(x)["style"], parts["style"].numpy(), atol=1e-6)
