@@ -77,8 +77,25 @@ def _columns(factors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
+def _readers_basis(centred: np.ndarray, factors: dict[str, np.ndarray], test: np.ndarray,
+                   per_factor: int) -> np.ndarray | None:
+    """An orthonormal basis (d, r) of the readers' directions of ``factors`` in ``centred``."""
+    found = []
+    for y in _columns(factors).values():
+        known = y >= 0 if _is_class(y) else np.isfinite(y)
+        tr, te = known & ~test, known & test
+        if tr.sum() < 10 or te.sum() < 10 or len(np.unique(y[tr])) < 2:
+            continue
+        found.append(_reader(centred[tr], y[tr], centred[te], y[te], per_factor)[1])
+    if not found:
+        return None
+    u, s, _ = np.linalg.svd(np.concatenate(found).T, full_matrices=False)
+    return u[:, s > s.max() * 1e-6]
+
+
 def nulling_projection(codes: np.ndarray, factors: dict[str, np.ndarray], threshold: float = 0.02,
                        max_rounds: int = 10, per_round: int = 4, keep_at_least: float = 0.5,
+                       protect: dict[str, np.ndarray] | None = None, protect_directions: int = 8,
                        test_size: float = 0.3, seed: int = 0) -> Nulling:
     """The projection that leaves no factor of ``factors`` readable from ``codes`` (N, d) above
     ``threshold`` (held-out, 0 = chance) by a linear reader, as far as ``max_rounds`` rounds allow.
@@ -87,6 +104,11 @@ def nulling_projection(codes: np.ndarray, factors: dict[str, np.ndarray], thresh
     Each round removes up to ``per_round`` discriminant directions of every class factor read above
     the threshold and the regression direction of every such continuous column; it stops before
     the sub-code would keep fewer than ``keep_at_least`` of its dimensions.
+
+    ``protect`` (the code's own factors, as ``factors``) keeps their readers intact: the leading
+    ``protect_directions`` discriminant directions of each class factor and the regression direction
+    of each continuous column, fitted once, are left out of every removal, so a linear read of them
+    is the same after the projection. A leak that lies along them stays.
     """
     x = np.asarray(codes, dtype=np.float64)
     n, d = x.shape
@@ -97,6 +119,7 @@ def nulling_projection(codes: np.ndarray, factors: dict[str, np.ndarray], thresh
     projection = np.eye(d)
     readings: list[dict[str, float]] = []
     columns = _columns(factors)
+    guard = _readers_basis(centred, protect, test, protect_directions) if protect else None
     for round_ in range(max_rounds + 1):  # the last round only scores what is left
         xp = centred @ projection
         scores, directions = {}, []
@@ -112,7 +135,12 @@ def nulling_projection(codes: np.ndarray, factors: dict[str, np.ndarray], thresh
         readings.append(scores)
         if not directions or round_ == max_rounds:
             break
-        u, s, _ = np.linalg.svd(projection @ np.concatenate(directions).T, full_matrices=False)
+        removal = projection @ np.concatenate(directions).T
+        if guard is not None:
+            removal = removal - guard @ (guard.T @ removal)
+        u, s, _ = np.linalg.svd(removal, full_matrices=False)
+        if s.max() < 1e-9:  # every leak left lies along a protected reader
+            break
         q = u[:, s > s.max() * 1e-6]
         kept = round(np.trace(projection))
         if kept - q.shape[1] < keep_at_least * d:

@@ -5,6 +5,7 @@ projection travels with the network through a checkpoint."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from sklearn.linear_model import LogisticRegression, Ridge
 
@@ -51,6 +52,25 @@ def test_a_planted_leak_is_taken_out_and_the_own_factor_kept():
     assert _reads(fit_after, own, after, own_t) > 0.9
 
 
+def test_protected_own_factors_are_read_exactly_as_before():
+    """A foreign factor written partly along the own factor's direction: unprotected, nulling takes
+    some of the own factor with it; protected, the own factor's reader gives the same reading."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    own, foreign = rng.normal(size=n), rng.normal(size=n)
+    x = rng.normal(size=(n, 8))
+    x[:, 0] += 2 * own + 1.0 * foreign
+    x[:, 1] += 2 * foreign
+    free = nulling_projection(x, {"light": foreign}, threshold=0.02)
+    kept = nulling_projection(x, {"light": foreign}, threshold=0.02, protect={"smile": own})
+    r_free = _reads(free.apply(x), own, free.apply(x), own)
+    r_kept = _reads(kept.apply(x), own, kept.apply(x), own)
+    assert r_kept == pytest.approx(_reads(x, own, x, own), abs=1e-3)
+    assert r_free < r_kept - 0.05
+    assert max(free.readings[-1].values()) <= 0.02  # unprotected, the leak goes
+    assert kept.readings[-1]["light"] < kept.readings[0]["light"]  # protected, the part off the own direction goes
+
+
 def test_nothing_read_above_the_threshold_leaves_the_code_alone():
     x, _, foreign = _codes(2000, 0)
     fitted = nulling_projection(x, foreign, threshold=1.0)
@@ -87,5 +107,10 @@ def test_the_fourway_stage_fits_installs_and_round_trips(tmp_path):
     assert torch.allclose(parts["style"][:, 2], torch.full((6,), 0.5))
     assert torch.allclose(parts["style"][:, :2], raw["style"][:, :2], atol=1e-6)
     assert torch.allclose(parts["identity"], raw["identity"])
+    with torch.no_grad():  # the decoder reads the nulled code: a move along the removed direction does nothing
+        f = net.join(parts)
+        moved = f.clone()
+        moved[:, c.slices()["style"].start + 2] += 3.0
+        assert torch.allclose(net.decode(moved), net.decode(f), atol=1e-6)
     model = facelab.load(save_checkpoint(tmp_path / "nulled", net, c, tc), device="cpu")
     assert np.allclose(model.encode_tensor(x)["style"], parts["style"].numpy(), atol=1e-6)

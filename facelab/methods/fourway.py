@@ -169,6 +169,7 @@ class FourWayOptions:
     leak_threshold: float = 0.0
     nulling_rounds: int = 10  # rounds of removal at most
     nulling_keep: float = 0.5  # never keep less than this share of a sub-code's dimensions
+    nulling_protect: bool = False  # leave the sub-code's own factors' reader directions out of every removal
     nulling_epochs: int = 1
 
 
@@ -725,7 +726,9 @@ def nulling_fit(net: AttributeSplitAAE, o: FourWayOptions):
             if not foreign:
                 continue
             n = fitted[a] = nulling_projection(f[:, bounds[a]], foreign, threshold=o.leak_threshold,
-                                               max_rounds=o.nulling_rounds, keep_at_least=o.nulling_keep)
+                                               max_rounds=o.nulling_rounds, keep_at_least=o.nulling_keep,
+                                               protect={k: v for k, v in labels.items() if k in own}
+                                               if o.nulling_protect else None)
             out[f"{a}_removed"] = n.removed
             if n.readings and n.readings[0]:
                 out[f"{a}_leak_before"] = max(n.readings[0].values())
@@ -917,7 +920,9 @@ def summary(config) -> str:
                  f"takes out every direction from which a linear reader (discriminant analysis for classes, ridge "
                  f"for continuous labels) reads another sub-code's factor more than {o.leak_threshold:g} above chance "
                  f"on held-out training images, iterated as in INLP (Ravfogel et al., 2020; at most {o.nulling_rounds} "
-                 f"rounds, keeping at least {o.nulling_keep:.0%} of each sub-code); then "
+                 f"rounds, keeping at least {o.nulling_keep:.0%} of each sub-code"
+                 + ("; the directions that read a sub-code's own factors left out of every removal"
+                    if o.nulling_protect else "") + f"); then "
                  f"{o.nulling_epochs} epoch(s) of Φ⁻¹ and the heads on the nulled codes.")
     if o.decoder_refine > 0:
         text += (f" G ends in {o.decoder_refine} residual block(s) at full resolution (added to a trained "

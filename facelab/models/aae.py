@@ -107,7 +107,8 @@ class AttributeSplitAAE(CodePlumbing, nn.Module):
         self.null_bias.copy_(bias.to(self.null_bias))
 
     def decode(self, f: torch.Tensor) -> torch.Tensor:
-        return self.generator(self.phi_inv(f))
+        # Φ⁻¹ learnt the nulled codes only: an edit along a removed direction (a slider) is taken out first
+        return self.generator(self.phi_inv(self.nulled(f)))
 
     # ---- the autoencoder's own code z -----------------------------------------------------
     def encode_z(self, x: torch.Tensor) -> torch.Tensor:
