@@ -170,6 +170,9 @@ class FourWayOptions:
     nulling_rounds: int = 10  # rounds of removal at most
     nulling_keep: float = 0.5  # never keep less than this share of a sub-code's dimensions
     nulling_protect: bool = False  # leave the sub-code's own factors' reader directions out of every removal
+    # with nulling_protect, also the readers of the sub-code's label points (graded expression vectors: each
+    # class's intensity as its own column), which a head on the code may read beyond the class and intensity
+    nulling_protect_points: bool = False
     nulling_epochs: int = 1
 
 
@@ -718,7 +721,9 @@ def nulling_fit(net: AttributeSplitAAE, o: FourWayOptions):
                 if torch.is_tensor(batch.get(k)):
                     labels.setdefault(k, []).append(batch[k].cpu())
         f = torch.cat(codes).numpy()
-        labels = {k: torch.cat(v).numpy() for k, v in labels.items()}
+        labels = {k: torch.cat(v) for k, v in labels.items()}
+        points = {a: p.numpy() for a, p in _factor_points(net, labels).items()} if o.nulling_protect_points else {}
+        labels = {k: v.numpy() for k, v in labels.items()}
         bounds, fitted, out = net.config.slices(), {}, {}
         for a in net.attributes:
             own = set(SUPERVISION.get(a, ((), None))[0])
@@ -727,7 +732,8 @@ def nulling_fit(net: AttributeSplitAAE, o: FourWayOptions):
                 continue
             n = fitted[a] = nulling_projection(f[:, bounds[a]], foreign, threshold=o.leak_threshold,
                                                max_rounds=o.nulling_rounds, keep_at_least=o.nulling_keep,
-                                               protect={k: v for k, v in labels.items() if k in own}
+                                               protect=({k: v for k, v in labels.items() if k in own}
+                                                        | ({"points": points[a]} if a in points else {}))
                                                if o.nulling_protect else None)
             out[f"{a}_removed"] = n.removed
             if n.readings and n.readings[0]:
@@ -921,7 +927,8 @@ def summary(config) -> str:
                  f"for continuous labels) reads another sub-code's factor more than {o.leak_threshold:g} above chance "
                  f"on held-out training images, iterated as in INLP (Ravfogel et al., 2020; at most {o.nulling_rounds} "
                  f"rounds, keeping at least {o.nulling_keep:.0%} of each sub-code"
-                 + ("; the directions that read a sub-code's own factors left out of every removal"
+                 + ("; the directions that read a sub-code's own factors" + (" and label points"
+                    if o.nulling_protect_points else "") + " left out of every removal"
                     if o.nulling_protect else "") + f"); then "
                  f"{o.nulling_epochs} epoch(s) of Φ⁻¹ and the heads on the nulled codes.")
     if o.decoder_refine > 0:

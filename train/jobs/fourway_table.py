@@ -4,7 +4,8 @@
 
 Reads ``OUT_DIR/ARM-val2.json`` and ``OUT_DIR/ARM-val3.json`` (validation seeds 2 and 3) for each arm
 and prints seed 2 / seed 3 (mean) for: identity read from every sub-code, the own readings, the four
-swaps, pose error, the highest reading from another sub-code, identity top-1 and PSNR; then every
+swaps, pose error, the highest reading from another sub-code, identity top-1, PSNR, the expression
+head's accuracy and the swap it reads as B's expression; then every
 off-diagonal probe reading more than 0.05 above chance (the issue's bar) per arm and seed.
 """
 
@@ -25,12 +26,13 @@ def figures(path: str) -> tuple[dict, list]:
     d = d.get("figures", d)
     m, factors, codes = np.array(d["probe_matrix"]), d["probe_factors"], d["probe_codes"]
     row = {f"identity from z_{c}": m[factors.index("identity"), j] for j, c in enumerate(codes)}
-    for f in ("identity", "expression", "intensity"):
+    for f in ("identity", "expression", "intensity", "yaw", "pitch", "roll", "background", "light"):
         row[f"{f} own"] = d[f"probe_{f}_own"]
     for a in codes:
         row[f"swap {a}"] = d[f"attribute_swap_{a}_success"]
     row.update({"yaw error": d["pose_mae_yaw"], "pitch error": d["pose_mae_pitch"],
-                "other max": d["probe_other_max"], "identity top1": d["identity_top1"], "psnr": d["psnr"]})
+                "other max": d["probe_other_max"], "identity top1": d["identity_top1"], "psnr": d["psnr"],
+                "expression head": d["expression_accuracy"], "head-read expr swap": d["swap_expression_accuracy"]})
     # the probe matrix is normalised (chance 0); a factor's own sub-code is its group's, as train.evaluate's
     leaks = [(m[i, j], f"{f} from z_{c}") for i, f in enumerate(factors) for j, c in enumerate(codes)
              if c != GROUP_OF_FACTOR.get(f) and m[i, j] > 0.05]
