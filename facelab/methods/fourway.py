@@ -162,7 +162,7 @@ class FourWayOptions:
     # projection fitted in closed form on the training set takes out every direction from which a
     # linear reader (discriminant analysis for classes, ridge for continuous labels) reads another
     # sub-code's factor more than this far above chance on held-out training images, iterated as in
-    # INLP; then ``nulling_epochs`` of Φ⁻¹ and the heads on the nulled codes. The losses above shape
+    # INLP; then ``nulling_refit`` epochs of Φ⁻¹ and the heads on the nulled codes. The losses above shape
     # each sub-code's main directions and leave traces in the rest: one more joint epoch from the
     # bundle raised the highest other-sub-code reading 0.33 → 0.49 on validation (synthetic-fourway's
     # LIMITS). 0: off.
@@ -173,7 +173,9 @@ class FourWayOptions:
     # with nulling_protect, also the readers of the sub-code's label points (graded expression vectors: each
     # class's intensity as its own column), which a head on the code may read beyond the class and intensity
     nulling_protect_points: bool = False
-    nulling_epochs: int = 1
+    # epochs of Φ⁻¹ and the heads refit on the nulled codes (not named *_epochs: stage-epoch fields are
+    # split among a method's own stages by train.compare and k-fold evaluation, and this is not one)
+    nulling_refit: int = 1
 
 
 def label_columns(config) -> dict[str, tuple[str, ...]]:
@@ -206,7 +208,7 @@ def _validate(config) -> None:
                  "encoder_depth", "decoder_depth", "decoder_refine", "swap_target_weight",
                  "swap_target_attributes", "swap_change_weight", "label_decorrelation_weight",
                  "code_probe_weight", "code_readout_weight", "factor_probe_weight", "person_probe_weight",
-                 "leak_threshold", "nulling_rounds", "nulling_keep", "nulling_epochs"):
+                 "leak_threshold", "nulling_rounds", "nulling_keep", "nulling_refit"):
         if getattr(o, name) < 0:
             raise ConfigError(f"{name} must be >= 0, got {getattr(o, name)}")
     if o.per_person < 1 or o.map_hidden < 1 or o.critic_hidden < 1 or o.pose_scale <= 0:
@@ -792,9 +794,9 @@ def stages(net: AttributeSplitAAE, config, train_config, fine_tune: bool = False
                     steps=with_critics(Step(trainable(*net.autoencoder(), *net.mapping()), joint_loss(o))))
     if o.leak_threshold > 0:
         yield Stage("nulling", 1, steps={}, setup=lambda: net.requires_grad_(False), fit=nulling_fit(net, o))
-        if o.nulling_epochs:
+        if o.nulling_refit:
             tail = [net.phi_inv, net.heads]
-            yield Stage("nulled-mapping", o.nulling_epochs, setup=lambda: _only(net, tail),
+            yield Stage("nulled-mapping", o.nulling_refit, setup=lambda: _only(net, tail),
                         steps={"model": Step(trainable(*tail), nulled_mapping_loss(o))})
 
 
@@ -930,7 +932,7 @@ def summary(config) -> str:
                  + ("; the directions that read a sub-code's own factors" + (" and label points"
                     if o.nulling_protect_points else "") + " left out of every removal"
                     if o.nulling_protect else "") + f"); then "
-                 f"{o.nulling_epochs} epoch(s) of Φ⁻¹ and the heads on the nulled codes.")
+                 f"{o.nulling_refit} epoch(s) of Φ⁻¹ and the heads on the nulled codes.")
     if o.decoder_refine > 0:
         text += (f" G ends in {o.decoder_refine} residual block(s) at full resolution (added to a trained "
                  f"generator, starting as the identity).")

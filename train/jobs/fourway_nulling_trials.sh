@@ -4,6 +4,7 @@
 # day named checkpoints/synthetic-fourway as --init, which then held those same weights, except v5), training
 # nothing but the closed-form `nulling` stage and `nulled-mapping`; then scored on validation people (seeds 2
 # and 3; never the test set). Under a minute of training per arm on 2 CPU cores, about 1 min per evaluation.
+# v5 ran with the option's first name, --nulling-epochs 4.
 # The rules are in the messages of commits e86d897, f34bbf7 and its follow-ups; their figures:
 #   python train/jobs/fourway_table.py OUT_DIR bundle new v1 v2 v3 v4 v5 v6
 #
@@ -38,7 +39,7 @@ for a in "${arms[@]}"; do
     v2) trial v2 --leak-threshold 0.01 --nulling-rounds 30 --nulling-keep 0.25 ;;
     v3) trial v3 --leak-threshold 0.02 --nulling-rounds 30 --nulling-keep 0.25 --nulling-protect ;;
     v4) trial v4 --leak-threshold 0.01 --nulling-rounds 30 --nulling-keep 0.25 --nulling-protect ;;
-    v5) trial v5 --leak-threshold 0.02 --nulling-rounds 30 --nulling-keep 0.25 --nulling-protect --nulling-epochs 4 ;;
+    v5) trial v5 --leak-threshold 0.02 --nulling-rounds 30 --nulling-keep 0.25 --nulling-protect --nulling-refit 4 ;;
     v6) trial v6 --leak-threshold 0.02 --nulling-rounds 30 --nulling-keep 0.25 --nulling-protect --nulling-protect-points ;;
     *) echo "unknown arm $a (bundle new v1 v2 v3 v4 v5 v6)" >&2; exit 2 ;;
   esac
