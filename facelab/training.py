@@ -332,19 +332,24 @@ def _run_stage(
 
 def _fit_stage(stage: Stage, network: torch.nn.Module, batches: EpochBatches, context: RunContext,
                index: int) -> dict[str, float]:
-    """A stage solved in closed form: one pass over the training batches (in order, not augmented;
-    the batch-order stream is left as it was, so later stages see the same batches with or without
-    it), then ``stage.fit``; rank 0's result is what every rank keeps."""
+    """A stage solved in closed form: one pass over every training item in index order (not
+    augmented, no sampler or random stream touched, so later stages see the batches they would
+    without it; every rank reads all of it), then ``stage.fit``; rank 0's result is what every rank keeps."""
     device = context.device
+    if context.resumed is not None and context.resumed.position.stage == index:
+        # resumed here: the earlier stages' weights and random streams, as saved when they finished
+        context.resumed.restore_weights(network, None)
+        batches.generator.set_state(context.resumed.epoch_generator_state())
+        context.resumed.restore_random(device)
     network.to(device).eval()
-    state = batches.generator.get_state()
-    order = batches.epoch(0)
-    batches.generator.set_state(state)
+    size, n = context.train_config.batch_size, len(batches.data)
+    order = [list(range(i, min(i + size, n))) for i in range(0, n, size)]
 
     def stream():
         shown = context.progress and distributed.is_main()
-        for batch in tqdm(batches.loader(order, 0), total=len(order), desc=stage.name, unit="batch",
-                          disable=not shown, dynamic_ncols=True):
+        loader = DataLoader(batches.data, batch_sampler=order, num_workers=context.train_config.num_workers)
+        for batch in tqdm(loader, total=len(order), desc=stage.name, unit="batch", disable=not shown,
+                          dynamic_ncols=True):
             yield to_device(batch, device, context.remap)
 
     with torch.no_grad():

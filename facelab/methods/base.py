@@ -34,8 +34,8 @@ class Stage:
     ``module`` is what runs in train mode and is handed to the losses (default: the network);
     ``setup`` runs when the stage starts (freezing, copying weights from an earlier stage).
     ``fit``, for a stage solved in closed form rather than stepped, is called once instead of
-    any steps with one pass over the training batches (in order, on the device, not augmented)
-    and returns the figures to log.
+    any steps with one pass over the training items in batches (in index order, on the device,
+    not augmented) and returns the figures to log.
     """
 
     name: str

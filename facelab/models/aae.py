@@ -12,12 +12,17 @@ images) are the two critics of adversarial training. Towards the rest of facelab
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
 from ..config import ModelConfig
 from .blocks import ConvTrunk, Decoder, critic_layers
 from .network import CodePlumbing
+
+if TYPE_CHECKING:
+    from ..leak_nulling import Nulling
 
 #: ``encode``'s log-variance: the codes are point estimates (σ ≈ 5e-5), not posteriors.
 POINT_LOGVAR = -20.0
@@ -93,7 +98,7 @@ class AttributeSplitAAE(CodePlumbing, nn.Module):
             return f
         return f @ self.null_weight.to(f.dtype) + self.null_bias.to(f.dtype)
 
-    def set_nulling(self, projections: dict[str, "object"]) -> None:
+    def set_nulling(self, projections: dict[str, "Nulling"]) -> None:
         """Install per-sub-code :class:`facelab.leak_nulling.Nulling` results as one block-diagonal map
         (sub-codes without one stay as they are)."""
         bounds = self.config.slices()
