@@ -8,7 +8,9 @@
 # The rules are in the messages of commits e86d897, f34bbf7 and its follow-ups; their figures:
 #   python train/jobs/fourway_table.py OUT_DIR bundle new v1 v2 v3 v4 v5 v6
 #
-#   train/jobs/fourway_nulling_trials.sh [OUT_DIR [ARM...]]   (default runs/null; arms bundle new v1 v2 v3 v4 v5 v6)
+#   train/jobs/fourway_nulling_trials.sh [OUT_DIR [ARM...]]   (default runs/null; arms bundle new v1 v2 v3 v4 v5 v6;
+#   arm final: v3's options rerun after the fit was fixed to read every item once, the bundled weights;
+#   final01: the same at threshold 0.01)
 set -euo pipefail
 out=${1:-runs/null}
 shift || true
@@ -40,7 +42,9 @@ for a in "${arms[@]}"; do
     v3) trial v3 --leak-threshold 0.02 --nulling-rounds 30 --nulling-keep 0.25 --nulling-protect ;;
     v4) trial v4 --leak-threshold 0.01 --nulling-rounds 30 --nulling-keep 0.25 --nulling-protect ;;
     v5) trial v5 --leak-threshold 0.02 --nulling-rounds 30 --nulling-keep 0.25 --nulling-protect --nulling-refit 4 ;;
+    final) trial final --leak-threshold 0.02 --nulling-rounds 30 --nulling-keep 0.25 --nulling-protect ;;  # v3 after the fit fix
+    final01) trial final01 --leak-threshold 0.01 --nulling-rounds 30 --nulling-keep 0.25 --nulling-protect ;;
     v6) trial v6 --leak-threshold 0.02 --nulling-rounds 30 --nulling-keep 0.25 --nulling-protect --nulling-protect-points ;;
-    *) echo "unknown arm $a (bundle new v1 v2 v3 v4 v5 v6)" >&2; exit 2 ;;
+    *) echo "unknown arm $a (bundle new v1 v2 v3 v4 v5 v6 final final01)" >&2; exit 2 ;;
   esac
 done
