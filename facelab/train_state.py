@@ -75,6 +75,10 @@ class TrainingState:
             if name in self.meta["schedulers"]:
                 sched.load_state_dict(self.meta["schedulers"][name])
 
+    @property
+    def sampler_count(self) -> int | None:
+        return self.meta.get("sampler_count")
+
     def epoch_generator_state(self) -> torch.Tensor:
         return self.tensors[f"rng.{distributed.rank()}.batch_order"]
 
@@ -120,8 +124,10 @@ def save_state(
     epoch_generator_state: torch.Tensor,
     device: torch.device,
     configs: dict,
+    sampler_count: int | None = None,
 ) -> Path | None:
-    """Save the run's state (collective under torchrun: every rank calls it; rank 0 writes)."""
+    """Save the run's state (collective under torchrun: every rank calls it; rank 0 writes).
+    ``sampler_count``: the passes a batch sampler that counts its own had made at the saved epoch's start."""
     gen = torch.Generator()
     gen.set_state(epoch_generator_state)
     streams = _random_streams(device, gen)
@@ -167,6 +173,7 @@ def save_state(
         "configs": configs,
         "optimizers": meta_optimizers,
         "schedulers": {k: s.state_dict() for k, s in schedulers.items()},
+        "sampler_count": sampler_count,
     }
     (tmp / "state.json").write_text(json.dumps(meta, indent=1) + "\n")
     shutil.rmtree(target, ignore_errors=True)

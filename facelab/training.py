@@ -176,6 +176,17 @@ class EpochBatches:
         batches = [list(b) for b in self.sampler]
         return batches if self.sharded_by_sampler else distributed.shard(batches)
 
+    def sampler_count(self) -> int | None:
+        """The passes made so far by a batch sampler that counts its own (the person sampler draws each
+        pass's order from its seed and that count), else None: a resumed run needs it to list the same
+        batches, as it needs the generator's state for the others."""
+        count = getattr(self.sampler, "epoch", None)
+        return count if isinstance(count, int) else None
+
+    def set_sampler_count(self, count: int | None) -> None:
+        if count is not None and self.sampler_count() is not None:
+            self.sampler.epoch = count
+
     def loader(self, batches: list[list[int]], epoch: int) -> DataLoader:
         workers = torch.Generator().manual_seed(self.config.seed * 100_003 + epoch)
         return DataLoader(self.data, batch_sampler=batches, num_workers=self.config.num_workers, generator=workers)
@@ -252,18 +263,19 @@ def _run_stage(
         start_epoch, skip, step = resumed.position.epoch, resumed.position.batch, resumed.position.step
         sums = {k: torch.tensor(v, device=device) for k, v in resumed.sums.items()}
         batches.generator.set_state(resumed.epoch_generator_state())
+        batches.set_sampler_count(resumed.sampler_count)
     main = distributed.is_main()
     writer = context.writer if main else None
     means: dict[str, float] = {}
     bar = tqdm(total=total, initial=step, desc=stage.name, unit="step", disable=not (context.progress and main),
                dynamic_ncols=True)
 
-    def save(epoch: int, done: int, epoch_state: torch.Tensor) -> None:
+    def save(epoch: int, done: int, epoch_state: torch.Tensor, epoch_count: int | None) -> None:
         if context.state_dir is not None:
             save_state(context.state_dir, position=Position(index, epoch, done, step), network=network, module=module,
                        optimizers=optimizers, schedulers=schedulers, sums=_floats(sums), history=context.history,
                        wall_time_s=context.wall_time(), epoch_generator_state=epoch_state, device=device,
-                       configs=context.configs)
+                       configs=context.configs, sampler_count=epoch_count)
 
     def save_finished(means: dict) -> None:
         """The next stage's starting point: this stage's weights, history and batch-order state."""
@@ -271,10 +283,10 @@ def _run_stage(
             save_state(context.state_dir, position=Position(index + 1), network=network, module=None, optimizers={},
                        schedulers={}, sums={}, history={**context.history, stage.name: means},
                        wall_time_s=context.wall_time(), epoch_generator_state=batches.generator.get_state(),
-                       device=device, configs=context.configs)
+                       device=device, configs=context.configs, sampler_count=batches.sampler_count())
 
     for epoch in range(start_epoch, stage.epochs):
-        epoch_state = batches.generator.get_state()
+        epoch_state, epoch_count = batches.generator.get_state(), batches.sampler_count()
         order = batches.epoch(epoch)
         if resumed is not None and epoch == start_epoch:
             resumed.restore_random(device)  # the streams as they were after the last saved step
@@ -317,7 +329,7 @@ def _run_stage(
                                                     for k in _shown(means_now)})
             bar.update(1)
             if tc.save_every and step % tc.save_every == 0 and step < total:
-                save(epoch, done, epoch_state)
+                save(epoch, done, epoch_state, epoch_count)
         if done:
             means = _floats(sums, done)
         if tc.max_steps is not None and step >= tc.max_steps:
@@ -340,6 +352,7 @@ def _fit_stage(stage: Stage, network: torch.nn.Module, batches: EpochBatches, co
         # resumed here: the earlier stages' weights and random streams, as saved when they finished
         context.resumed.restore_weights(network, None)
         batches.generator.set_state(context.resumed.epoch_generator_state())
+        batches.set_sampler_count(context.resumed.sampler_count)
         context.resumed.restore_random(device)
     network.to(device).eval()
     size, n = context.train_config.batch_size, len(batches.data)
@@ -362,7 +375,7 @@ def _fit_stage(stage: Stage, network: torch.nn.Module, batches: EpochBatches, co
         save_state(context.state_dir, position=Position(index + 1), network=network, module=None, optimizers={},
                    schedulers={}, sums={}, history={**context.history, stage.name: means},
                    wall_time_s=context.wall_time(), epoch_generator_state=batches.generator.get_state(),
-                   device=device, configs=context.configs)
+                   device=device, configs=context.configs, sampler_count=batches.sampler_count())
     return means
 
 

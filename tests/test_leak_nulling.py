@@ -118,7 +118,8 @@ def test_the_fourway_stage_fits_installs_and_round_trips(tmp_path):
 
 def test_a_run_stopped_before_the_nulling_resumes_with_the_earlier_stages_weights(tmp_path, monkeypatch):
     """Killed as the closed-form stage starts, a resumed run takes the finished stages' weights from the
-    saved state (not a fresh network) and ends with the uninterrupted run's weights."""
+    saved state (not a fresh network) and the person sampler's pass count (its batch order after the
+    fit), and ends with the uninterrupted run's weights."""
     from facelab.methods import fourway
     from facelab.methods.fourway import FourWayOptions
     from facelab.synthetic import SyntheticFaces
@@ -128,8 +129,8 @@ def test_a_run_stopped_before_the_nulling_resumes_with_the_earlier_stages_weight
                           roll_range=15, factor_labels=True)
     c = ModelConfig(method="fourway", channels=(8, 16, 16, 16), latents={"pose": 3, "identity": 6, "expression": 4,
                     "style": 4}, fusion_dim=32, options=FourWayOptions(autoencoder_epochs=1, mapping_epochs=1,
-                                                                       leak_threshold=0.02, per_person=1))
-    tc = TrainConfig(batch_size=8, max_steps=2, seed=0, device="cpu")  # per_person 1: batch order from the seed alone
+                                                                       leak_threshold=0.02))
+    tc = TrainConfig(batch_size=8, max_steps=2, seed=0, device="cpu")
     torch.set_num_threads(1)
     whole, _ = train(data, c, tc, progress=False)
 

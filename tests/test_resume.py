@@ -1,5 +1,6 @@
 """Training survives being killed: a real `python -m train` process is SIGKILLed mid-run, resumed
-with --resume, and must end with exactly the weights of an uninterrupted run (CPU, one thread)."""
+with --resume, and must end with exactly the weights of an uninterrupted run (CPU, one thread); a
+run with per-person batches, stopped in-process mid-epoch, must too."""
 
 from __future__ import annotations
 
@@ -82,3 +83,42 @@ def test_resume_refuses_a_state_from_other_settings(uninterrupted):
         load_state(uninterrupted / "state", {"model": {}, "training": TrainConfig(batch_size=4).to_dict()})
     with pytest.raises(ResumeError, match="nothing to resume"):
         load_state(uninterrupted / "missing", {"model": ModelConfig().to_dict()})
+
+
+def test_person_batches_resume_mid_epoch_with_the_same_order(tmp_path, monkeypatch):
+    """The person sampler draws each pass's order from its seed and its own pass count: a run stopped
+    mid-epoch (in-process, after a saved step) and resumed lists the same batches and ends with the
+    uninterrupted run's weights."""
+    from facelab.config import ModelConfig
+    from facelab.methods import fourway
+    from facelab.synthetic import SyntheticFaces
+    from facelab.training import train
+
+    data = SyntheticFaces(identities=6, per_identity=10, size=64, seed=0, progress=False, pose_range=35,
+                          roll_range=15, factor_labels=True)
+    c = ModelConfig(method="fourway", channels=(8, 16, 16, 16), latents={"pose": 3, "identity": 6, "expression": 4,
+                    "style": 4}, fusion_dim=32, options={"autoencoder_epochs": 2, "mapping_epochs": 2})
+    tc = TrainConfig(batch_size=8, seed=0, device="cpu", save_every=3)
+    torch.set_num_threads(1)
+    whole, _ = train(data, c, tc, progress=False)
+
+    real, calls = fourway.mapping_loss, {"n": 0}
+
+    def stopping(o):
+        loss = real(o)
+
+        def counted(net, batch):
+            calls["n"] += 1
+            if calls["n"] == 11:  # mapping's second epoch, after the save at its 9th step
+                raise KeyboardInterrupt("stopped")
+            return loss(net, batch)
+        return counted
+
+    monkeypatch.setattr(fourway, "mapping_loss", stopping)
+    with pytest.raises(KeyboardInterrupt):
+        train(data, c, tc, progress=False, state_dir=tmp_path / "state")
+    assert _saved_position(tmp_path / "state").startswith("stage1-epoch1")
+    monkeypatch.setattr(fourway, "mapping_loss", real)
+    resumed, _ = train(data, c, tc, progress=False, state_dir=tmp_path / "state", resume=True)
+    for key, value in whole.state_dict().items():
+        assert torch.allclose(value, resumed.state_dict()[key], atol=1e-6), key
