@@ -77,15 +77,24 @@ def _columns(factors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
+def _halves(y: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The rows of known labels on each side of the split (fit, score), or None when a side is too
+    small or the labels do not vary."""
+    known = y >= 0 if _is_class(y) else np.isfinite(y)
+    tr, te = known & ~test, known & test
+    if tr.sum() < 10 or te.sum() < 10 or len(np.unique(y[tr])) < 2:
+        return None
+    return tr, te
+
+
 def _readers_basis(centred: np.ndarray, factors: dict[str, np.ndarray], test: np.ndarray,
                    per_factor: int) -> np.ndarray | None:
     """An orthonormal basis (d, r) of the readers' directions of ``factors`` in ``centred``."""
     found = []
     for y in _columns(factors).values():
-        known = y >= 0 if _is_class(y) else np.isfinite(y)
-        tr, te = known & ~test, known & test
-        if tr.sum() < 10 or te.sum() < 10 or len(np.unique(y[tr])) < 2:
+        if (halves := _halves(y, test)) is None:
             continue
+        tr, te = halves
         found.append(_reader(centred[tr], y[tr], centred[te], y[te], per_factor)[1])
     if not found:
         return None
@@ -124,10 +133,9 @@ def nulling_projection(codes: np.ndarray, factors: dict[str, np.ndarray], thresh
         xp = centred @ projection
         scores, directions = {}, []
         for name, y in columns.items():
-            known = y >= 0 if _is_class(y) else np.isfinite(y)
-            tr, te = known & ~test, known & test
-            if tr.sum() < 10 or te.sum() < 10 or len(np.unique(y[tr])) < 2:
+            if (halves := _halves(y, test)) is None:
                 continue
+            tr, te = halves
             score, w = _reader(xp[tr], y[tr], xp[te], y[te], per_round)
             scores[name] = score
             if score > threshold:

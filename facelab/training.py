@@ -187,6 +187,11 @@ class EpochBatches:
         if count is not None and self.sampler_count() is not None:
             self.sampler.epoch = count
 
+    def restore(self, resumed: TrainingState) -> None:
+        """The batch order as a saved state left it: the generator's state and the sampler's count."""
+        self.generator.set_state(resumed.epoch_generator_state())
+        self.set_sampler_count(resumed.sampler_count)
+
     def loader(self, batches: list[list[int]], epoch: int) -> DataLoader:
         workers = torch.Generator().manual_seed(self.config.seed * 100_003 + epoch)
         return DataLoader(self.data, batch_sampler=batches, num_workers=self.config.num_workers, generator=workers)
@@ -262,8 +267,7 @@ def _run_stage(
         resumed.restore_optimizers(optimizers, schedulers)
         start_epoch, skip, step = resumed.position.epoch, resumed.position.batch, resumed.position.step
         sums = {k: torch.tensor(v, device=device) for k, v in resumed.sums.items()}
-        batches.generator.set_state(resumed.epoch_generator_state())
-        batches.set_sampler_count(resumed.sampler_count)
+        batches.restore(resumed)
     main = distributed.is_main()
     writer = context.writer if main else None
     means: dict[str, float] = {}
@@ -276,14 +280,6 @@ def _run_stage(
                        optimizers=optimizers, schedulers=schedulers, sums=_floats(sums), history=context.history,
                        wall_time_s=context.wall_time(), epoch_generator_state=epoch_state, device=device,
                        configs=context.configs, sampler_count=epoch_count)
-
-    def save_finished(means: dict) -> None:
-        """The next stage's starting point: this stage's weights, history and batch-order state."""
-        if context.state_dir is not None:
-            save_state(context.state_dir, position=Position(index + 1), network=network, module=None, optimizers={},
-                       schedulers={}, sums={}, history={**context.history, stage.name: means},
-                       wall_time_s=context.wall_time(), epoch_generator_state=batches.generator.get_state(),
-                       device=device, configs=context.configs, sampler_count=batches.sampler_count())
 
     for epoch in range(start_epoch, stage.epochs):
         epoch_state, epoch_count = batches.generator.get_state(), batches.sampler_count()
@@ -338,8 +334,18 @@ def _run_stage(
     module.eval()
     network.eval()
     network.to(memory_format=torch.contiguous_format)
-    save_finished(means)
+    _save_finished(stage, network, batches, context, index, means)
     return means
+
+
+def _save_finished(stage: Stage, network: torch.nn.Module, batches: EpochBatches, context: RunContext, index: int,
+                   means: dict) -> None:
+    """The next stage's starting point: this stage's weights, history and batch-order state."""
+    if context.state_dir is not None:
+        save_state(context.state_dir, position=Position(index + 1), network=network, module=None, optimizers={},
+                   schedulers={}, sums={}, history={**context.history, stage.name: means},
+                   wall_time_s=context.wall_time(), epoch_generator_state=batches.generator.get_state(),
+                   device=context.device, configs=context.configs, sampler_count=batches.sampler_count())
 
 
 def _fit_stage(stage: Stage, network: torch.nn.Module, batches: EpochBatches, context: RunContext,
@@ -351,8 +357,7 @@ def _fit_stage(stage: Stage, network: torch.nn.Module, batches: EpochBatches, co
     if context.resumed is not None and context.resumed.position.stage == index:
         # resumed here: the earlier stages' weights and random streams, as saved when they finished
         context.resumed.restore_weights(network, None)
-        batches.generator.set_state(context.resumed.epoch_generator_state())
-        batches.set_sampler_count(context.resumed.sampler_count)
+        batches.restore(context.resumed)
         context.resumed.restore_random(device)
     network.to(device).eval()
     size, n = context.train_config.batch_size, len(batches.data)
@@ -371,11 +376,7 @@ def _fit_stage(stage: Stage, network: torch.nn.Module, batches: EpochBatches, co
     if context.writer is not None and distributed.is_main():
         for k, v in means.items():
             context.writer.add_scalar(f"{stage.name}/{k}", v, 0)
-    if context.state_dir is not None:
-        save_state(context.state_dir, position=Position(index + 1), network=network, module=None, optimizers={},
-                   schedulers={}, sums={}, history={**context.history, stage.name: means},
-                   wall_time_s=context.wall_time(), epoch_generator_state=batches.generator.get_state(),
-                   device=device, configs=context.configs, sampler_count=batches.sampler_count())
+    _save_finished(stage, network, batches, context, index, means)
     return means
 
 
