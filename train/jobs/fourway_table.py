@@ -26,7 +26,7 @@ def figures(path: str) -> tuple[dict, list]:
     d = d.get("figures", d)
     m, factors, codes = np.array(d["probe_matrix"]), d["probe_factors"], d["probe_codes"]
     row = {f"identity from z_{c}": m[factors.index("identity"), j] for j, c in enumerate(codes)}
-    for f in ("identity", "expression", "intensity", "yaw", "pitch", "roll", "background", "light"):
+    for f in ("identity", "expression", "intensity", "yaw", "pitch", "roll", "background", "light", "noise"):
         row[f"{f} own"] = d[f"probe_{f}_own"]
     for a in codes:
         row[f"swap {a}"] = d[f"attribute_swap_{a}_success"]
