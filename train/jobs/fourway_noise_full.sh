@@ -10,6 +10,7 @@
 #
 #   train/jobs/fourway_noise_full.sh [OUT_DIR]      (default runs/fw17)
 set -euo pipefail
+source "$(dirname "$0")/fourway_validation.sh"
 out=${1:-runs/fw17}
 mkdir -p "$out"
 data=synthetic:identities=1000,per_identity=28,min_intensity=0.25,pose_range=35,roll_range=15
@@ -26,18 +27,13 @@ resume=(); [ -f "$out/long-state/latest" ] && resume=(--resume)  # a killed run 
   python -m train "${common[@]}" "${step2[@]}" --init "$out/a/synthetic-fourway" --warmup-epochs 0 \
     --autoencoder-epochs 2 --mapping-epochs 0 --joint-epochs 10 --save-every 100 --state-dir "$out/long-state" \
     "${resume[@]}" --out "$out/long" > "$out/long.log" 2>&1
-validation() {
-  python -m train.evaluate --checkpoint "$1" --quiet --threads 2 --out "$out/$2-val$3.json" \
-    --data "synthetic:identities=48,per_identity=28,identity_seed=$3,seed=$3,min_intensity=0.25,pose_range=35,roll_range=15" \
-    > "$out/$2-val$3.txt" 2>&1
-}
 arm() {
   local name=$1; shift
   python -m train "${common[@]}" "${step2[@]}" --init "$out/long/synthetic-fourway" --warmup-epochs 0 \
     --autoencoder-epochs 0 --mapping-epochs 0 --joint-epochs 0 --nulling-rounds 30 --nulling-keep 0.25 \
     --nulling-protect --out "$out/$name" "$@" > "$out/$name.log" 2>&1
-  for seed in 2 3; do validation "$out/$name/synthetic-fourway" "$name" $seed; done
+  for seed in 2 3; do fourway_validation "$out" "$out/$name/synthetic-fourway" "$name" $seed; done
 }
 arm n20 --leak-threshold 0.02
 arm n15 --leak-threshold 0.015
-for seed in 2 3; do validation checkpoints/synthetic-fourway bundle $seed; done
+for seed in 2 3; do fourway_validation "$out" checkpoints/synthetic-fourway bundle $seed; done

@@ -12,16 +12,12 @@
 #   arm final: v3's options rerun after the fit was fixed to read every item once, the bundled weights;
 #   final01: the same at threshold 0.01)
 set -euo pipefail
+source "$(dirname "$0")/fourway_validation.sh"
 out=${1:-runs/null}
 shift || true
 arms=("$@")
 [ ${#arms[@]} -gt 0 ] || arms=(bundle new v1 v2 v3 v4 v5 v6)
 mkdir -p "$out"
-validation() {
-  python -m train.evaluate --checkpoint "$1" --quiet --threads 2 --out "$out/$2-val$3.json" \
-    --data "synthetic:identities=48,per_identity=28,identity_seed=$3,seed=$3,min_intensity=0.25,pose_range=35,roll_range=15" \
-    > "$out/$2-val$3.txt" 2>&1
-}
 trial() {
   local name=$1; shift
   python -m train --method fourway --name synthetic-fourway --init runs/fw15/long/synthetic-fourway \
@@ -31,11 +27,11 @@ trial() {
     --expression-weight 3 --head-weight 3 --identity-weight 3 --code-readout-weight 10 --readout-skip noise \
     --latent-adversarial-weight 0.1 --image-adversarial-weight 0.1 --lr 0.0003 --lr-schedule onecycle --threads 2 \
     --out "$out/$name" "$@" > "$out/$name.log" 2>&1
-  for seed in 2 3; do validation "$out/$name/synthetic-fourway" "$name" $seed; done
+  for seed in 2 3; do fourway_validation "$out" "$out/$name/synthetic-fourway" "$name" $seed; done
 }
 for a in "${arms[@]}"; do
   case $a in
-    bundle) for seed in 2 3; do validation runs/fw15/long/synthetic-fourway bundle $seed; done ;;  # step 2's weights
+    bundle) for seed in 2 3; do fourway_validation "$out" runs/fw15/long/synthetic-fourway bundle $seed; done ;;  # step 2's weights
     new) trial new --leak-threshold 0.02 ;;
     v1) trial v1 --leak-threshold 0.02 --nulling-rounds 30 --nulling-keep 0.25 ;;
     v2) trial v2 --leak-threshold 0.01 --nulling-rounds 30 --nulling-keep 0.25 ;;
