@@ -1,0 +1,38 @@
+#!/bin/bash
+# The bundled fourway recipe from a fresh network (issue 11; synthetic-fourway's LIMITS): step 1 (warm-up), step 2
+# (autoencoder, then joint training; resumable), then leak nulling at one or more thresholds ("arms"). Each arm and
+# the bundle are scored on validation people (seeds 2 and 3; never the test set, identity_seed 1). Run it alone on
+# the machine: the training time is a bar. Figures: python train/jobs/fourway_table.py OUT_DIR bundle ARM...
+#
+#   [IDENTITIES=1000] [WARMUP=12] [AUTOENCODER=2] [JOINT=10] [ARMS="n20:0.02 n15:0.015"] \
+#     train/jobs/fourway_full.sh OUT_DIR
+#
+# The defaults are the bundle of 2026-12-03 (train/jobs/fourway_noise_full.sh). IDENTITIES sets how many generator
+# people train it (28 faces each); the epoch counts set each stage's length.
+set -euo pipefail
+source "$(dirname "$0")/fourway_validation.sh"
+out=${1:?usage: train/jobs/fourway_full.sh OUT_DIR}
+mkdir -p "$out"
+data=synthetic:identities=${IDENTITIES:-1000},per_identity=28,min_intensity=0.25,pose_range=35,roll_range=15
+common=(--method fourway --name synthetic-fourway --data "$data" --validation 0.1 --swap-target-attributes 4
+  --expression-region-weight 3 --latent-adversarial-weight 0.1 --image-adversarial-weight 0.1 --pose-weight 3
+  --lr 0.0003 --lr-schedule onecycle --threads 2)
+step2=(--swap-target-weight 3 --code-probe-weight 10 --expression-weight 3 --head-weight 3 --identity-weight 3
+  --code-readout-weight 10)
+[ -f "$out/a/synthetic-fourway/model.safetensors" ] ||
+  python -m train "${common[@]}" --latents pose=3 identity=32 expression=32 style=32 --warmup-epochs "${WARMUP:-12}" \
+    --autoencoder-epochs 0 --mapping-epochs 0 --joint-epochs 0 --swap-target-weight 1 --out "$out/a" > "$out/a.log" 2>&1
+resume=(); [ -f "$out/long-state/latest" ] && resume=(--resume)  # a killed run continues where it stopped
+[ -f "$out/long/synthetic-fourway/model.safetensors" ] ||
+  python -m train "${common[@]}" "${step2[@]}" --init "$out/a/synthetic-fourway" --warmup-epochs 0 \
+    --autoencoder-epochs "${AUTOENCODER:-2}" --mapping-epochs 0 --joint-epochs "${JOINT:-10}" --save-every 100 \
+    --state-dir "$out/long-state" "${resume[@]}" --out "$out/long" > "$out/long.log" 2>&1
+for arm in ${ARMS:-n20:0.02 n15:0.015}; do
+  name=${arm%%:*}
+  [ -f "$out/$name/synthetic-fourway/model.safetensors" ] ||
+    python -m train "${common[@]}" "${step2[@]}" --init "$out/long/synthetic-fourway" --warmup-epochs 0 \
+      --autoencoder-epochs 0 --mapping-epochs 0 --joint-epochs 0 --nulling-rounds 30 --nulling-keep 0.25 \
+      --nulling-protect --leak-threshold "${arm#*:}" --out "$out/$name" > "$out/$name.log" 2>&1
+  for seed in 2 3; do fourway_validation "$out" "$out/$name/synthetic-fourway" "$name" $seed; done
+done
+for seed in 2 3; do fourway_validation "$out" checkpoints/synthetic-fourway bundle $seed; done
