@@ -2,13 +2,15 @@
 # The bundled fourway recipe from a fresh network (issue 11; synthetic-fourway's LIMITS): step 1 (warm-up), step 2
 # (autoencoder, then joint training; resumable), then leak nulling at one or more thresholds ("arms"). Each arm and
 # the bundle are scored on validation people (seeds 2 and 3; never the test set, identity_seed 1). Run it alone on
-# the machine: the training time is a bar. Figures: python train/jobs/fourway_table.py OUT_DIR bundle ARM...
+# the machine: the training time is a bar. Rerun with other ARMS to add arms; what is there is not
+# redone. Figures: python train/jobs/fourway_table.py OUT_DIR bundle ARM...
 #
-#   [IDENTITIES=1000] [WARMUP=12] [AUTOENCODER=2] [JOINT=10] [ARMS="n20:0.02 n15:0.015"] \
+#   [IDENTITIES=1000] [WARMUP=12] [AUTOENCODER=2] [JOINT=10] [ARMS="n20:0.02 n15:0.015"] [ARM_OPTIONS="..."] \
 #     train/jobs/fourway_full.sh OUT_DIR
 #
 # The defaults are the bundle of 2026-12-03 (train/jobs/fourway_noise_full.sh). IDENTITIES sets how many generator
-# people train it (28 faces each); the epoch counts set each stage's length.
+# people train it (28 faces each); the epoch counts set each stage's length. ARMS: name:leak-threshold each;
+# ARM_OPTIONS: more train options for this call's arms (e.g. --nulling-class-draw 48).
 set -euo pipefail
 source "$(dirname "$0")/fourway_validation.sh"
 out=${1:?usage: train/jobs/fourway_full.sh OUT_DIR}
@@ -32,7 +34,11 @@ for arm in ${ARMS:-n20:0.02 n15:0.015}; do
   [ -f "$out/$name/synthetic-fourway/model.safetensors" ] ||
     python -m train "${common[@]}" "${step2[@]}" --init "$out/long/synthetic-fourway" --warmup-epochs 0 \
       --autoencoder-epochs 0 --mapping-epochs 0 --joint-epochs 0 --nulling-rounds 30 --nulling-keep 0.25 \
-      --nulling-protect --leak-threshold "${arm#*:}" --out "$out/$name" > "$out/$name.log" 2>&1
-  for seed in 2 3; do fourway_validation "$out" "$out/$name/synthetic-fourway" "$name" $seed; done
+      --nulling-protect --leak-threshold "${arm#*:}" ${ARM_OPTIONS:-} --out "$out/$name" > "$out/$name.log" 2>&1
+  for seed in 2 3; do
+    [ -f "$out/$name-val$seed.json" ] || fourway_validation "$out" "$out/$name/synthetic-fourway" "$name" $seed
+  done
 done
-for seed in 2 3; do fourway_validation "$out" checkpoints/synthetic-fourway bundle $seed; done
+for seed in 2 3; do  # the bundle as it stood at the first run into OUT_DIR
+  [ -f "$out/bundle-val$seed.json" ] || fourway_validation "$out" checkpoints/synthetic-fourway bundle $seed
+done
