@@ -87,6 +87,17 @@ def _halves(y: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray] | 
     return tr, te
 
 
+def _drawn(y: np.ndarray, draw: int, rng: np.random.Generator) -> np.ndarray:
+    """``y`` with every class outside a random draw of ``draw`` classes marked unknown (−1), when it
+    is a class factor with more classes than that; else ``y`` unchanged."""
+    if draw <= 0 or not _is_class(y):
+        return y
+    classes = np.unique(y[y >= 0])
+    if len(classes) <= draw:
+        return y
+    return np.where(np.isin(y, rng.choice(classes, draw, replace=False)), y, -1)
+
+
 def _readers_basis(centred: np.ndarray, factors: dict[str, np.ndarray], test: np.ndarray,
                    per_factor: int) -> np.ndarray | None:
     """An orthonormal basis (d, r) of the readers' directions of ``factors`` in ``centred``."""
@@ -105,7 +116,7 @@ def _readers_basis(centred: np.ndarray, factors: dict[str, np.ndarray], test: np
 def nulling_projection(codes: np.ndarray, factors: dict[str, np.ndarray], threshold: float = 0.02,
                        max_rounds: int = 10, per_round: int = 4, keep_at_least: float = 0.5,
                        protect: dict[str, np.ndarray] | None = None, protect_directions: int = 8,
-                       test_size: float = 0.3, seed: int = 0) -> Nulling:
+                       class_draw: int = 0, test_size: float = 0.3, seed: int = 0) -> Nulling:
     """The projection that leaves no factor of ``factors`` readable from ``codes`` (N, d) above
     ``threshold`` (held-out, 0 = chance) by a linear reader, as far as ``max_rounds`` rounds allow.
 
@@ -118,6 +129,11 @@ def nulling_projection(codes: np.ndarray, factors: dict[str, np.ndarray], thresh
     ``protect_directions`` discriminant directions of each class factor and the regression direction
     of each continuous column, fitted once, are left out of every removal, so a linear read of them
     is the same after the projection. A leak that lies along them stays.
+
+    ``class_draw`` (0: off): a class factor with more classes than this is read, each round, among a
+    fresh random draw of this many of its classes. Accuracy among thousands of training people is
+    near chance for a trace that a probe among a few dozen new people reads well above it (the
+    evaluation's reading), so the threshold would miss it.
     """
     x = np.asarray(codes, dtype=np.float64)
     n, d = x.shape
@@ -133,7 +149,7 @@ def nulling_projection(codes: np.ndarray, factors: dict[str, np.ndarray], thresh
         xp = centred @ projection
         scores, directions = {}, []
         for name, y in columns.items():
-            if (halves := _halves(y, test)) is None:
+            if (halves := _halves(_drawn(y, class_draw, rng), test)) is None:
                 continue
             tr, te = halves
             score, w = _reader(xp[tr], y[tr], xp[te], y[te], per_round)

@@ -151,3 +151,24 @@ def test_a_run_stopped_before_the_nulling_resumes_with_the_earlier_stages_weight
     assert list(history["stage_seconds"])[-2:] == ["nulling", "nulled-mapping"]
     for key, value in whole.state_dict().items():
         assert torch.allclose(value, resumed.state_dict()[key], atol=1e-6), key
+
+
+def test_a_trace_of_many_classes_is_judged_among_a_draw_of_few():
+    """A weak trace of each of 1,000 people: read among all of them it sits near chance and stays;
+    among a draw of 48 each round (as a probe on a few dozen new people reads it) it is taken out."""
+    rng = np.random.default_rng(0)
+    people = np.repeat(np.arange(1000), 20)
+    x = rng.normal(size=(len(people), 16))
+    x[:, :3] += 0.8 * rng.normal(size=(1000, 3))[people]
+    everyone = nulling_projection(x, {"person": people}, threshold=0.02)
+    drawn = nulling_projection(x, {"person": people}, threshold=0.02, class_draw=48)
+    assert everyone.removed == 0 and everyone.readings[0]["person"] < 0.02
+    assert drawn.readings[0]["person"] > 0.03 and drawn.removed >= 3
+    assert max(drawn.readings[-1].values()) <= 0.02
+    new = rng.normal(size=(48 * 25, 16))  # new people, each with their own trace
+    new_people = np.repeat(np.arange(48), 25)
+    new[:, :3] += 0.8 * rng.normal(size=(48, 3))[new_people]
+    half = np.tile(np.arange(25) < 17, 48)
+    assert _reads(new[half], new_people[half], new[~half], new_people[~half]) > 0.06  # chance 1/48
+    after = drawn.apply(new)
+    assert _reads(after[half], new_people[half], after[~half], new_people[~half]) < 0.04
