@@ -480,6 +480,25 @@ def _closer(u: np.ndarray, p: np.ndarray, q: np.ndarray, centre: np.ndarray) -> 
     return (u * p).sum(1) > (u * q).sum(1)
 
 
+def _moved_by_label(attribute: str, moved: np.ndarray, labels, a_idx: np.ndarray, b_idx: np.ndarray) -> dict:
+    """``moved`` split by whether A and B share the class label named like the sub-code: a pair that
+    shares it (two smiles) leaves only within-class detail to move towards, so a sub-code that holds
+    the class and little else moves less there, not less well."""
+    if labels is None:
+        return {}
+    y = np.asarray(labels)
+    if y.ndim != 1 or y.dtype.kind not in "iu":
+        return {}
+    known = (y[a_idx] >= 0) & (y[b_idx] >= 0)
+    same, other = known & (y[a_idx] == y[b_idx]), known & (y[a_idx] != y[b_idx])
+    out = {}
+    for name, rows in (("same_label", same), ("other_label", other)):
+        if rows.any():
+            out[f"attribute_swap_{attribute}_moved_{name}"] = float(moved[rows].mean())
+            out[f"attribute_swap_{attribute}_pairs_{name}"] = int(rows.sum())
+    return out
+
+
 def attribute_swap_scores(model, enc: EncodedSet, n_pairs: int = 256, seed: int = 0) -> dict:
     """For every sub-code: A's code with B's sub-code swapped in (A and B different people),
     decoded and re-encoded. ``attribute_swap_<a>_moved``: share of swaps whose re-encoded sub-code
@@ -487,7 +506,9 @@ def attribute_swap_scores(model, enc: EncodedSet, n_pairs: int = 256, seed: int 
     by Euclidean distance); ``attribute_swap_<a>_identity_kept``: share whose re-encoded identity
     code stays closer to A's than to B's (for the identity swap itself: ``_others_kept``, every
     other sub-code closer to A's); ``attribute_swap_<a>_success``: both at once, the issue's bar
-    (≥ 0.9 for every sub-code); ``attribute_swap_success_min`` the lowest over sub-codes."""
+    (≥ 0.9 for every sub-code); ``attribute_swap_success_min`` the lowest over sub-codes.
+    ``attribute_swap_<a>_moved_same_label`` / ``_moved_other_label``: ``_moved`` over the pairs whose
+    class label of the sub-code's name (e.g. the expression) is the same / differs, where there is one."""
     from .face_model import join_codes
 
     rng = np.random.default_rng(seed)
@@ -507,6 +528,7 @@ def attribute_swap_scores(model, enc: EncodedSet, n_pairs: int = 256, seed: int 
         moved_l2 = np.linalg.norm(again[a] - cb[a], axis=1) < np.linalg.norm(again[a] - ca[a], axis=1)
         out[f"attribute_swap_{a}_moved"] = float(moved.mean())
         out[f"attribute_swap_{a}_moved_l2"] = float(moved_l2.mean())
+        out.update(_moved_by_label(a, moved, enc.labels.get(a), a_idx, b_idx))
         if identity is not None and a != identity:
             kept = _closer(again[identity], ca[identity], cb[identity], centre[identity])
             out[f"attribute_swap_{a}_identity_kept"] = float(kept.mean())

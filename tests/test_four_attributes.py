@@ -408,6 +408,11 @@ def test_attribute_scores_cover_every_sub_code(posed):
     for a in LATENTS:
         assert 0 <= figures[f"attribute_swap_{a}_success"] <= figures[f"attribute_swap_{a}_moved"] <= 1
     assert "attribute_swap_identity_others_kept" in figures and "attribute_swap_pose_identity_kept" in figures
+    e = "attribute_swap_expression"  # split by whether A and B share the expression; the parts add up
+    same, other = figures.get(f"{e}_pairs_same_label", 0), figures[f"{e}_pairs_other_label"]
+    assert same + other == figures["attribute_swap_pairs"]
+    assert figures[f"{e}_moved"] == pytest.approx(
+        (same * figures.get(f"{e}_moved_same_label", 0.0) + other * figures[f"{e}_moved_other_label"]) / (same + other))
     # the existing figures are untouched by the new ones
     assert "expression_accuracy" in representation_scores(model, enc)
 

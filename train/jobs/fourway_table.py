@@ -5,7 +5,8 @@
 Reads ``OUT_DIR/ARM-val2.json`` and ``OUT_DIR/ARM-val3.json`` (validation seeds 2 and 3) for each arm
 and prints seed 2 / seed 3 (mean) for: identity read from every sub-code, the own readings, the four
 swaps, pose error, the highest reading from another sub-code, identity top-1, PSNR, the expression
-head's accuracy and the swap it reads as B's expression; then every
+head's accuracy and the swap it reads as B's expression, the expression swap's move split by whether A
+and B share the expression; then every
 off-diagonal probe reading more than 0.05 above chance (the issue's bar) per arm and seed.
 """
 
@@ -32,7 +33,11 @@ def figures(path: str) -> tuple[dict, list]:
         row[f"swap {a}"] = d[f"attribute_swap_{a}_success"]
     row.update({"yaw error": d["pose_mae_yaw"], "pitch error": d["pose_mae_pitch"],
                 "other max": d["probe_other_max"], "identity top1": d["identity_top1"], "psnr": d["psnr"],
-                "expression head": d["expression_accuracy"], "head-read expr swap": d["swap_expression_accuracy"]})
+                "expression head": d["expression_accuracy"], "head-read expr swap": d["swap_expression_accuracy"],
+                # the expression swap's move towards B's z_expression, over pairs of the same / another expression
+                # (nan in files written before train.evaluate split it)
+                "expr moved, same expr": d.get("attribute_swap_expression_moved_same_label", float("nan")),
+                "expr moved, other expr": d.get("attribute_swap_expression_moved_other_label", float("nan"))})
     # the probe matrix is normalised (chance 0); a factor's own sub-code is its group's, as train.evaluate's
     leaks = [(m[i, j], f"{f} from z_{c}") for i, f in enumerate(factors) for j, c in enumerate(codes)
              if c != GROUP_OF_FACTOR.get(f) and m[i, j] > 0.05]
