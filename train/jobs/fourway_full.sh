@@ -5,13 +5,15 @@
 # the machine: the training time is a bar. Rerun with other ARMS to add arms; what is there is not
 # redone. Figures: python train/jobs/fourway_table.py OUT_DIR bundle ARM...
 #
-#   [IDENTITIES=1000] [WARMUP=12] [AUTOENCODER=2] [JOINT=10] [EXTEND=0] [ARMS="n20:0.02 n15:0.015"] [ARM_OPTIONS=..] \
+#   [IDENTITIES=1000] [WARMUP=12] [AUTOENCODER=2] [JOINT=10] [EXTEND=0 [EXTEND_NAME=..] [EXTEND_OPTIONS=..]] \
+#     [ARMS="n20:0.02 n15:0.015"] [ARM_OPTIONS=..] \
 #     train/jobs/fourway_full.sh OUT_DIR
 #
 # The defaults are the bundle of 2026-12-03 (train/jobs/fourway_noise_full.sh). IDENTITIES sets how many generator
 # people train it (28 faces each); the epoch counts set each stage's length. ARMS: name:leak-threshold each;
 # ARM_OPTIONS: more train options for this call's arms (e.g. --nulling-class-draw 48). EXTEND=N: N more joint
-# epochs from step 2's weights (OUT_DIR/long-xN), and this call's arms start from those.
+# epochs from step 2's weights (OUT_DIR/long-xN, or OUT_DIR/EXTEND_NAME), with EXTEND_OPTIONS added to step 2's
+# options there; this call's arms start from those.
 set -euo pipefail
 source "$(dirname "$0")/fourway_validation.sh"
 out=${1:?usage: train/jobs/fourway_full.sh OUT_DIR}
@@ -32,10 +34,11 @@ resume=(); [ -f "$out/long-state/latest" ] && resume=(--resume)  # a killed run 
     --state-dir "$out/long-state" "${resume[@]}" --out "$out/long" > "$out/long.log" 2>&1
 base=long
 if [ "${EXTEND:-0}" -gt 0 ]; then  # step 2b: more joint epochs from step 2's weights, on a schedule of their own
-  base=long-x$EXTEND
+  base=${EXTEND_NAME:-long-x$EXTEND}
   [ -f "$out/$base/synthetic-fourway/model.safetensors" ] ||
     python -m train "${common[@]}" "${step2[@]}" --init "$out/long/synthetic-fourway" --warmup-epochs 0 \
-      --autoencoder-epochs 0 --mapping-epochs 0 --joint-epochs "$EXTEND" --out "$out/$base" > "$out/$base.log" 2>&1
+      --autoencoder-epochs 0 --mapping-epochs 0 --joint-epochs "$EXTEND" ${EXTEND_OPTIONS:-} --out "$out/$base" \
+      > "$out/$base.log" 2>&1
 fi
 for arm in ${ARMS:-n20:0.02 n15:0.015}; do
   name=${arm%%:*}
