@@ -528,7 +528,8 @@ def attribute_swap_scores(model, enc: EncodedSet, n_pairs: int = 256, seed: int 
         moved_l2 = np.linalg.norm(again[a] - cb[a], axis=1) < np.linalg.norm(again[a] - ca[a], axis=1)
         out[f"attribute_swap_{a}_moved"] = float(moved.mean())
         out[f"attribute_swap_{a}_moved_l2"] = float(moved_l2.mean())
-        out.update(_moved_by_label(a, moved, enc.labels.get(a), a_idx, b_idx))
+        if a != identity:  # A and B are always different people: the identity split would repeat _moved
+            out.update(_moved_by_label(a, moved, enc.labels.get(a), a_idx, b_idx))
         if identity is not None and a != identity:
             kept = _closer(again[identity], ca[identity], cb[identity], centre[identity])
             out[f"attribute_swap_{a}_identity_kept"] = float(kept.mean())
