@@ -14,6 +14,16 @@ checkpoint's run held 10 % of them out for its own validation; ``--identities``/
 train on another number of generator people and faces each), then scores it on the
 validation people (``identity_seed=2``, never the test set). A trunk that reads expression well here
 says the recipe, not the size, is what limits. Writes ``bench/results/fourway_encoder_capacity.json``.
+
+``--sub-codes`` asks the same of the bar's own measure. The trunk ends in a linear layer to three sub-codes
+of the bundle's sizes (pose 3, expression 32, style 32). Each is supervised plainly on its group's labels:
+- z_pose: the pose ℓ1 above;
+- z_expression: a linear expression classifier and a linear intensity regression;
+- z_style: a linear regression of background, light and noise (standardised).
+Then the evaluation's probe matrix (``facelab.metrics.probe_matrix``, linear probes on the validation
+people's codes, normalised so chance is 0) reads every factor from every sub-code. There is no decoder, no
+swap and no disentangling term, so the own readings are a ceiling for what the fourway recipe's sub-codes
+can reach with this trunk and data (issue 11's bar: ≥ 0.9).
 """
 
 from __future__ import annotations
@@ -37,15 +47,84 @@ VALIDATION = dict(identities=48, per_identity=28, identity_seed=2, seed=2, min_i
 POSE_SCALE = 30.0  # degrees per unit, as the fourway method's pose_scale
 
 
-def tensors(spec: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Images, expression labels and (yaw, pitch, roll) in degrees of a generator set."""
+def tensors(spec: dict) -> tuple:
+    """Images, expression labels, (yaw, pitch, roll) in degrees and every generator label
+    (:func:`facelab.synthetic.factor_labels`) of a generator set."""
     from facelab.synthetic import SyntheticFaces, factor_labels
 
     data = SyntheticFaces(**spec, progress=False)
     images = torch.stack([data[i]["image"] for i in range(len(data))])
     labels = torch.as_tensor([f.expression for f in data.factors])
-    pose = torch.as_tensor(np.asarray(factor_labels(data.factors)["pose"], dtype=np.float32))
-    return images, labels, pose
+    factors = factor_labels(data.factors)
+    pose = torch.as_tensor(np.asarray(factors["pose"], dtype=np.float32))
+    return images, labels, pose, factors
+
+
+SUB_CODES = {"pose": 3, "expression": 32, "style": 32}  # the bundled synthetic-fourway's sizes
+
+
+def _style_scale(factors: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and spread of the style columns (background r, g, b, light, noise) on the training set."""
+    style = torch.as_tensor(factors["style"])
+    return style.mean(0), style.std(0).clamp_min(1e-6)
+
+
+def train_sub_codes(channels: list[int], data: tuple, val: tuple, epochs: int, seed: int = 0) -> dict:
+    """The trunk into three sub-codes, each supervised on its own group's labels only, then the
+    evaluation's probe matrix on the validation people's codes (module docstring)."""
+    from facelab import metrics
+    from facelab.evaluate import PROBE_FACTORS
+    from facelab.models.blocks import ConvTrunk
+    from facelab.synthetic import GROUP_OF_FACTOR
+
+    torch.manual_seed(seed)
+    trunk = ConvTrunk(tuple(channels))
+    net = nn.ModuleDict({"trunk": trunk, "codes": nn.Linear(trunk.out_features, sum(SUB_CODES.values())),
+                         "expression": nn.Linear(SUB_CODES["expression"], 7),
+                         "intensity": nn.Linear(SUB_CODES["expression"], 1),
+                         "style": nn.Linear(SUB_CODES["style"], 5)})
+    images, labels, pose, factors = data
+    intensity = torch.as_tensor(factors["intensity"])
+    mean, spread = _style_scale(factors)
+    style = (torch.as_tensor(factors["style"]) - mean) / spread
+
+    def split(x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return dict(zip(SUB_CODES, net["codes"](trunk(x)).split(list(SUB_CODES.values()), dim=1)))
+
+    steps = epochs * -(-len(images) // 64)
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-3, total_steps=steps)
+    start = time.perf_counter()
+    for epoch in range(epochs):
+        net.train()
+        seen = right = 0
+        for idx in torch.randperm(len(images)).split(64):
+            c = split(images[idx])
+            logits = net["expression"](c["expression"])
+            loss = (nn.functional.cross_entropy(logits, labels[idx])
+                    + (c["pose"] - pose[idx] / POSE_SCALE).abs().mean()
+                    + (net["intensity"](c["expression"]).squeeze(1) - intensity[idx]).abs().mean() * 4
+                    + (net["style"](c["style"]) - style[idx]).abs().mean())
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            right += int((logits.argmax(1) == labels[idx]).sum())
+            seen += len(idx)
+        print(f"  {channels} sub-codes, epoch {epoch + 1}/{epochs}: training expression accuracy {right / seen:.3f}",
+              flush=True)
+    net.eval()
+    with torch.no_grad():
+        parts = [split(x) for x in val[0].split(256)]
+        codes = {a: torch.cat([p[a] for p in parts]).numpy() for a in SUB_CODES}
+    m = metrics.probe_matrix(codes, {k: val[3][k] for k in PROBE_FACTORS if k != "identity"})
+    own = {f: float(m["normalised"][i, m["codes"].index(GROUP_OF_FACTOR[f])]) for i, f in enumerate(m["factors"])}
+    other = {f: float(max(m["normalised"][i, j] for j, a in enumerate(m["codes"]) if a != GROUP_OF_FACTOR[f]))
+             for i, f in enumerate(m["factors"])}
+    return {"channels": channels, "epochs": epochs, "sub_codes": SUB_CODES,
+            "training_expression_accuracy": right / seen, "probe_own": own, "probe_other_max": other,
+            "probe_matrix": {"factors": m["factors"], "codes": m["codes"], "normalised": m["normalised"].tolist()},
+            "parameters": sum(p.numel() for p in trunk.parameters()), "seconds": time.perf_counter() - start}
 
 
 def train_and_score(channels: list[int], data: tuple, val: tuple, epochs: int, seed: int = 0) -> dict:
@@ -55,7 +134,7 @@ def train_and_score(channels: list[int], data: tuple, val: tuple, epochs: int, s
     trunk = ConvTrunk(tuple(channels))
     net = nn.ModuleDict({"trunk": trunk, "expression": nn.Linear(trunk.out_features, 7),
                          "pose": nn.Linear(trunk.out_features, 3)})
-    images, labels, pose = data
+    images, labels, pose = data[:3]
     steps = epochs * -(-len(images) // 64)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-3, total_steps=steps)
@@ -93,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--identities", type=int, default=TRAIN["identities"],
                    help="generator people in the training set: does more data, not a wider trunk, lift it?")
     p.add_argument("--per-identity", type=int, default=TRAIN["per_identity"], help="faces per person")
+    p.add_argument("--sub-codes", action="store_true",
+                   help="end the trunk in pose/expression/style sub-codes and score them with the evaluation's "
+                        "probe matrix (the ceiling of issue 11's own-reading bar; module docstring)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "fourway_encoder_capacity.json"))
     args = p.parse_args(argv)
@@ -101,7 +183,20 @@ def main(argv: list[str] | None = None) -> int:
     train_spec = {**TRAIN, "identities": args.identities, "per_identity": args.per_identity}
     data, val = tensors(train_spec), tensors(VALIDATION)
     majority = float(np.bincount(val[1].numpy()).max() / len(val[1]))
-    rows = [train_and_score(c, data, val, args.epochs) for c in (args.channels or [[16, 32, 64, 128]])]
+    channels = args.channels or [[16, 32, 64, 128]]
+    if args.sub_codes:
+        rows = [train_sub_codes(c, data, val, args.epochs) for c in channels]
+        factors = list(rows[0]["probe_own"])
+        print(f"\nown sub-code reading (normalised; chance 0), validation people\n{'trunk channels':22s} "
+              + " ".join(f"{f:>10s}" for f in factors) + f" {'other max':>10s} {'s':>6s}")
+        for r in rows:
+            print(f"{'-'.join(map(str, r['channels'])):22s} " + " ".join(f"{r['probe_own'][f]:10.3f}" for f in factors)
+                  + f" {max(r['probe_other_max'].values()):10.3f} {r['seconds']:6.0f}")
+        write_results({"training_set": train_spec, "validation_set": VALIDATION, "mode": "sub-codes", "rows": rows,
+                       "machine": machine(load_before, os.getloadavg()), "command": invocation(argv),
+                       "when": timestamp()}, args.out)
+        return 0
+    rows = [train_and_score(c, data, val, args.epochs) for c in channels]
     print(f"\n{'trunk channels':22s} {'params':>9s} {'train expr':>11s} {'val expr':>9s} {'yaw °':>6s} "
           f"{'pitch °':>8s} {'roll °':>7s} {'s':>6s}")
     for r in rows:
