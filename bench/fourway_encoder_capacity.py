@@ -69,7 +69,7 @@ def _style_scale(factors: dict) -> tuple[torch.Tensor, torch.Tensor]:
     return style.mean(0), style.std(0).clamp_min(1e-6)
 
 
-def train_sub_codes(channels: list[int], data: tuple, val: tuple, epochs: int, seed: int = 0) -> dict:
+def train_sub_codes(channels: list[int], data: tuple, val: tuple, epochs: int, seed: int = 0, depth: int = 0) -> dict:
     """The trunk into three sub-codes, each supervised on its own group's labels only, then the
     evaluation's probe matrix on the validation people's codes (module docstring)."""
     from facelab import metrics
@@ -78,7 +78,7 @@ def train_sub_codes(channels: list[int], data: tuple, val: tuple, epochs: int, s
     from facelab.synthetic import GROUP_OF_FACTOR
 
     torch.manual_seed(seed)
-    trunk = ConvTrunk(tuple(channels))
+    trunk = ConvTrunk(tuple(channels), depth)
     net = nn.ModuleDict({"trunk": trunk, "codes": nn.Linear(trunk.out_features, sum(SUB_CODES.values())),
                          "expression": nn.Linear(SUB_CODES["expression"], 7),
                          "intensity": nn.Linear(SUB_CODES["expression"], 1),
@@ -121,17 +121,17 @@ def train_sub_codes(channels: list[int], data: tuple, val: tuple, epochs: int, s
     own = {f: float(m["normalised"][i, m["codes"].index(GROUP_OF_FACTOR[f])]) for i, f in enumerate(m["factors"])}
     other = {f: float(max(m["normalised"][i, j] for j, a in enumerate(m["codes"]) if a != GROUP_OF_FACTOR[f]))
              for i, f in enumerate(m["factors"])}
-    return {"channels": channels, "epochs": epochs, "sub_codes": SUB_CODES,
+    return {"channels": channels, "depth": depth, "epochs": epochs, "sub_codes": SUB_CODES,
             "training_expression_accuracy": right / seen, "probe_own": own, "probe_other_max": other,
             "probe_matrix": {"factors": m["factors"], "codes": m["codes"], "normalised": m["normalised"].tolist()},
             "parameters": sum(p.numel() for p in trunk.parameters()), "seconds": time.perf_counter() - start}
 
 
-def train_and_score(channels: list[int], data: tuple, val: tuple, epochs: int, seed: int = 0) -> dict:
+def train_and_score(channels: list[int], data: tuple, val: tuple, epochs: int, seed: int = 0, depth: int = 0) -> dict:
     from facelab.models.blocks import ConvTrunk
 
     torch.manual_seed(seed)
-    trunk = ConvTrunk(tuple(channels))
+    trunk = ConvTrunk(tuple(channels), depth)
     net = nn.ModuleDict({"trunk": trunk, "expression": nn.Linear(trunk.out_features, 7),
                          "pose": nn.Linear(trunk.out_features, 3)})
     images, labels, pose = data[:3]
@@ -159,7 +159,7 @@ def train_and_score(channels: list[int], data: tuple, val: tuple, epochs: int, s
         h = torch.cat([trunk(x) for x in val[0].split(256)])
         read = (net["expression"](h).argmax(1) == val[1]).float().mean().item()
         mae = ((net["pose"](h) * POSE_SCALE - val[2]).abs().mean(0)).tolist()
-    return {"channels": channels, "epochs": epochs, "training_expression_accuracy": right / seen,
+    return {"channels": channels, "depth": depth, "epochs": epochs, "training_expression_accuracy": right / seen,
             "validation_expression_accuracy": read, "validation_pose_mae_degrees": dict(zip(("yaw", "pitch", "roll"), mae)),
             "parameters": sum(p.numel() for p in trunk.parameters()), "seconds": time.perf_counter() - start}
 
@@ -172,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--identities", type=int, default=TRAIN["identities"],
                    help="generator people in the training set: does more data, not a wider trunk, lift it?")
     p.add_argument("--per-identity", type=int, default=TRAIN["per_identity"], help="faces per person")
+    p.add_argument("--depth", type=int, default=0,
+                   help="extra 3×3 convs per stage (the fourway option encoder_depth; default 0, the bundle's)")
     p.add_argument("--sub-codes", action="store_true",
                    help="end the trunk in pose/expression/style sub-codes and score them with the evaluation's "
                         "probe matrix (the ceiling of issue 11's own-reading bar; module docstring)")
@@ -185,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     majority = float(np.bincount(val[1].numpy()).max() / len(val[1]))
     channels = args.channels or [[16, 32, 64, 128]]
     if args.sub_codes:
-        rows = [train_sub_codes(c, data, val, args.epochs) for c in channels]
+        rows = [train_sub_codes(c, data, val, args.epochs, depth=args.depth) for c in channels]
         factors = list(rows[0]["probe_own"])
         print(f"\nown sub-code reading (normalised; chance 0), validation people\n{'trunk channels':22s} "
               + " ".join(f"{f:>10s}" for f in factors) + f" {'other max':>10s} {'s':>6s}")
@@ -196,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                        "machine": machine(load_before, os.getloadavg()), "command": invocation(argv),
                        "when": timestamp()}, args.out)
         return 0
-    rows = [train_and_score(c, data, val, args.epochs) for c in channels]
+    rows = [train_and_score(c, data, val, args.epochs, depth=args.depth) for c in channels]
     print(f"\n{'trunk channels':22s} {'params':>9s} {'train expr':>11s} {'val expr':>9s} {'yaw °':>6s} "
           f"{'pitch °':>8s} {'roll °':>7s} {'s':>6s}")
     for r in rows:
