@@ -6,6 +6,7 @@
 # redone. Figures: python train/jobs/fourway_table.py OUT_DIR bundle ARM...
 #
 #   [IDENTITIES=1000] [WARMUP=12] [AUTOENCODER=2] [JOINT=10] [EXTEND=0 [EXTEND_NAME=..] [EXTEND_OPTIONS=..]] \
+#     [OPTIONS=..] \
 #     [ARMS="n20:0.02 n15:0.015"] [ARM_OPTIONS=..] \
 #     train/jobs/fourway_full.sh OUT_DIR
 #
@@ -13,7 +14,8 @@
 # people train it (28 faces each); the epoch counts set each stage's length. ARMS: name:leak-threshold each;
 # ARM_OPTIONS: more train options for this call's arms (e.g. --nulling-class-draw 48). EXTEND=N: N more joint
 # epochs from step 2's weights (OUT_DIR/long-xN, or OUT_DIR/EXTEND_NAME), with EXTEND_OPTIONS added to step 2's
-# options there; this call's arms start from those.
+# options there; this call's arms start from those. OPTIONS: more train options for every stage and arm (e.g.
+# --encoder-depth 1: the network's shape, which every stage must share).
 set -euo pipefail
 source "$(dirname "$0")/fourway_validation.sh"
 out=${1:?usage: train/jobs/fourway_full.sh OUT_DIR}
@@ -21,7 +23,7 @@ mkdir -p "$out"
 data=synthetic:identities=${IDENTITIES:-1000},per_identity=28,min_intensity=0.25,pose_range=35,roll_range=15
 common=(--method fourway --name synthetic-fourway --data "$data" --validation 0.1 --swap-target-attributes 4
   --expression-region-weight 3 --latent-adversarial-weight 0.1 --image-adversarial-weight 0.1 --pose-weight 3
-  --lr 0.0003 --lr-schedule onecycle --threads 2)
+  --lr 0.0003 --lr-schedule onecycle --threads 2 ${OPTIONS:-})
 step2=(--swap-target-weight 3 --code-probe-weight 10 --expression-weight 3 --head-weight 3 --identity-weight 3
   --code-readout-weight 10)
 [ -f "$out/a/synthetic-fourway/model.safetensors" ] ||
