@@ -114,15 +114,27 @@ def train_sub_codes(channels: list[int], data: tuple, val: tuple, epochs: int, s
         print(f"  {channels} sub-codes, epoch {epoch + 1}/{epochs}: training expression accuracy {right / seen:.3f}",
               flush=True)
     net.eval()
-    with torch.no_grad():
-        parts = [split(x) for x in val[0].split(256)]
-        codes = {a: torch.cat([p[a] for p in parts]).numpy() for a in SUB_CODES}
-    m = metrics.probe_matrix(codes, {k: val[3][k] for k in PROBE_FACTORS if k != "identity"})
-    own = {f: float(m["normalised"][i, m["codes"].index(GROUP_OF_FACTOR[f])]) for i, f in enumerate(m["factors"])}
+
+    def probes(images: torch.Tensor, factors: dict) -> dict:
+        with torch.no_grad():
+            parts = [split(x) for x in images.split(256)]
+            codes = {a: torch.cat([p[a] for p in parts]).numpy() for a in SUB_CODES}
+        return metrics.probe_matrix(codes, {k: factors[k] for k in PROBE_FACTORS if k != "identity"})
+
+    def own_of(m: dict) -> dict[str, float]:
+        return {f: float(m["normalised"][i, m["codes"].index(GROUP_OF_FACTOR[f])]) for i, f in enumerate(m["factors"])}
+
+    m = probes(val[0], val[3])
+    own = own_of(m)
     other = {f: float(max(m["normalised"][i, j] for j, a in enumerate(m["codes"]) if a != GROUP_OF_FACTOR[f]))
              for i, f in enumerate(m["factors"])}
+    # the same probes on as many training faces (the first people): a gap to the validation people is what the
+    # trunk learnt of its training people that does not carry over
+    n = len(val[0])
+    seen_own = own_of(probes(images[:n], {k: np.asarray(v)[:n] for k, v in factors.items()}))
     return {"channels": channels, "depth": depth, "epochs": epochs, "sub_codes": SUB_CODES,
             "training_expression_accuracy": right / seen, "probe_own": own, "probe_other_max": other,
+            "probe_own_training_people": seen_own,
             "probe_matrix": {"factors": m["factors"], "codes": m["codes"], "normalised": m["normalised"].tolist()},
             "parameters": sum(p.numel() for p in trunk.parameters()), "seconds": time.perf_counter() - start}
 
@@ -194,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         for r in rows:
             print(f"{'-'.join(map(str, r['channels'])):22s} " + " ".join(f"{r['probe_own'][f]:10.3f}" for f in factors)
                   + f" {max(r['probe_other_max'].values()):10.3f} {r['seconds']:6.0f}")
+            print(f"{'  on training people':22s} " + " ".join(f"{r['probe_own_training_people'][f]:10.3f}" for f in factors))
         write_results({"training_set": train_spec, "validation_set": VALIDATION, "mode": "sub-codes", "rows": rows,
                        "machine": machine(load_before, os.getloadavg()), "command": invocation(argv),
                        "when": timestamp()}, args.out)
