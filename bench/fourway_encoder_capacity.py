@@ -60,6 +60,28 @@ def tensors(spec: dict) -> tuple:
     return images, labels, pose, factors
 
 
+def _fit(net: nn.Module, labels: torch.Tensor, epochs: int, batch_loss, name: str) -> float:
+    """AdamW on a one-cycle schedule over shuffled batches of 64; ``batch_loss(indices)`` gives the loss
+    and the expression logits. Returns the last epoch's training expression accuracy."""
+    steps = epochs * -(-len(labels) // 64)
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-3, total_steps=steps)
+    for epoch in range(epochs):
+        net.train()
+        seen = right = 0
+        for idx in torch.randperm(len(labels)).split(64):
+            loss, logits = batch_loss(idx)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            right += int((logits.argmax(1) == labels[idx]).sum())
+            seen += len(idx)
+        print(f"  {name} epoch {epoch + 1}/{epochs}: training expression accuracy {right / seen:.3f}", flush=True)
+    net.eval()
+    return right / seen
+
+
 SUB_CODES = {"pose": 3, "expression": 32, "style": 32}  # the bundled synthetic-fourway's sizes
 
 
@@ -91,29 +113,16 @@ def train_sub_codes(channels: list[int], data: tuple, val: tuple, epochs: int, s
     def split(x: torch.Tensor) -> dict[str, torch.Tensor]:
         return dict(zip(SUB_CODES, net["codes"](trunk(x)).split(list(SUB_CODES.values()), dim=1)))
 
-    steps = epochs * -(-len(images) // 64)
-    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-3, total_steps=steps)
+    def batch_loss(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        c = split(images[idx])
+        logits = net["expression"](c["expression"])
+        return (nn.functional.cross_entropy(logits, labels[idx])
+                + (c["pose"] - pose[idx] / POSE_SCALE).abs().mean()
+                + (net["intensity"](c["expression"]).squeeze(1) - intensity[idx]).abs().mean() * 4
+                + (net["style"](c["style"]) - style[idx]).abs().mean()), logits
+
     start = time.perf_counter()
-    for epoch in range(epochs):
-        net.train()
-        seen = right = 0
-        for idx in torch.randperm(len(images)).split(64):
-            c = split(images[idx])
-            logits = net["expression"](c["expression"])
-            loss = (nn.functional.cross_entropy(logits, labels[idx])
-                    + (c["pose"] - pose[idx] / POSE_SCALE).abs().mean()
-                    + (net["intensity"](c["expression"]).squeeze(1) - intensity[idx]).abs().mean() * 4
-                    + (net["style"](c["style"]) - style[idx]).abs().mean())
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            right += int((logits.argmax(1) == labels[idx]).sum())
-            seen += len(idx)
-        print(f"  {channels} sub-codes, epoch {epoch + 1}/{epochs}: training expression accuracy {right / seen:.3f}",
-              flush=True)
-    net.eval()
+    trained = _fit(net, labels, epochs, batch_loss, f"{channels} sub-codes")
 
     def probes(images: torch.Tensor, factors: dict) -> dict:
         with torch.no_grad():
@@ -133,7 +142,7 @@ def train_sub_codes(channels: list[int], data: tuple, val: tuple, epochs: int, s
     n = len(val[0])
     seen_own = own_of(probes(images[:n], {k: np.asarray(v)[:n] for k, v in factors.items()}))
     return {"channels": channels, "depth": depth, "epochs": epochs, "sub_codes": SUB_CODES,
-            "training_expression_accuracy": right / seen, "probe_own": own, "probe_other_max": other,
+            "training_expression_accuracy": trained, "probe_own": own, "probe_other_max": other,
             "probe_own_training_people": seen_own,
             "probe_matrix": {"factors": m["factors"], "codes": m["codes"], "normalised": m["normalised"].tolist()},
             "parameters": sum(p.numel() for p in trunk.parameters()), "seconds": time.perf_counter() - start}
@@ -147,31 +156,19 @@ def train_and_score(channels: list[int], data: tuple, val: tuple, epochs: int, s
     net = nn.ModuleDict({"trunk": trunk, "expression": nn.Linear(trunk.out_features, 7),
                          "pose": nn.Linear(trunk.out_features, 3)})
     images, labels, pose = data[:3]
-    steps = epochs * -(-len(images) // 64)
-    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-3, total_steps=steps)
+    def batch_loss(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = trunk(images[idx])
+        logits = net["expression"](h)
+        return nn.functional.cross_entropy(logits, labels[idx]) \
+            + (net["pose"](h) - pose[idx] / POSE_SCALE).abs().mean(), logits
+
     start = time.perf_counter()
-    for epoch in range(epochs):
-        net.train()
-        seen = right = 0
-        for idx in torch.randperm(len(images)).split(64):
-            h = trunk(images[idx])
-            logits = net["expression"](h)
-            loss = nn.functional.cross_entropy(logits, labels[idx]) \
-                + (net["pose"](h) - pose[idx] / POSE_SCALE).abs().mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            right += int((logits.argmax(1) == labels[idx]).sum())
-            seen += len(idx)
-        print(f"  {channels} epoch {epoch + 1}/{epochs}: training expression accuracy {right / seen:.3f}", flush=True)
-    net.eval()
+    trained = _fit(net, labels, epochs, batch_loss, str(channels))
     with torch.no_grad():
         h = torch.cat([trunk(x) for x in val[0].split(256)])
         read = (net["expression"](h).argmax(1) == val[1]).float().mean().item()
         mae = ((net["pose"](h) * POSE_SCALE - val[2]).abs().mean(0)).tolist()
-    return {"channels": channels, "depth": depth, "epochs": epochs, "training_expression_accuracy": right / seen,
+    return {"channels": channels, "depth": depth, "epochs": epochs, "training_expression_accuracy": trained,
             "validation_expression_accuracy": read, "validation_pose_mae_degrees": dict(zip(("yaw", "pitch", "roll"), mae)),
             "parameters": sum(p.numel() for p in trunk.parameters()), "seconds": time.perf_counter() - start}
 
