@@ -596,6 +596,15 @@ def test_readouts_read_each_factor_from_its_own_sub_code_and_phi_learns_to_make_
     assert "noise left out" in get_method("fourway").summary(config(code_readout_weight=1.0, readout_skip=("noise",)))
     with pytest.raises(ConfigError, match="readout_skip"):
         config(readout_skip=("hair",))
+    # the magnitude readout: one more reading for the graded sub-code only, of the intensity whatever the class
+    magnitude = config(code_readout_weight=1.0, readout_magnitude=True)
+    fresh = {}
+    code_readout_terms(net, net.split(net.phi(z)), labels, fresh, magnitude.options)
+    assert set(fresh) == {"pose", "expression", "style", ("expression", "magnitude")}
+    first, last = _phi_steps_on(lambda parts: code_readout_terms(net, parts, labels, fresh, magnitude.options), net, z, 60)
+    assert last < 0.5 * first
+    assert fresh[("expression", "magnitude")].mean.shape[0] == net.config.latents["expression"] + 1
+    assert "magnitude" in get_method("fourway").summary(magnitude)
 
 
 def test_factor_probes_read_each_factor_from_every_other_sub_code_and_phi_learns_to_hide_it(posed):

@@ -158,6 +158,12 @@ class FourWayOptions:
     # into z_identity (0.65) and z_expression (0.55) on held-out people; the bundled synthetic-fourway skips
     # ``noise`` and nothing reads it any more (its LIMITS).
     readout_skip: tuple[str, ...] = ()
+    # With the readouts above, also each graded factor's magnitude (the sum of its label point: the
+    # expression's intensity, whatever the class) read as a readout of its own (not in the paper). The
+    # evaluation reads intensity with one linear probe across classes; the per-class columns above
+    # are mostly which class it is, so intensity weighed little: the bundle read it at 0.51 on
+    # validation while its trunk, supervised, reads it at 0.68 (synthetic-fourway's LIMITS).
+    readout_magnitude: bool = False
     # Leak nulling after training (not in the paper; facelab.leak_nulling): for each sub-code, a fixed
     # projection fitted in closed form on the training set takes out every direction from which a
     # linear reader (discriminant analysis for classes, ridge for continuous labels) reads another
@@ -469,17 +475,23 @@ def code_readout_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], l
     """``code_readout_weight`` × the mean, over the sub-codes with continuous or graded labels, of
     1 − the squared correlation between a running ridge regression's reading of the labels from the
     sub-code and the labels (columns constant over the batch left out; rows with an unknown label sit
-    out). ``readouts`` holds one :class:`RunningProbes` per sub-code, over (sub-code, labels); the
-    gradient reaches the sub-code only."""
+    out). ``readouts`` holds one :class:`RunningProbes` per sub-code, over (sub-code, labels), and with
+    ``readout_magnitude`` one more per graded sub-code, keyed (sub-code, "magnitude"), over (sub-code,
+    the label point's sum), each reading one more shortfall; the gradient reaches the sub-code only."""
     shortfalls = []
     columns = label_columns(net.config)
-    for a, y in _factor_points(net, labels).items():
+    for a, y_all in _factor_points(net, labels).items():
+        y = y_all
         if o.readout_skip:
             kept = [i for i, c in enumerate(columns[a]) if c not in o.readout_skip]
             y = y[:, kept]
         read = _labelled_reading(readouts, a, parts[a], y)
         if read is not None:
             shortfalls.append(1 - L.prediction_correlation(*read))
+        if o.readout_magnitude and SUPERVISION[a][1] == "graded_triplet":
+            read = _labelled_reading(readouts, (a, "magnitude"), parts[a], y_all.sum(1, keepdim=True))
+            if read is not None:
+                shortfalls.append(1 - L.prediction_correlation(*read))
     if not shortfalls:
         return next(iter(parts.values())).sum() * 0.0, {}
     term = torch.stack(shortfalls).mean()
@@ -916,7 +928,9 @@ def summary(config) -> str:
         text += (f" Readable factors (×{o.code_readout_weight:g}; not in the paper): a ridge regression per "
                  f"sub-code with continuous or graded labels (pose, expression with intensity, style), solved on "
                  f"running moments, reads them from it, and E and Φ are trained to raise its correlation with them"
-                 + (f" ({', '.join(o.readout_skip)} left out)." if o.readout_skip else "."))
+                 + (f" ({', '.join(o.readout_skip)} left out)" if o.readout_skip else "")
+                 + ("; each graded factor's magnitude (the expression's intensity) is read as a readout of its own."
+                    if o.readout_magnitude else "."))
     if o.factor_probe_weight > 0:
         text += (f" Blind factor probes (×{o.factor_probe_weight:g}; not in the paper): a ridge regression per "
                  f"labelled factor (pose, expression with intensity, style) and other sub-code, solved on running "
