@@ -601,7 +601,8 @@ def test_readouts_read_each_factor_from_its_own_sub_code_and_phi_learns_to_make_
     fresh = {}
     code_readout_terms(net, net.split(net.phi(z)), labels, fresh, magnitude.options)
     assert set(fresh) == {"pose", "expression", "style", ("expression", "magnitude")}
-    first, last = _phi_steps_on(lambda parts: code_readout_terms(net, parts, labels, fresh, magnitude.options), net, z, 60)
+    first, last = _phi_steps_on(lambda parts: code_readout_terms(net, parts, labels, fresh, magnitude.options),
+                                net, z, 60)
     assert last < 0.5 * first
     assert fresh[("expression", "magnitude")].mean.shape[0] == net.config.latents["expression"] + 1
     assert "magnitude" in get_method("fourway").summary(magnitude)

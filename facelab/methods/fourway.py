@@ -471,7 +471,8 @@ def _labelled_reading(store: dict, key, code: torch.Tensor, y: torch.Tensor):
 
 
 def code_readout_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], labels: dict[str, torch.Tensor],
-                       readouts: dict[str, RunningProbes], o: FourWayOptions) -> tuple[torch.Tensor, dict]:
+                       readouts: dict[str | tuple[str, str], RunningProbes],
+                       o: FourWayOptions) -> tuple[torch.Tensor, dict]:
     """``code_readout_weight`` × the mean, over the sub-codes with continuous or graded labels, of
     1 − the squared correlation between a running ridge regression's reading of the labels from the
     sub-code and the labels (columns constant over the batch left out; rows with an unknown label sit
