@@ -23,7 +23,8 @@ of the bundle's sizes (pose 3, expression 32, style 32). Each is supervised plai
 Then the evaluation's probe matrix (``facelab.metrics.probe_matrix``, linear probes on the validation
 people's codes, normalised so chance is 0) reads every factor from every sub-code. There is no decoder, no
 swap and no disentangling term, so the own readings are a ceiling for what the fourway recipe's sub-codes
-can reach with this trunk and data (issue 11's bar: ≥ 0.9).
+can reach with this trunk and data (issue 11's bar: ≥ 0.9). ``--energy`` adds the first stage's per-channel
+energy before its norm to what the sub-codes see: deeper trunks lost the pixel noise (synthetic-fourway's LIMITS).
 """
 
 from __future__ import annotations
@@ -91,9 +92,12 @@ def _style_scale(factors: dict) -> tuple[torch.Tensor, torch.Tensor]:
     return style.mean(0), style.std(0).clamp_min(1e-6)
 
 
-def train_sub_codes(channels: list[int], data: tuple, val: tuple, epochs: int, seed: int = 0, depth: int = 0) -> dict:
+def train_sub_codes(channels: list[int], data: tuple, val: tuple, epochs: int, seed: int = 0, depth: int = 0,
+                    energy: bool = False) -> dict:
     """The trunk into three sub-codes, each supervised on its own group's labels only, then the
-    evaluation's probe matrix on the validation people's codes (module docstring)."""
+    evaluation's probe matrix on the validation people's codes (module docstring). ``energy`` also hands the
+    sub-code layer each first-stage channel's log mean square *before* its GroupNorm: a diagnosis of the pixel
+    noise that deep trunks lose (the norms divide every later layer by its own per-image spread)."""
     from facelab import metrics
     from facelab.evaluate import PROBE_FACTORS
     from facelab.models.blocks import ConvTrunk
@@ -101,7 +105,8 @@ def train_sub_codes(channels: list[int], data: tuple, val: tuple, epochs: int, s
 
     torch.manual_seed(seed)
     trunk = ConvTrunk(tuple(channels), depth)
-    net = nn.ModuleDict({"trunk": trunk, "codes": nn.Linear(trunk.out_features, sum(SUB_CODES.values())),
+    side = channels[0] if energy else 0
+    net = nn.ModuleDict({"trunk": trunk, "codes": nn.Linear(trunk.out_features + side, sum(SUB_CODES.values())),
                          "expression": nn.Linear(SUB_CODES["expression"], 7),
                          "intensity": nn.Linear(SUB_CODES["expression"], 1),
                          "style": nn.Linear(SUB_CODES["style"], 5)})
@@ -110,8 +115,15 @@ def train_sub_codes(channels: list[int], data: tuple, val: tuple, epochs: int, s
     mean, spread = _style_scale(factors)
     style = (torch.as_tensor(factors["style"]) - mean) / spread
 
+    def features(x: torch.Tensor) -> torch.Tensor:
+        if not energy:
+            return trunk(x)
+        first = trunk.conv[0](x)  # the first strided conv, before its norm
+        level = first.pow(2).mean((2, 3)).add(1e-6).log()
+        return torch.cat([trunk.conv[1:](first).flatten(1), level], dim=1)
+
     def split(x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return dict(zip(SUB_CODES, net["codes"](trunk(x)).split(list(SUB_CODES.values()), dim=1)))
+        return dict(zip(SUB_CODES, net["codes"](features(x)).split(list(SUB_CODES.values()), dim=1)))
 
     def batch_loss(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         c = split(images[idx])
@@ -141,7 +153,7 @@ def train_sub_codes(channels: list[int], data: tuple, val: tuple, epochs: int, s
     # trunk learnt of its training people that does not carry over
     n = len(val[0])
     seen_own = own_of(probes(images[:n], {k: np.asarray(v)[:n] for k, v in factors.items()}))
-    return {"channels": channels, "depth": depth, "epochs": epochs, "sub_codes": SUB_CODES,
+    return {"channels": channels, "depth": depth, "epochs": epochs, "sub_codes": SUB_CODES, "energy": energy,
             "training_expression_accuracy": trained, "probe_own": own, "probe_other_max": other,
             "probe_own_training_people": seen_own,
             "probe_matrix": {"factors": m["factors"], "codes": m["codes"], "normalised": m["normalised"].tolist()},
@@ -186,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sub-codes", action="store_true",
                    help="end the trunk in pose/expression/style sub-codes and score them with the evaluation's "
                         "probe matrix (the ceiling of issue 11's own-reading bar; module docstring)")
+    p.add_argument("--energy", action="store_true",
+                   help="with --sub-codes: also give the sub-code layer the first stage's per-channel log energy "
+                        "before its norm (does the pixel noise that deep trunks lose come back?)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "fourway_encoder_capacity.json"))
     args = p.parse_args(argv)
@@ -196,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     majority = float(np.bincount(val[1].numpy()).max() / len(val[1]))
     channels = args.channels or [[16, 32, 64, 128]]
     if args.sub_codes:
-        rows = [train_sub_codes(c, data, val, args.epochs, depth=args.depth) for c in channels]
+        rows = [train_sub_codes(c, data, val, args.epochs, depth=args.depth, energy=args.energy) for c in channels]
         factors = list(rows[0]["probe_own"])
         print(f"\nown sub-code reading (normalised; chance 0), validation people\n{'trunk channels':22s} "
               + " ".join(f"{f:>10s}" for f in factors) + f" {'other max':>10s} {'s':>6s}")
