@@ -48,17 +48,24 @@ VALIDATION = dict(identities=48, per_identity=28, identity_seed=2, seed=2, min_i
 POSE_SCALE = 30.0  # degrees per unit, as the fourway method's pose_scale
 
 
-def tensors(spec: dict) -> tuple:
+def tensors(spec: dict, device: torch.device | str = "cpu") -> tuple:
     """Images, expression labels, (yaw, pitch, roll) in degrees and every generator label
-    (:func:`facelab.synthetic.factor_labels`) of a generator set."""
+    (:func:`facelab.synthetic.factor_labels`) of a generator set. The images stay uint8, (N, S, S, 3), on
+    ``device`` (:func:`pixels` makes a batch of them the dataset's float images): 8,000 people in float32 would
+    take 11 GB per run."""
     from facelab.synthetic import SyntheticFaces, factor_labels
 
-    data = SyntheticFaces(**spec, progress=False)
-    images = torch.stack([data[i]["image"] for i in range(len(data))])
-    labels = torch.as_tensor([f.expression for f in data.factors])
+    data = SyntheticFaces(**spec, with_neutral=False, progress=False)  # no neutral targets: nothing here reads them
+    images = torch.from_numpy(data.images).to(device)
+    labels = torch.as_tensor([f.expression for f in data.factors], device=device)
     factors = factor_labels(data.factors)
-    pose = torch.as_tensor(np.asarray(factors["pose"], dtype=np.float32))
+    pose = torch.as_tensor(np.asarray(factors["pose"], dtype=np.float32), device=device)
     return images, labels, pose, factors
+
+
+def pixels(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (B, S, S, 3) → float (B, 3, S, S) in [0, 1], as ``SyntheticFaces`` hands its images out."""
+    return images.permute(0, 3, 1, 2).float().div_(255.0)
 
 
 def _fit(net: nn.Module, labels: torch.Tensor, epochs: int, batch_loss, name: str) -> float:
@@ -70,7 +77,7 @@ def _fit(net: nn.Module, labels: torch.Tensor, epochs: int, batch_loss, name: st
     for epoch in range(epochs):
         net.train()
         seen = right = 0
-        for idx in torch.randperm(len(labels)).split(64):
+        for idx in torch.randperm(len(labels), device=labels.device).split(64):
             loss, logits = batch_loss(idx)
             opt.zero_grad()
             loss.backward()
@@ -104,18 +111,20 @@ def train_sub_codes(channels: list[int], data: tuple, val: tuple, epochs: int, s
     from facelab.synthetic import GROUP_OF_FACTOR
 
     torch.manual_seed(seed)
+    device = data[0].device
     trunk = ConvTrunk(tuple(channels), depth)
     side = channels[0] if energy else 0
     net = nn.ModuleDict({"trunk": trunk, "codes": nn.Linear(trunk.out_features + side, sum(SUB_CODES.values())),
                          "expression": nn.Linear(SUB_CODES["expression"], 7),
                          "intensity": nn.Linear(SUB_CODES["expression"], 1),
-                         "style": nn.Linear(SUB_CODES["style"], 5)})
+                         "style": nn.Linear(SUB_CODES["style"], 5)}).to(device)
     images, labels, pose, factors = data
-    intensity = torch.as_tensor(factors["intensity"])
+    intensity = torch.as_tensor(factors["intensity"], device=device)
     mean, spread = _style_scale(factors)
-    style = (torch.as_tensor(factors["style"]) - mean) / spread
+    style = ((torch.as_tensor(factors["style"]) - mean) / spread).to(device)
 
     def features(x: torch.Tensor) -> torch.Tensor:
+        x = pixels(x)
         if not energy:
             return trunk(x)
         first = trunk.conv[0](x)  # the first strided conv, before its norm
@@ -139,7 +148,7 @@ def train_sub_codes(channels: list[int], data: tuple, val: tuple, epochs: int, s
     def probes(images: torch.Tensor, factors: dict) -> dict:
         with torch.no_grad():
             parts = [split(x) for x in images.split(256)]
-            codes = {a: torch.cat([p[a] for p in parts]).numpy() for a in SUB_CODES}
+            codes = {a: torch.cat([p[a] for p in parts]).cpu().numpy() for a in SUB_CODES}
         return metrics.probe_matrix(codes, {k: factors[k] for k in PROBE_FACTORS if k != "identity"})
 
     def own_of(m: dict) -> dict[str, float]:
@@ -166,10 +175,10 @@ def train_and_score(channels: list[int], data: tuple, val: tuple, epochs: int, s
     torch.manual_seed(seed)
     trunk = ConvTrunk(tuple(channels), depth)
     net = nn.ModuleDict({"trunk": trunk, "expression": nn.Linear(trunk.out_features, 7),
-                         "pose": nn.Linear(trunk.out_features, 3)})
+                         "pose": nn.Linear(trunk.out_features, 3)}).to(data[0].device)
     images, labels, pose = data[:3]
     def batch_loss(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = trunk(images[idx])
+        h = trunk(pixels(images[idx]))
         logits = net["expression"](h)
         return nn.functional.cross_entropy(logits, labels[idx]) \
             + (net["pose"](h) - pose[idx] / POSE_SCALE).abs().mean(), logits
@@ -177,7 +186,7 @@ def train_and_score(channels: list[int], data: tuple, val: tuple, epochs: int, s
     start = time.perf_counter()
     trained = _fit(net, labels, epochs, batch_loss, str(channels))
     with torch.no_grad():
-        h = torch.cat([trunk(x) for x in val[0].split(256)])
+        h = torch.cat([trunk(pixels(x)) for x in val[0].split(256)])
         read = (net["expression"](h).argmax(1) == val[1]).float().mean().item()
         mae = ((net["pose"](h) * POSE_SCALE - val[2]).abs().mean(0)).tolist()
     return {"channels": channels, "depth": depth, "epochs": epochs, "training_expression_accuracy": trained,
@@ -202,13 +211,15 @@ def main(argv: list[str] | None = None) -> int:
                    help="with --sub-codes: also give the sub-code layer the first stage's per-channel log energy "
                         "before its norm (does the pixel noise that deep trunks lose come back?)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="auto", help="cpu, cuda, … (default: cuda where there is one, else cpu)")
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "fourway_encoder_capacity.json"))
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
     train_spec = {**TRAIN, "identities": args.identities, "per_identity": args.per_identity}
-    data, val = tensors(train_spec), tensors(VALIDATION)
-    majority = float(np.bincount(val[1].numpy()).max() / len(val[1]))
+    device = torch.device(args.device if args.device != "auto" else "cuda" if torch.cuda.is_available() else "cpu")
+    data, val = tensors(train_spec, device), tensors(VALIDATION, device)
+    majority = float(np.bincount(val[1].cpu().numpy()).max() / len(val[1]))
     channels = args.channels or [[16, 32, 64, 128]]
     if args.sub_codes:
         rows = [train_sub_codes(c, data, val, args.epochs, depth=args.depth, energy=args.energy) for c in channels]
@@ -220,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
                   + f" {max(r['probe_other_max'].values()):10.3f} {r['seconds']:6.0f}")
             print(f"{'  on training people':22s} " + " ".join(f"{r['probe_own_training_people'][f]:10.3f}" for f in factors))
         write_results({"training_set": train_spec, "validation_set": VALIDATION, "mode": "sub-codes", "rows": rows,
-                       "machine": machine(load_before, os.getloadavg()), "command": invocation(argv),
+                       "device": str(device), "machine": machine(load_before, os.getloadavg()), "command": invocation(argv),
                        "when": timestamp()}, args.out)
         return 0
     rows = [train_and_score(c, data, val, args.epochs, depth=args.depth) for c in channels]
@@ -233,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['seconds']:6.0f}")
     print(f"majority class on validation: {majority:.3f}")
     write_results({"training_set": train_spec, "validation_set": VALIDATION, "majority": majority, "rows": rows,
-                   "machine": machine(load_before, os.getloadavg()), "command": invocation(argv), "when": timestamp()},
+                   "device": str(device), "machine": machine(load_before, os.getloadavg()), "command": invocation(argv), "when": timestamp()},
                   args.out)
     return 0
 
