@@ -26,6 +26,7 @@ from every dataset.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -54,12 +55,22 @@ class FourWayOptions:
     # (bench/fourway_encoder_capacity.py: the same trunk, supervised, reads them well); starting E
     # from features that read them lets the later stages keep them
     warmup_epochs: int = 0
+    # the code readouts (``code_readout_weight``, below) in stage 0 too, at this weight (0: stage 0 has the task
+    # losses only). Stage 0 at encoder depth 1 left the pixel noise out of every sub-code and step 2's readout did not
+    # bring it back, while a trunk of that depth supervised on the noise from the start reads it at 0.97
+    # (synthetic-fourway's LIMITS)
+    warmup_readout_weight: float = 0.0
     autoencoder_epochs: int = 10  # stage 1: the adversarial autoencoder
     mapping_epochs: int = 10  # stage 2: Φ/Φ⁻¹ (and the heads), the autoencoder fixed
     joint_epochs: int = 0  # stage 3 (optional): everything fine-tuned together
     z_dim: int = 0  # size of z; 0: the size of f (the sum of the sub-codes: 99 at 3 + 32 + 32 + 32, the paper's)
     map_hidden: int = 256  # hidden width of Φ and Φ⁻¹
     encoder_depth: int = 0  # extra 3×3 convs per stage in E
+    # E's conv widths per stage, when E should be wider than G and D_x (which keep the model's ``channels``);
+    # empty: the model's. Plain supervision of a 32-64-128-256 trunk at depth 1 reads expression, intensity and
+    # the pixel noise at 0.97 / 0.93 / 0.97 on validation people, the bundled 16-32-64-128 at depth 0 at
+    # 0.82 / 0.68 / 0.94 (bench/fourway_ceiling_grid.sh on a lent GPU; synthetic-fourway's LIMITS)
+    encoder_channels: tuple[int, ...] = ()
     decoder_depth: int = 0  # extra 3×3 convs per stage in G
     # residual blocks at G's full resolution, before its output convolution (as the swap method's
     # decoder_refine): they start as the identity, so `train --init CKPT --decoder-refine N` grows a
@@ -217,10 +228,14 @@ def _validate(config) -> None:
     for name in ("warmup_epochs", "autoencoder_epochs", "mapping_epochs", "joint_epochs", "z_dim", "cycle_attributes",
                  "encoder_depth", "decoder_depth", "decoder_refine", "swap_target_weight",
                  "swap_target_attributes", "swap_change_weight", "label_decorrelation_weight",
-                 "code_probe_weight", "code_readout_weight", "factor_probe_weight", "person_probe_weight",
+                 "code_probe_weight", "code_readout_weight", "warmup_readout_weight", "factor_probe_weight",
+                 "person_probe_weight",
                  "leak_threshold", "nulling_rounds", "nulling_keep", "nulling_refit", "nulling_class_draw"):
         if getattr(o, name) < 0:
             raise ConfigError(f"{name} must be >= 0, got {getattr(o, name)}")
+    if any(c < 1 for c in o.encoder_channels) or (o.encoder_channels and len(o.encoder_channels) != len(config.channels)):
+        raise ConfigError(f"encoder_channels takes one width >= 1 per stage of the model's channels "
+                          f"({len(config.channels)}), got {' '.join(map(str, o.encoder_channels))}")
     if o.per_person < 1 or o.map_hidden < 1 or o.critic_hidden < 1 or o.pose_scale <= 0:
         raise ConfigError("per_person, map_hidden and critic_hidden must be >= 1 and pose_scale > 0")
     if o.nulling_keep > 1:
@@ -232,7 +247,7 @@ def _validate(config) -> None:
 def build(config) -> AttributeSplitAAE:
     o = config.options
     return AttributeSplitAAE(config, z_dim=o.z_dim, map_hidden=o.map_hidden, encoder_depth=o.encoder_depth,
-                             decoder_depth=o.decoder_depth, critic_hidden=o.critic_hidden,
+                             encoder_channels=tuple(o.encoder_channels), decoder_depth=o.decoder_depth, critic_hidden=o.critic_hidden,
                              decoder_refine=o.decoder_refine, nulling=o.leak_threshold > 0)
 
 
@@ -679,11 +694,18 @@ def _mapping_terms(net: AttributeSplitAAE, batch: dict, z: torch.Tensor, o: Four
 
 
 def warmup_loss(o: FourWayOptions):
-    """Stage 0: the task losses on Φ(E(x)) alone, training E, Φ and the heads (no decoder, no cycle)."""
+    """Stage 0: the task losses on Φ(E(x)) alone, training E, Φ and the heads (no decoder, no cycle); with
+    ``warmup_readout_weight``, the code readouts at that weight too."""
+    readouts: dict[str, RunningProbes] = {}
+    with_readouts = dataclasses.replace(o, code_readout_weight=o.warmup_readout_weight)
 
     def loss(net: AttributeSplitAAE, batch: dict) -> dict:
         parts = net.split(net.phi(net.encode_z(batch["image"])))
-        total, terms = task_losses(net, parts, _labels(batch, net.attributes), o)
+        labels = _labels(batch, net.attributes)
+        total, terms = task_losses(net, parts, labels, o)
+        if o.warmup_readout_weight > 0:
+            readout, r_terms = code_readout_terms(net, parts, labels, readouts, with_readouts)
+            total, terms = total + readout, {**terms, **r_terms}
         return {"loss": total, **terms}
 
     return loss

@@ -71,11 +71,12 @@ class AttributeSplitAAE(CodePlumbing, nn.Module):
     """
 
     def __init__(self, config: ModelConfig, z_dim: int = 0, map_hidden: int = 256, encoder_depth: int = 0,
-                 decoder_depth: int = 0, critic_hidden: int = 256, decoder_refine: int = 0, nulling: bool = False):
+                 decoder_depth: int = 0, critic_hidden: int = 256, decoder_refine: int = 0, nulling: bool = False,
+                 encoder_channels: tuple[int, ...] = ()):
         super().__init__()
         self.config = config
         self.z_dim = int(z_dim) or config.latent_dim
-        trunk = ConvTrunk(config.channels, encoder_depth)
+        trunk = ConvTrunk(tuple(encoder_channels) or config.channels, encoder_depth)
         self.encoder = nn.Sequential(trunk, nn.Linear(trunk.out_features, self.z_dim))
         self.generator = Decoder(config.channels, self.z_dim, depth=decoder_depth, refine=decoder_refine)
         self.phi = mlp([self.z_dim, map_hidden, config.latent_dim])

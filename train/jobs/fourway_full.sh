@@ -15,7 +15,8 @@
 # ARM_OPTIONS: more train options for this call's arms (e.g. --nulling-class-draw 48). EXTEND=N: N more joint
 # epochs from step 2's weights (OUT_DIR/long-xN, or OUT_DIR/EXTEND_NAME), with EXTEND_OPTIONS added to step 2's
 # options there; this call's arms start from those. OPTIONS: more train options for every stage and arm (e.g.
-# --encoder-depth 1: the network's shape, which every stage must share).
+# --encoder-depth 1 or --encoder-channels 32 64 128 256: the network's shape, which every stage must share; or
+# --warmup-readout-weight 10, which only step 1 reads).
 set -euo pipefail
 source "$(dirname "$0")/fourway_validation.sh"
 out=${1:?usage: train/jobs/fourway_full.sh OUT_DIR}
