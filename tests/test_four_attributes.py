@@ -672,3 +672,42 @@ def test_person_probes_see_a_person_written_into_another_sub_code(posed):
     clean["style"] = torch.randn(64, parts["style"].shape[1], generator=g)
     assert float(person_probe_terms(net, clean, {"identity": people}, {}, c.options)[1]["person_probe"]) == 0.0
     _assert_labelled_term_wired(posed, c, net, z, person_probe_terms, "person_probe", "Blind person probes")
+
+
+def test_a_wider_encoder_leaves_the_generator_and_critic_at_the_model_widths_and_round_trips(posed, tmp_path):
+    from facelab.training import train
+
+    c = config(encoder_channels=(16, 24, 24, 24), encoder_depth=1)
+    net, _ = train(posed, c, STEPS, progress=False)
+    assert net.encoder[0].conv[0].out_channels == 16 and net.encoder[0].conv[3].in_channels == 16
+    narrow = build_network(config())
+    for part in ("generator", "image_critic"):
+        assert [p.shape for p in getattr(net, part).parameters()] == \
+            [p.shape for p in getattr(narrow, part).parameters()], part
+    assert "E (16-24-24-24, 1 extra 3×3 conv(s) per stage)" in get_method("fourway").summary(c)
+    x = torch.stack([posed[i]["image"] for i in range(4)])
+    with torch.no_grad():
+        mu, _ = net.encode(x)
+    model = facelab.load(save_checkpoint(tmp_path / "wide", net, c, STEPS), device="cpu")
+    got = model.encode_tensor(x)
+    assert all(np.allclose(got[a], mu[a].numpy(), atol=1e-6) for a in LATENTS)
+    with pytest.raises(ConfigError, match="encoder_channels"):
+        config(encoder_channels=(16, 24))
+
+
+def test_the_warmup_reads_the_codes_out_only_when_given_a_weight(posed):
+    from facelab.methods.fourway import FactorLabels
+    from facelab.training import run_stage
+
+    histories = {}
+    for weight in (0.0, 10.0):
+        c = config(warmup_epochs=1, warmup_readout_weight=weight)
+        net = build_network(c)
+        stage = next(get_method("fourway").stages(net, c, STEPS))
+        histories[weight] = run_stage(stage, net, FactorLabels(posed), STEPS, expressions=c.expressions,
+                                      progress=False)
+    assert "code_readout" not in histories[0.0]
+    assert 0 < histories[10.0]["code_readout"] <= 1 and np.isfinite(histories[10.0]["loss"])
+    assert histories[10.0]["loss"] > histories[0.0]["loss"]  # same seed, same batches: the readout's shortfall adds
+    assert "and the code readouts (×10)" in get_method("fourway").summary(config(warmup_epochs=1,
+                                                                                 warmup_readout_weight=10))

@@ -905,8 +905,10 @@ def summary(config) -> str:
     sizes = ", ".join(f"{a} {d}" for a, d in config.latents.items())
     z = o.z_dim or config.latent_dim
     supervised = [a for a in config.latents if a in SUPERVISION]
+    encoder = "-".join(map(str, o.encoder_channels or config.channels))
+    encoder += f", {o.encoder_depth} extra 3×3 conv(s) per stage" if o.encoder_depth else ""
     stages_text = (f"(1) an adversarial autoencoder, {o.autoencoder_epochs} epochs: conv encoder E "
-                   f"({'-'.join(map(str, config.channels))}) → z ({z}-d) → generator G, ℓ1 reconstruction, a latent "
+                   f"({encoder}) → z ({z}-d) → generator G, ℓ1 reconstruction, a latent "
                    f"critic D_z (3 fully connected layers) imposing a {o.prior} prior on z and a DCGAN-style image critic "
                    f"D_x on reconstructions and on G(prior samples; {o.prior_fraction:g} per image), weighted λ_AE = {o.lambda_ae} "
                    f"(λ·{o.reconstruction_scale}·ℓ1 + (1 − λ)·adversarial{_critic_weights(o)}); (2) with the autoencoder fixed, "
@@ -925,8 +927,9 @@ def summary(config) -> str:
         tasks.append(f"a style triplet loss on distances between the generator's background, light and noise "
                      f"(×{o.style_weight})")
     if o.warmup_epochs:
+        alone = (f"and the code readouts (×{o.warmup_readout_weight:g})" if o.warmup_readout_weight > 0 else "alone")
         stages_text = (f"(0, not in the paper) {o.warmup_epochs} epochs of E and Φ trained on the task losses below "
-                       f"alone, no decoder; {stages_text}")
+                       f"{alone}, no decoder; {stages_text}")
     text = (f"Attribute split of an adversarial autoencoder (after Browatzki & Wallraven): {stages_text}; "
             f"task losses: {'; '.join(tasks) or 'none'} (triplet margin {o.margin}); attribute cycle-consistency "
             f"(×{o.cycle_weight}): {o.cycle_attributes} sub-code(s) per batch permuted across the batch, decoded "
