@@ -233,7 +233,8 @@ def _validate(config) -> None:
                  "leak_threshold", "nulling_rounds", "nulling_keep", "nulling_refit", "nulling_class_draw"):
         if getattr(o, name) < 0:
             raise ConfigError(f"{name} must be >= 0, got {getattr(o, name)}")
-    if any(c < 1 for c in o.encoder_channels) or (o.encoder_channels and len(o.encoder_channels) != len(config.channels)):
+    widths = tuple(o.encoder_channels)
+    if any(c < 1 for c in widths) or (widths and len(widths) != len(config.channels)):
         raise ConfigError(f"encoder_channels takes one width >= 1 per stage of the model's channels "
                           f"({len(config.channels)}), got {' '.join(map(str, o.encoder_channels))}")
     if o.per_person < 1 or o.map_hidden < 1 or o.critic_hidden < 1 or o.pose_scale <= 0:
@@ -247,8 +248,8 @@ def _validate(config) -> None:
 def build(config) -> AttributeSplitAAE:
     o = config.options
     return AttributeSplitAAE(config, z_dim=o.z_dim, map_hidden=o.map_hidden, encoder_depth=o.encoder_depth,
-                             encoder_channels=tuple(o.encoder_channels), decoder_depth=o.decoder_depth, critic_hidden=o.critic_hidden,
-                             decoder_refine=o.decoder_refine, nulling=o.leak_threshold > 0)
+                             encoder_channels=tuple(o.encoder_channels), decoder_depth=o.decoder_depth,
+                             critic_hidden=o.critic_hidden, decoder_refine=o.decoder_refine, nulling=o.leak_threshold > 0)
 
 
 # ---- the adversarial autoencoder ---------------------------------------------------------------
