@@ -116,6 +116,39 @@ def test_the_fourway_stage_fits_installs_and_round_trips(tmp_path):
     assert np.allclose(model.encode_tensor(x)["style"], parts["style"].numpy(), atol=1e-6)
 
 
+def test_the_generator_learns_the_nulled_codes_with_the_encoder_fixed():
+    """With ``nulling_generator``, G and Φ⁻¹ take one more stage on the nulled codes (swap targets and the
+    re-encoded swaps included): E, Φ and the fitted nulling end as in the same run without it, G does not."""
+    from facelab.methods.fourway import FourWayOptions
+    from facelab.synthetic import SyntheticFaces
+    from facelab.training import final_losses, train
+
+    data = SyntheticFaces(identities=6, per_identity=10, size=64, seed=0, progress=False, pose_range=35,
+                          roll_range=15, factor_labels=True)
+    options = dict(autoencoder_epochs=1, mapping_epochs=1, leak_threshold=0.02, swap_target_weight=1,
+                   swap_target_attributes=4)
+    runs = {}
+    for generator_epochs in (0, 1):
+        c = ModelConfig(method="fourway", channels=(8, 16, 16, 16), fusion_dim=32,
+                        latents={"pose": 3, "identity": 6, "expression": 4, "style": 4},
+                        options=FourWayOptions(**options, nulling_generator=generator_epochs))
+        torch.set_num_threads(1)
+        runs[generator_epochs] = train(data, c, TrainConfig(batch_size=8, max_steps=2, seed=0, device="cpu"),
+                                       progress=False)
+    (plain, _), (drawn, history) = runs[0], runs[1]
+    assert list(history["stage_seconds"])[-3:] == ["nulling", "nulled-mapping", "nulled-generator"]
+    losses = final_losses(history)["nulled-generator"]
+    assert {"swap_target_l1", "cycle", "reconstruction_l1"} <= set(losses)
+    assert all(np.isfinite(v) for v in losses.values())
+    fixed = ("encoder.", "phi.", "null_")
+    for key, value in plain.state_dict().items():
+        if key.startswith(fixed):
+            assert torch.allclose(value, drawn.state_dict()[key], atol=1e-6), key
+    assert any(not torch.allclose(value, drawn.state_dict()[key]) for key, value in plain.state_dict().items()
+               if key.startswith("generator."))
+    assert "G and Φ⁻¹ on the nulled codes alone" in facelab.methods.get_method("fourway").summary(c)
+
+
 def test_a_run_stopped_before_the_nulling_resumes_with_the_earlier_stages_weights(tmp_path, monkeypatch):
     """Killed as the closed-form stage starts, a resumed run takes the finished stages' weights from the
     saved state (not a fresh network) and the person sampler's pass count (its batch order after the

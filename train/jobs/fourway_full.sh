@@ -6,8 +6,8 @@
 # redone. Figures: python train/jobs/fourway_table.py OUT_DIR bundle ARM...
 #
 #   [IDENTITIES=1000] [WARMUP=12] [AUTOENCODER=2] [JOINT=10] [EXTEND=0 [EXTEND_NAME=..] [EXTEND_OPTIONS=..]] \
-#     [OPTIONS=..] \
-#     [ARMS="n20:0.02 n15:0.015"] [ARM_OPTIONS=..] \
+#     [OPTIONS=..] [STEP2_OPTIONS=..] \
+#     [ARMS="n20:0.02 n15:0.015"] [ARM_OPTIONS=..] [UNTIL=a] \
 #     train/jobs/fourway_full.sh OUT_DIR
 #
 # The defaults are the bundle of 2026-12-03 (train/jobs/fourway_noise_full.sh). IDENTITIES sets how many generator
@@ -16,7 +16,9 @@
 # epochs from step 2's weights (OUT_DIR/long-xN, or OUT_DIR/EXTEND_NAME), with EXTEND_OPTIONS added to step 2's
 # options there; this call's arms start from those. OPTIONS: more train options for every stage and arm (e.g.
 # --encoder-depth 1 or --encoder-channels 32 64 128 256: the network's shape, which every stage must share; or
-# --warmup-readout-weight 10, which only step 1 reads).
+# --warmup-readout-weight 10, which only step 1 reads). STEP2_OPTIONS: train options after step 2's own (so they
+# override them: e.g. --swap-target-weight 6) for step 2, its extension and the arms. UNTIL=a: stop after step 1
+# (its weights in OUT_DIR/a can then be shared: copied into other OUT_DIRs, whose calls skip step 1).
 set -euo pipefail
 source "$(dirname "$0")/fourway_validation.sh"
 out=${1:?usage: train/jobs/fourway_full.sh OUT_DIR}
@@ -26,10 +28,11 @@ common=(--method fourway --name synthetic-fourway --data "$data" --validation 0.
   --expression-region-weight 3 --latent-adversarial-weight 0.1 --image-adversarial-weight 0.1 --pose-weight 3
   --lr 0.0003 --lr-schedule onecycle --threads 2 ${OPTIONS:-})
 step2=(--swap-target-weight 3 --code-probe-weight 10 --expression-weight 3 --head-weight 3 --identity-weight 3
-  --code-readout-weight 10)
+  --code-readout-weight 10 ${STEP2_OPTIONS:-})
 [ -f "$out/a/synthetic-fourway/model.safetensors" ] ||
   python -m train "${common[@]}" --latents pose=3 identity=32 expression=32 style=32 --warmup-epochs "${WARMUP:-12}" \
     --autoencoder-epochs 0 --mapping-epochs 0 --joint-epochs 0 --swap-target-weight 1 --out "$out/a" > "$out/a.log" 2>&1
+[ "${UNTIL:-}" = a ] && exit 0
 resume=(); [ -f "$out/long-state/latest" ] && resume=(--resume)  # a killed run continues where it stopped
 [ -f "$out/long/synthetic-fourway/model.safetensors" ] ||
   python -m train "${common[@]}" "${step2[@]}" --init "$out/a/synthetic-fourway" --warmup-epochs 0 \
