@@ -631,6 +631,24 @@ def test_factor_probes_read_each_factor_from_every_other_sub_code_and_phi_learns
     _assert_labelled_term_wired(posed, c, net, z, factor_probe_terms, "factor_probe", "Blind factor probes")
 
 
+def test_factor_probes_on_named_columns_read_only_those(posed):
+    from facelab.methods.fourway import factor_probe_terms
+
+    c = config(factor_probe_weight=1.0, factor_probe_columns=("yaw", "pitch"))
+    net, labels, z, parts = _labelled_codes(posed, c)
+    probes = {}
+    total, _ = factor_probe_terms(net, parts, labels, probes, c.options)
+    # only pose has a named column: its probes alone, each reading the two columns named
+    assert set(probes) == {("pose", b) for b in parts if b != "pose"}
+    assert all(p.mean.shape[0] == net.config.latents[b] + 2 for (_, b), p in probes.items())
+    total.backward()
+    assert parts["pose"].grad is None or float(parts["pose"].grad.abs().sum()) == 0
+    assert all(float(parts[b].grad.abs().sum()) > 0 for b in parts if b != "pose")
+    assert "only yaw, pitch" in get_method("fourway").summary(c)
+    with pytest.raises(ConfigError, match="factor_probe_columns"):
+        config(factor_probe_columns=("hair",))
+
+
 def test_person_means_fold_in_batches_and_leave_unknown_people_out():
     from facelab.methods.fourway import PersonMeans
 

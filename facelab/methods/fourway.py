@@ -155,6 +155,13 @@ class FourWayOptions:
     # read from z_identity at 0.65 on held-out people, and blind probes ×30 did not move it
     # (synthetic-fourway's LIMITS). 0: off.
     factor_probe_weight: float = 0.0
+    # Label columns the factor probes read (e.g. ``yaw pitch roll``; names from :func:`label_columns`;
+    # empty: every column). The generator's light is fixed in the image while the head turns, so a face's
+    # shading mixes the light with pitch and roll; with the wider encoder pitch was read from z_style at
+    # 0.72 after the nulling (synthetic-fourway's LIMITS). Probes on every column moved the factors they
+    # blinded into other sub-codes (the same LIMITS); on the pose columns alone, the pressure falls where
+    # that leak is.
+    factor_probe_columns: tuple[str, ...] = ()
     # Each person kept out of the other sub-codes (not in the paper): for every sub-code but the one with
     # the identity triplets, a table of each training person's running mean code (from the batches
     # before this one, held fixed; PersonMeans) and a running ridge regression reading that mean from
@@ -224,9 +231,10 @@ def _validate(config) -> None:
     o = config.options
     # every column a factor can have, whatever the sub-codes: with ``--init`` the latents arrive later
     known = {c for cols in _column_names(config).values() for c in cols}
-    if set(o.readout_skip) - known:
-        raise ConfigError(f"readout_skip takes label columns ({', '.join(sorted(known))}), "
-                          f"got {', '.join(sorted(set(o.readout_skip) - known))}")
+    for name in ("readout_skip", "factor_probe_columns"):
+        if set(getattr(o, name)) - known:
+            raise ConfigError(f"{name} takes label columns ({', '.join(sorted(known))}), "
+                              f"got {', '.join(sorted(set(getattr(o, name)) - known))}")
     if o.prior not in PRIORS:
         raise ConfigError(f"prior must be one of {', '.join(PRIORS)}, got {o.prior!r}")
     if not 0.0 <= o.lambda_ae <= 1.0:
@@ -529,7 +537,13 @@ def factor_probe_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], l
     a running ridge regression's reading of that column from the sub-code and the column. ``probes``
     holds one :class:`RunningProbes` per (factor, sub-code); the gradient reaches the sub-code."""
     leaks, columns = [], []
+    names = label_columns(net.config)
     for a, y in _factor_points(net, labels).items():
+        if o.factor_probe_columns:
+            kept = [i for i, c in enumerate(names[a]) if c in o.factor_probe_columns]
+            if not kept:
+                continue
+            y = y[:, kept]
         for b in parts:
             if b == a:
                 continue
@@ -1013,7 +1027,8 @@ def summary(config) -> str:
         text += (f" Blind factor probes (×{o.factor_probe_weight:g}; not in the paper): a ridge regression per "
                  f"labelled factor (pose, expression with intensity, style) and other sub-code, solved on running "
                  f"moments, reads the factor from it, and E and Φ are trained to make its readings uncorrelated "
-                 f"with the labels.")
+                 f"with the labels"
+                 + (f" (only {', '.join(o.factor_probe_columns)})." if o.factor_probe_columns else "."))
     if o.person_probe_weight > 0:
         text += (f" Blind person probes (×{o.person_probe_weight:g}; not in the paper): each training person's running "
                  f"mean of every other sub-code, read from that sub-code by a ridge regression solved on running "
