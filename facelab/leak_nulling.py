@@ -116,7 +116,8 @@ def _readers_basis(centred: np.ndarray, factors: dict[str, np.ndarray], test: np
 def nulling_projection(codes: np.ndarray, factors: dict[str, np.ndarray], threshold: float = 0.02,
                        max_rounds: int = 10, per_round: int = 4, keep_at_least: float = 0.5,
                        protect: dict[str, np.ndarray] | None = None, protect_directions: int = 8,
-                       class_draw: int = 0, test_size: float = 0.3, seed: int = 0) -> Nulling:
+                       class_draw: int = 0, test_size: float = 0.3, seed: int = 0,
+                       fill_to_floor: bool = False) -> Nulling:
     """The projection that leaves no factor of ``factors`` readable from ``codes`` (N, d) above
     ``threshold`` (held-out, 0 = chance) by a linear reader, as far as ``max_rounds`` rounds allow.
 
@@ -134,6 +135,11 @@ def nulling_projection(codes: np.ndarray, factors: dict[str, np.ndarray], thresh
     fresh random draw of this many of its classes. Accuracy among thousands of training people is
     near chance for a trace that a probe among a few dozen new people reads well above it (the
     evaluation's reading), so the threshold would miss it.
+
+    ``fill_to_floor``: a round that would cross the ``keep_at_least`` floor removes its strongest
+    directions down to the floor, then stops. Without it the whole round is dropped: a round removes
+    every leaking factor's directions at once (up to ``per_round`` each), so several leaks together
+    could stop the nulling with a third of its allowance unused (synthetic-fourway's LIMITS).
     """
     x = np.asarray(codes, dtype=np.float64)
     n, d = x.shape
@@ -145,6 +151,7 @@ def nulling_projection(codes: np.ndarray, factors: dict[str, np.ndarray], thresh
     readings: list[dict[str, float]] = []
     columns = _columns(factors)
     guard = _readers_basis(centred, protect, test, protect_directions) if protect else None
+    at_floor = False
     for round_ in range(max_rounds + 1):  # the last round only scores what is left
         xp = centred @ projection
         scores, directions = {}, []
@@ -157,7 +164,7 @@ def nulling_projection(codes: np.ndarray, factors: dict[str, np.ndarray], thresh
             if score > threshold:
                 directions.append(w)
         readings.append(scores)
-        if not directions or round_ == max_rounds:
+        if not directions or round_ == max_rounds or at_floor:
             break
         removal = projection @ np.concatenate(directions).T
         if guard is not None:
@@ -168,7 +175,10 @@ def nulling_projection(codes: np.ndarray, factors: dict[str, np.ndarray], thresh
         q = u[:, s > s.max() * 1e-6]
         kept = round(np.trace(projection))
         if kept - q.shape[1] < keep_at_least * d:
-            break
+            room = int(np.floor(kept - keep_at_least * d + 1e-9))
+            if not fill_to_floor or room < 1:
+                break
+            q, at_floor = q[:, :room], True  # the SVD's order: the strongest directions first
         projection = projection - q @ q.T
         w, v = np.linalg.eigh((projection + projection.T) / 2)  # stay an exact orthogonal projector
         v = v[:, w > 0.5]

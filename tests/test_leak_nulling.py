@@ -71,6 +71,27 @@ def test_protected_own_factors_are_read_exactly_as_before():
     assert kept.readings[-1]["light"] < kept.readings[0]["light"]  # protected, the part off the own direction goes
 
 
+def test_a_round_past_the_floor_is_dropped_or_filled_to_it():
+    """Ten foreign factors leaking at once: one round wants more directions than the floor allows.
+    Without filling, nothing is removed; with it, exactly down to the floor, strongest first."""
+    rng = np.random.default_rng(0)
+    n, d = 3000, 16
+    x = rng.normal(size=(n, d))
+    foreign = {}
+    for k in range(10):
+        y = rng.normal(size=n)
+        x[:, k] += (1.0 + 0.2 * k) * y
+        foreign[f"f{k}"] = y
+    dropped = nulling_projection(x, foreign, threshold=0.02, keep_at_least=0.5)
+    filled = nulling_projection(x, foreign, threshold=0.02, keep_at_least=0.5, fill_to_floor=True)
+    assert dropped.removed == 0
+    assert filled.removed == d // 2
+    assert len(filled.readings) == 2  # scored after the filled round, then stopped
+    assert max(filled.readings[-1].values()) < max(filled.readings[0].values())
+    p = filled.projection
+    assert np.allclose(p, p.T) and np.allclose(p @ p, p, atol=1e-8)
+
+
 def test_nothing_read_above_the_threshold_leaves_the_code_alone():
     x, _, foreign = _codes(2000, 0)
     fitted = nulling_projection(x, foreign, threshold=1.0)
