@@ -1044,6 +1044,7 @@ def summary(config) -> str:
                  f"for continuous labels) reads another sub-code's factor more than {o.leak_threshold:g} above chance "
                  f"on held-out training images, iterated as in INLP (Ravfogel et al., 2020; at most {o.nulling_rounds} "
                  f"rounds, keeping at least {o.nulling_keep:.0%} of each sub-code"
+                 + (", the last round filled to that floor with its strongest directions" if o.nulling_fill else "")
                  + (f"; a factor of more than {o.nulling_class_draw} classes read among a fresh random draw of "
                     f"{o.nulling_class_draw} of them each round" if o.nulling_class_draw else "")
                  + ("; the directions that read a sub-code's own factors" + (" and label points"
