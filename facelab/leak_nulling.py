@@ -139,7 +139,7 @@ def nulling_projection(codes: np.ndarray, factors: dict[str, np.ndarray], thresh
     ``fill_to_floor``: a round that would cross the ``keep_at_least`` floor removes its strongest
     directions down to the floor, then stops. Without it the whole round is dropped: a round removes
     every leaking factor's directions at once (up to ``per_round`` each), so several leaks together
-    could stop the nulling with a third of its allowance unused (synthetic-fourway's LIMITS).
+    stopped the nulling with a quarter of its allowance unused (synthetic-fourway's LIMITS).
     """
     x = np.asarray(codes, dtype=np.float64)
     n, d = x.shape

@@ -90,11 +90,9 @@ def test_a_round_past_the_floor_is_dropped_or_filled_to_it():
     assert max(filled.readings[-1].values()) < max(filled.readings[0].values())
     p = filled.projection
     assert np.allclose(p, p.T) and np.allclose(p @ p, p, atol=1e-8)
-    from facelab.methods import get_method
-
     cfg = ModelConfig(method="fourway", latents={"pose": 3, "identity": 8, "expression": 8, "style": 8},
                       options={"leak_threshold": 0.02, "nulling_fill": True})
-    assert "filled to that floor" in get_method("fourway").summary(cfg)
+    assert "filled to that floor" in facelab.methods.get_method("fourway").summary(cfg)
 
 
 def test_nothing_read_above_the_threshold_leaves_the_code_alone():

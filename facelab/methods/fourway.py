@@ -540,7 +540,7 @@ def factor_probe_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], l
     a running ridge regression's reading of that column from the sub-code and the column. ``probes``
     holds one :class:`RunningProbes` per (factor, sub-code); the gradient reaches the sub-code."""
     leaks, columns = [], []
-    names = label_columns(net.config)
+    names = label_columns(net.config) if o.factor_probe_columns else {}
     for a, y in _factor_points(net, labels).items():
         if o.factor_probe_columns:
             kept = [i for i, c in enumerate(names[a]) if c in o.factor_probe_columns]
