@@ -505,8 +505,11 @@ def attribute_swap_scores(model, enc: EncodedSet, n_pairs: int = 256, seed: int 
     is closer (cosine, codes centred on the evaluated set's mean) to B's than to A's (``_moved_l2``:
     by Euclidean distance); ``attribute_swap_<a>_identity_kept``: share whose re-encoded identity
     code stays closer to A's than to B's (for the identity swap itself: ``_others_kept``, every
-    other sub-code closer to A's); ``attribute_swap_<a>_success``: both at once, the issue's bar
-    (≥ 0.9 for every sub-code); ``attribute_swap_success_min`` the lowest over sub-codes.
+    other sub-code closer to A's); ``attribute_swap_<a>_kept_<b>``: share whose re-encoded sub-code ``b``
+    stays closer to A's, for every other ``b`` (which sub-code a swap disturbs: on a wider encoder the
+    pose followed the identity and style swaps, synthetic-fourway's LIMITS);
+    ``attribute_swap_<a>_success``: both at once, the issue's bar (≥ 0.9 for every sub-code);
+    ``attribute_swap_success_min`` the lowest over sub-codes.
     ``attribute_swap_<a>_moved_same_label`` / ``_moved_other_label``: ``_moved`` over the pairs whose
     class label of the sub-code's name (e.g. the expression) is the same / differs, where there is one."""
     from .face_model import join_codes
@@ -530,14 +533,14 @@ def attribute_swap_scores(model, enc: EncodedSet, n_pairs: int = 256, seed: int 
         out[f"attribute_swap_{a}_moved_l2"] = float(moved_l2.mean())
         if a != identity:  # A and B are always different people: the identity split would repeat _moved
             out.update(_moved_by_label(a, moved, enc.labels.get(a), a_idx, b_idx))
+        stays = {other: _closer(again[other], ca[other], cb[other], centre[other]) for other in order if other != a}
+        for other, held in stays.items():
+            out[f"attribute_swap_{a}_kept_{other}"] = float(held.mean())
         if identity is not None and a != identity:
-            kept = _closer(again[identity], ca[identity], cb[identity], centre[identity])
+            kept = stays[identity]
             out[f"attribute_swap_{a}_identity_kept"] = float(kept.mean())
         else:
-            kept = np.ones(len(a_idx), dtype=bool)
-            for other in order:
-                if other != a:
-                    kept &= _closer(again[other], ca[other], cb[other], centre[other])
+            kept = np.logical_and.reduce(list(stays.values())) if stays else np.ones(len(a_idx), dtype=bool)
             out[f"attribute_swap_{a}_others_kept"] = float(kept.mean())
         out[f"attribute_swap_{a}_success"] = float((moved & kept).mean())
         successes.append(out[f"attribute_swap_{a}_success"])

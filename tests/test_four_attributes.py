@@ -408,6 +408,10 @@ def test_attribute_scores_cover_every_sub_code(posed):
     for a in LATENTS:
         assert 0 <= figures[f"attribute_swap_{a}_success"] <= figures[f"attribute_swap_{a}_moved"] <= 1
     assert "attribute_swap_identity_others_kept" in figures and "attribute_swap_pose_identity_kept" in figures
+    # the identity swap keeps the others only where every one of them stays; each named on its own
+    kept = [figures[f"attribute_swap_identity_kept_{b}"] for b in LATENTS if b != "identity"]
+    assert figures["attribute_swap_identity_others_kept"] <= min(kept)
+    assert figures["attribute_swap_pose_kept_identity"] == figures["attribute_swap_pose_identity_kept"]
     e = "attribute_swap_expression"  # split by whether A and B share the expression; the parts add up
     same, other = figures.get(f"{e}_pairs_same_label", 0), figures[f"{e}_pairs_other_label"]
     assert same + other == figures["attribute_swap_pairs"]

@@ -6,7 +6,8 @@ Reads ``OUT_DIR/ARM-val2.json`` and ``OUT_DIR/ARM-val3.json`` (validation seeds 
 and prints seed 2 / seed 3 (mean) for: identity read from every sub-code, the own readings, the four
 swaps, pose error, the highest reading from another sub-code, identity top-1, PSNR, the expression
 head's accuracy and the swap it reads as B's expression, the expression swap's move split by whether A
-and B share the expression; then every
+and B share the expression, and (where the files have it) each swap's share of pairs whose other sub-codes stay A's;
+then every
 off-diagonal probe reading more than 0.05 above chance (the issue's bar) per arm and seed.
 """
 
@@ -38,6 +39,10 @@ def figures(path: str) -> tuple[dict, list]:
                 # (nan in files written before train.evaluate split it)
                 "expr moved, same expr": d.get("attribute_swap_expression_moved_same_label", float("nan")),
                 "expr moved, other expr": d.get("attribute_swap_expression_moved_other_label", float("nan"))})
+    # which sub-code each swap disturbs: the share of swaps whose re-encoded other sub-code stays A's (files written
+    # before train.evaluate reported it have none)
+    row.update({f"{a} swap keeps z_{b}": d[f"attribute_swap_{a}_kept_{b}"] for a in codes for b in codes
+                if f"attribute_swap_{a}_kept_{b}" in d})
     # the probe matrix is normalised (chance 0); a factor's own sub-code is its group's, as train.evaluate's
     leaks = [(m[i, j], f"{f} from z_{c}") for i, f in enumerate(factors) for j, c in enumerate(codes)
              if c != GROUP_OF_FACTOR.get(f) and m[i, j] > 0.05]
@@ -51,8 +56,10 @@ def main(out: str, arms: list[str]) -> None:
         rows[a] = {k: (per[0][0][k], per[1][0][k], (per[0][0][k] + per[1][0][k]) / 2) for k in per[0][0]}
         leaks[a] = [p[1] for p in per]
     print("quantity".ljust(24) + "".join(a.rjust(28) for a in arms))
-    for k in rows[arms[0]]:
-        print(k.ljust(24) + "".join(("%.3f / %.3f (%.3f)" % rows[a][k]).rjust(28) for a in arms))
+    keys = list(dict.fromkeys(k for a in arms for k in rows[a]))  # every arm's rows, first seen first
+    missing = (float("nan"),) * 3
+    for k in keys:
+        print(k.ljust(24) + "".join(("%.3f / %.3f (%.3f)" % rows[a].get(k, missing)).rjust(28) for a in arms))
     print("\nreadings from another sub-code > 0.05 above chance")
     for a in arms:
         for s, found in zip((2, 3), leaks[a]):
