@@ -71,6 +71,24 @@ def test_protected_own_factors_are_read_exactly_as_before():
     assert kept.readings[-1]["light"] < kept.readings[0]["light"]  # protected, the part off the own direction goes
 
 
+def test_fewer_protected_directions_let_a_leak_along_a_weak_own_reader_go():
+    """An own class factor over four directions of falling strength and a foreign factor written along
+    the weakest: with all four readers protected the leak stays; with only the leading one, it goes."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    person, foreign = rng.integers(0, 10, n), rng.normal(size=n)
+    x = rng.normal(size=(n, 12))
+    x[:, :4] += rng.normal(size=(10, 4))[person] * np.array([4.0, 3.0, 2.0, 1.0])
+    x[:, 3] += 1.5 * foreign
+    all_four = nulling_projection(x, {"light": foreign}, threshold=0.02, protect={"person": person},
+                                  protect_directions=4)
+    leading = nulling_projection(x, {"light": foreign}, threshold=0.02, protect={"person": person},
+                                 protect_directions=1)
+    assert all_four.readings[-1]["light"] > 0.1
+    assert leading.readings[-1]["light"] <= 0.02
+    assert _reads(leading.apply(x), person, leading.apply(x), person) > 0.5  # chance 0.1
+
+
 def test_a_round_past_the_floor_is_dropped_or_filled_to_it():
     """Ten foreign factors leaking at once: one round wants more directions than the floor allows.
     Without filling, nothing is removed; with it, exactly down to the floor, strongest first."""

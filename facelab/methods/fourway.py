@@ -200,6 +200,11 @@ class FourWayOptions:
     # with nulling_protect, also the readers of the sub-code's label points (graded expression vectors: each
     # class's intensity as its own column), which a head on the code may read beyond the class and intensity
     nulling_protect_points: bool = False
+    # with nulling_protect, how many leading discriminant directions of each own class factor are left out of
+    # every removal (a continuous column keeps its one regression direction). With 8, the leak left in z_identity
+    # (0.09 on the nulling's held-out split, fw27) lay along the person's protected readers, so a lower floor
+    # removed nothing more there (synthetic-fourway's LIMITS).
+    nulling_protect_directions: int = 8
     # a class factor with more classes than this (the training people) is read, each nulling round, among a
     # fresh random draw of this many of them (0: all). Among 2,000 training people a trace of identity in
     # z_expression scored 0.02 while a probe among 48 new people read it at 0.08 (synthetic-fourway's LIMITS).
@@ -251,6 +256,8 @@ def _validate(config) -> None:
                  "nulling_generator"):
         if getattr(o, name) < 0:
             raise ConfigError(f"{name} must be >= 0, got {getattr(o, name)}")
+    if o.nulling_protect_directions < 1:
+        raise ConfigError(f"nulling_protect_directions must be >= 1, got {o.nulling_protect_directions}")
     widths = tuple(o.encoder_channels)
     if any(c < 1 for c in widths) or (widths and len(widths) != len(config.channels)):
         raise ConfigError(f"encoder_channels takes one width >= 1 per stage of the model's channels "
@@ -799,6 +806,7 @@ def nulling_fit(net: AttributeSplitAAE, o: FourWayOptions):
             n = fitted[a] = nulling_projection(f[:, bounds[a]], foreign, threshold=o.leak_threshold,
                                                max_rounds=o.nulling_rounds, keep_at_least=o.nulling_keep,
                                                class_draw=o.nulling_class_draw, fill_to_floor=o.nulling_fill,
+                                               protect_directions=o.nulling_protect_directions,
                                                protect=({k: v for k, v in labels.items() if k in own}
                                                         | ({"points": points[a]} if a in points else {}))
                                                if o.nulling_protect else None)
@@ -1049,6 +1057,7 @@ def summary(config) -> str:
                     f"{o.nulling_class_draw} of them each round" if o.nulling_class_draw else "")
                  + ("; the directions that read a sub-code's own factors" + (" and label points"
                     if o.nulling_protect_points else "") + " left out of every removal"
+                    + (f" ({o.nulling_protect_directions} per class factor)" if o.nulling_protect_directions != 8 else "")
                     if o.nulling_protect else "") + f"); then "
                  f"{o.nulling_refit} epoch(s) of Φ⁻¹ and the heads on the nulled codes"
                  + (f"; then {o.nulling_generator} epoch(s) of G and Φ⁻¹ on the nulled codes alone, E and Φ fixed "
