@@ -197,6 +197,11 @@ class EpochBatches:
         return DataLoader(self.data, batch_sampler=batches, num_workers=self.config.num_workers, generator=workers)
 
 
+# a saved state's history holds the running stage's seconds so far under this key, so that a resumed run's
+# stage_seconds count the whole stage and not only the part after the resume
+RUNNING_SECONDS = "stage_seconds_running"
+
+
 @dataclass
 class RunContext:
     """What every stage of one run shares: device, logging, saving and where a resume starts."""
@@ -212,9 +217,14 @@ class RunContext:
     history: dict = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
     wall_before: float = 0.0
+    stage_began: float = field(default_factory=time.perf_counter)
+    stage_before: float = 0.0  # the running stage's seconds before a resume
 
     def wall_time(self) -> float:
         return self.wall_before + time.perf_counter() - self.started
+
+    def stage_seconds(self) -> float:
+        return self.stage_before + time.perf_counter() - self.stage_began
 
 
 def run_stage(stage: Stage, network: torch.nn.Module, dataset: Dataset, train_config: TrainConfig, *,
@@ -277,7 +287,8 @@ def _run_stage(
     def save(epoch: int, done: int, epoch_state: torch.Tensor, epoch_count: int | None) -> None:
         if context.state_dir is not None:
             save_state(context.state_dir, position=Position(index, epoch, done, step), network=network, module=module,
-                       optimizers=optimizers, schedulers=schedulers, sums=_floats(sums), history=context.history,
+                       optimizers=optimizers, schedulers=schedulers, sums=_floats(sums),
+                       history={**context.history, RUNNING_SECONDS: {stage.name: round(context.stage_seconds(), 2)}},
                        wall_time_s=context.wall_time(), epoch_generator_state=epoch_state, device=device,
                        configs=context.configs, sampler_count=epoch_count)
 
@@ -343,7 +354,9 @@ def _save_finished(stage: Stage, network: torch.nn.Module, batches: EpochBatches
     """The next stage's starting point: this stage's weights, history and batch-order state."""
     if context.state_dir is not None:
         save_state(context.state_dir, position=Position(index + 1), network=network, module=None, optimizers={},
-                   schedulers={}, sums={}, history={**context.history, stage.name: means},
+                   schedulers={}, sums={},
+                   history={**context.history, stage.name: means,
+                            RUNNING_SECONDS: {stage.name: round(context.stage_seconds(), 2)}},
                    wall_time_s=context.wall_time(), epoch_generator_state=batches.generator.get_state(),
                    device=context.device, configs=context.configs, sampler_count=batches.sampler_count())
 
@@ -532,16 +545,21 @@ def train(
                          configs=configs, resumed=resumed)
     if init is not None:
         context.history["init"] = True
+    running: dict[str, float] = {}
     if resumed is not None:
         context.history = dict(resumed.history)
+        running = context.history.pop(RUNNING_SECONDS, {})
         context.wall_before = resumed.wall_time_s
     ran = False
     for index, stage in enumerate(method.stages(network, model_config, train_config, fine_tune=init is not None)):
         if resumed is not None and index < resumed.position.stage:
+            if stage.name in running:  # saved as it finished, just before the interruption
+                context.history.setdefault("stage_seconds", {}).setdefault(stage.name, running[stage.name])
             continue  # finished before the interruption; its weights are in the saved state
-        began = time.perf_counter()
+        context.stage_began = time.perf_counter()
+        context.stage_before = running.get(stage.name, 0.0)  # only the stage a resume lands in is there
         context.history[stage.name] = _run_stage(stage, network, batches, context, index)
-        context.history.setdefault("stage_seconds", {})[stage.name] = round(time.perf_counter() - began, 2)
+        context.history.setdefault("stage_seconds", {})[stage.name] = round(context.stage_seconds(), 2)
         ran = True
     if resumed is not None and not ran:  # interrupted after the last stage: only the statistics were left
         resumed.restore_weights(network, None)

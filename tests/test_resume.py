@@ -4,6 +4,7 @@ run with per-person batches, stopped in-process mid-epoch, must too."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -118,7 +119,15 @@ def test_person_batches_resume_mid_epoch_with_the_same_order(tmp_path, monkeypat
     with pytest.raises(KeyboardInterrupt):
         train(data, c, tc, progress=False, state_dir=tmp_path / "state")
     assert _saved_position(tmp_path / "state").startswith("stage1-epoch1")
+    state = tmp_path / "state"
+    saved = json.loads((state / _saved_position(state) / "state.json").read_text())["history"]
+    before = saved["stage_seconds_running"]["mapping"]  # the stage's seconds up to the saved step
+    assert before > 0 and "autoencoder" in saved["stage_seconds"]
     monkeypatch.setattr(fourway, "mapping_loss", real)
-    resumed, _ = train(data, c, tc, progress=False, state_dir=tmp_path / "state", resume=True)
+    resumed, history = train(data, c, tc, progress=False, state_dir=tmp_path / "state", resume=True)
     for key, value in whole.state_dict().items():
         assert torch.allclose(value, resumed.state_dict()[key], atol=1e-6), key
+    # the resumed run's record counts the whole stage, the part before the stop included
+    assert history["stage_seconds"]["mapping"] > before
+    assert history["stage_seconds"]["autoencoder"] == saved["stage_seconds"]["autoencoder"]
+    assert "stage_seconds_running" not in history
