@@ -6,10 +6,11 @@
 The swap bar reads a pose swap through the model's own encoder; this reads the picture. For faces of the
 cards' validation people (never the test people), each checkpoint encodes the face, writes a yaw into
 z_pose (``facelab.demo.headpose.set_pose``: the app's head-turn slider) and decodes. The generator renders
-the same face at that yaw: the truth. Per yaw: the PSNR of the turned decode against that truth, the gain
+the same face at that yaw: the truth. Per yaw: the PSNR of the turned decode against that truth, its gain
 over the unturned reconstruction against the same truth (> 0: the edit moved the picture towards the
-turned face; the turned render's own gain over the unturned render is the most there is to gain), and the
-yaw read back from the turned decode re-encoded. ``--figure`` draws a few faces: input, the turns, the truth.
+turned face), the same gain for the model's own reconstruction of the true turned face (what this decoder
+draws of the turn when the code comes from the turned face itself), the input render's PSNR to the turned
+one (how far the turn is), and the yaw read back from the turned decode re-encoded. ``--figure`` draws a few faces: input, the turns, the truth.
 """
 
 from __future__ import annotations
@@ -30,10 +31,12 @@ from fourway_z_probe import VALIDATION  # noqa: E402
 import facelab  # noqa: E402
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per-image PSNR (dB) of images in [0, 1], (N, C, H, W)."""
-    mse = ((a - b) ** 2).mean(axis=(1, 2, 3))
-    return 10 * np.log10(1 / np.maximum(mse, 1e-10))
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean per-image PSNR (dB) of images in [0, 1] (facelab.metrics.reconstruction_scores): a difference of
+    two such means is the mean of the per-image differences."""
+    from facelab.metrics import reconstruction_scores
+
+    return reconstruction_scores(a, b)["psnr"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     images = torch.stack([data[i]["image"] for i in picks])
     size = images.shape[-1]
 
-    def truth(yaw_degrees: float | None) -> np.ndarray:
-        fs = factors if yaw_degrees is None else [f.replace(yaw=math.radians(yaw_degrees) / MAX_YAW) for f in factors]
+    def truth(yaw_degrees: float) -> np.ndarray:
+        fs = [f.replace(yaw=math.radians(yaw_degrees) / MAX_YAW) for f in factors]
         return render_batch(fs, size).transpose(0, 3, 1, 2).astype(np.float32) / 255.0
 
     truths = {y: truth(y) for y in args.yaws}
@@ -77,14 +80,15 @@ def main(argv: list[str] | None = None) -> int:
             read = np.array([read_pose(model, Code({k: v[i] for k, v in again.items()}))["yaw"]
                              for i in range(len(factors))])
             target = truths[yaw]
-            # the model's own reconstruction of the true turned face: what a perfect edit would draw at best
+            # the model's own reconstruction of the true turned face: what this decoder draws of the turn
             redrawn = model.decode_tensor(join_codes(model.encode_tensor(torch.from_numpy(target)), order)).numpy()
+            unturned_psnr = psnr(unturned, target)
             per_yaw[str(yaw)] = {
-                "psnr_turned": float(psnr(turned, target).mean()),
-                "psnr_unturned": float(psnr(unturned, target).mean()),
-                "gain_db": float((psnr(turned, target) - psnr(unturned, target)).mean()),
-                "redrawn_gain_db": float((psnr(redrawn, target) - psnr(unturned, target)).mean()),
-                "psnr_input_to_truth": float(psnr(images.numpy(), target).mean()),  # how far the turn is
+                "psnr_turned": psnr(turned, target),
+                "psnr_unturned": unturned_psnr,
+                "gain_db": psnr(turned, target) - unturned_psnr,
+                "redrawn_gain_db": psnr(redrawn, target) - unturned_psnr,
+                "psnr_input_to_truth": psnr(images.numpy(), target),  # how far the turn is
                 "yaw_read_back": float(read.mean()),
                 "yaw_read_back_mae": float(np.abs(read - yaw).mean()),
             }
@@ -92,10 +96,10 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((path, yaw, per_yaw[str(yaw)]))
         tiles.append(truths[args.yaws[-1]][:4])
         figure_rows.append(tiles)
-        result[path] = {"per_yaw": per_yaw, "reconstruction_psnr": float(psnr(unturned, images.numpy()).mean())}
+        result[path] = {"per_yaw": per_yaw, "reconstruction_psnr": psnr(unturned, images.numpy())}
     print(f"{len(factors)} validation faces; gain: turned decode's PSNR to the true turned render minus the "
           f"unturned reconstruction's (dB); redrawn: the same gain for the model's reconstruction of the true turned "
-          f"face (the most an edit could draw); input: the input render's PSNR to the turned one")
+          f"face (what the decoder draws of the turn); input: the input render's PSNR to the turned one")
     print(f"{'checkpoint':40} {'yaw':>6} {'PSNR':>7} {'gain':>7} {'redrawn':>8} {'input':>7} {'read back':>10}"
           f" {'|err|':>7}")
     for path, yaw, r in rows:
