@@ -696,6 +696,43 @@ def test_person_probes_see_a_person_written_into_another_sub_code(posed):
     _assert_labelled_term_wired(posed, c, net, z, person_probe_terms, "person_probe", "Blind person probes")
 
 
+def test_person_prototypes_score_a_person_among_everyone_seen_and_pull_codes_to_their_person(posed):
+    """Codes that sit near their person's earlier codes score low, shuffled codes score near
+    log(people); the gradient reaches the person's own sub-code only; wired into training and the card."""
+    from facelab.methods.fourway import person_prototype_terms
+
+    c = config(person_prototype_weight=1.0)
+    net, labels, z, parts = _labelled_codes(posed, c)
+    g = torch.Generator().manual_seed(0)
+    d = parts["identity"].shape[1]
+    faces = torch.randn(40, d, generator=g)
+
+    def batch(spread: float):
+        people = torch.arange(40).repeat_interleave(4)[torch.randperm(160, generator=g)[:64]]
+        codes = {a: torch.randn(64, p.shape[1], generator=g) for a, p in parts.items()}
+        codes["identity"] = faces[people] + spread * torch.randn(64, d, generator=g)
+        return {a: v.requires_grad_(True) for a, v in codes.items()}, people
+
+    store = {}
+    codes, people = batch(0.1)
+    total, terms = person_prototype_terms(net, codes, {"identity": people}, store, c.options)
+    assert terms == {} and float(total.detach()) == 0.0  # nobody seen before the first batch
+    for _ in range(20):
+        codes, people = batch(0.1)
+        total, terms = person_prototype_terms(net, codes, {"identity": people}, store, c.options)
+    assert set(terms) == {"person_prototype"} and float(terms["person_prototype"].detach()) < 0.5
+    total.backward()
+    assert float(codes["identity"].grad.abs().sum()) > 0
+    assert all(codes[a].grad is None for a in ("pose", "expression", "style"))
+    codes, people = batch(0.1)
+    shuffled = {**codes, "identity": codes["identity"][torch.randperm(64, generator=g)]}
+    assert float(person_prototype_terms(net, shuffled, {"identity": people}, store, c.options)[1]
+                 ["person_prototype"].detach()) > 0.5 * np.log(40)
+    _assert_labelled_term_wired(posed, c, net, z, person_prototype_terms, "person_prototype", "Person prototypes")
+    with pytest.raises(ConfigError, match="prototype_scale"):
+        config(person_prototype_weight=1.0, prototype_scale=0.0)
+
+
 def test_a_wider_encoder_leaves_the_generator_and_critic_at_the_model_widths_and_round_trips(posed, tmp_path):
     from facelab.training import train
 

@@ -171,6 +171,14 @@ class FourWayOptions:
     # from z_style at 0.30 and from z_expression at 0.13 on held-out people (synthetic-fourway's
     # LIMITS). 0: off.
     person_probe_weight: float = 0.0
+    # Each person kept apart from every other training person in the person's own sub-code (not in the
+    # paper): the cross-entropy of an image's person among all training people seen so far, scored by
+    # ``prototype_scale`` × the cosine between the image's code and each person's running mean code (the
+    # batches before this one, held fixed; PersonMeans). The batch-hard triplets compare a code with the
+    # ~16 people of its batch only: with the leak nulling's floor, the person was read from z_identity at
+    # 0.83 on held-out people (synthetic-fourway's LIMITS). 0: off.
+    person_prototype_weight: float = 0.0
+    prototype_scale: float = 16.0
     # Label columns the readouts above leave out (e.g. ``noise``; names from :func:`label_columns`). The
     # readouts made the generator's pixel-noise level readable from z_style (−0.04 → 0.85) and it leaked
     # into z_identity (0.65) and z_expression (0.55) on held-out people; the bundled synthetic-fourway skips
@@ -251,7 +259,7 @@ def _validate(config) -> None:
                  "encoder_depth", "decoder_depth", "decoder_refine", "swap_target_weight",
                  "swap_target_attributes", "swap_change_weight", "label_decorrelation_weight",
                  "code_probe_weight", "code_readout_weight", "warmup_readout_weight", "factor_probe_weight",
-                 "person_probe_weight",
+                 "person_probe_weight", "person_prototype_weight",
                  "leak_threshold", "nulling_rounds", "nulling_keep", "nulling_refit", "nulling_class_draw",
                  "nulling_generator"):
         if getattr(o, name) < 0:
@@ -262,6 +270,8 @@ def _validate(config) -> None:
     if any(c < 1 for c in widths) or (widths and len(widths) != len(config.channels)):
         raise ConfigError(f"encoder_channels takes one width >= 1 per stage of the model's channels "
                           f"({len(config.channels)}), got {' '.join(map(str, o.encoder_channels))}")
+    if o.prototype_scale <= 0:
+        raise ConfigError(f"prototype_scale must be > 0, got {o.prototype_scale}")
     if o.per_person < 1 or o.map_hidden < 1 or o.critic_hidden < 1 or o.pose_scale <= 0:
         raise ConfigError("per_person, map_hidden and critic_hidden must be >= 1 and pose_scale > 0")
     if o.nulling_keep > 1:
@@ -633,6 +643,36 @@ def person_probe_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], l
     return o.person_probe_weight * term, {"person_probe": term}
 
 
+def person_prototype_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], labels: dict[str, torch.Tensor],
+                           store: dict, o: FourWayOptions) -> tuple[torch.Tensor, dict]:
+    """``person_prototype_weight`` × the cross-entropy of each image's person among every person seen in
+    earlier batches, with logits ``prototype_scale`` × cos(the image's code in the person's own sub-code
+    (the identity triplets'), each person's running mean of it) (:class:`PersonMeans`, held fixed). Rows
+    whose person has no mean yet sit out; the batch is folded into the means after it is scored. No
+    person labels, or fewer than two people seen: no term."""
+    owners = {keys[0]: a for a, (keys, kind) in SUPERVISION.items() if kind == "triplet" and a in parts}
+    key = next((k for k in owners if k in labels), None)
+    if key is None:
+        return next(iter(parts.values())).sum() * 0.0, {}
+    code, people = parts[owners[key]], labels[key].long()
+    means = store.setdefault("prototypes", PersonMeans())
+    scored = None
+    if means.seen is not None and int(means.seen.sum()) > 1:
+        seen = torch.nonzero(means.seen).squeeze(1)
+        slot = torch.full_like(means.seen, -1, dtype=torch.long)
+        slot[seen] = torch.arange(len(seen), device=seen.device)
+        rows = (people >= 0) & (people < len(slot))
+        rows[rows.clone()] = slot[people[rows]] >= 0
+        if bool(rows.any()):
+            prototypes = torch.nn.functional.normalize(means.table[seen].to(code.dtype), dim=1)
+            logits = o.prototype_scale * torch.nn.functional.normalize(code[rows], dim=1) @ prototypes.T
+            scored = torch.nn.functional.cross_entropy(logits, slot[people[rows]])
+    means.update(code, people)
+    if scored is None:
+        return code.sum() * 0.0, {}
+    return o.person_prototype_weight * scored, {"person_prototype": scored}
+
+
 def cycle_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], labels: dict[str, torch.Tensor],
                 o: FourWayOptions, attributes=None) -> tuple[torch.Tensor, dict]:
     """For each of ``attributes`` (default: ``o.cycle_attributes`` sub-codes drawn at random):
@@ -719,6 +759,9 @@ def _mapping_terms(net: AttributeSplitAAE, batch: dict, z: torch.Tensor, o: Four
     if o.person_probe_weight > 0 and person_probes is not None:
         leak, p_terms = person_probe_terms(net, parts, labels, person_probes, o)
         total, terms = total + leak, {**terms, **p_terms}
+    if o.person_prototype_weight > 0 and person_probes is not None:
+        apart, a_terms = person_prototype_terms(net, parts, labels, person_probes, o)
+        total, terms = total + apart, {**terms, **a_terms}
     if z_partner is not None:
         swap, s_terms = swap_target_terms(net, parts, net.split(net.phi(z_partner)), batch, o)
         total, terms = total + swap, {**terms, **s_terms}
@@ -1044,6 +1087,10 @@ def summary(config) -> str:
         text += (f" Blind person probes (×{o.person_probe_weight:g}; not in the paper): each training person's running "
                  f"mean of every other sub-code, read from that sub-code by a ridge regression solved on running "
                  f"moments, and E and Φ trained to make the reading uncorrelated with the person's mean.")
+    if o.person_prototype_weight > 0:
+        text += (f" Person prototypes (×{o.person_prototype_weight:g}; not in the paper): the cross-entropy of each "
+                 f"image's person among all training people, scored by {o.prototype_scale:g}× the cosine between its "
+                 f"identity code and each person's running mean code.")
     if o.joint_epochs:
         text += f" (3) {o.joint_epochs} epochs of joint fine-tuning of everything together."
     if o.leak_threshold > 0:
