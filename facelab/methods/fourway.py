@@ -176,7 +176,7 @@ class FourWayOptions:
     # ``prototype_scale`` × the cosine between the image's code and each person's running mean code (the
     # batches before this one, held fixed; PersonMeans). The batch-hard triplets compare a code with the
     # ~16 people of its batch only: with the leak nulling's floor, the person was read from z_identity at
-    # 0.83 on held-out people (synthetic-fourway's LIMITS). 0: off.
+    # 0.875 on four sets of validation people; with this term ×1, 0.925 (synthetic-fourway's LIMITS). 0: off.
     person_prototype_weight: float = 0.0
     prototype_scale: float = 16.0
     # Label columns the readouts above leave out (e.g. ``noise``; names from :func:`label_columns`). The

@@ -1,6 +1,7 @@
 #!/bin/bash
-# The bundled synthetic-fourway of 2026-12-05 from a fresh network (issue 11; synthetic-fourway's LIMITS, "These
-# weights"): the encoder twice as wide as G with one extra conv per stage, 6 warm-up epochs with the code readouts,
+# The synthetic-fourway bundled first on 2026-12-05 (fw27; the bundle since is train/jobs/fourway_prototype_full.sh),
+# from a fresh network (issue 11; synthetic-fourway's LIMITS): the encoder twice as wide as G with one extra conv per
+# stage, 6 warm-up epochs with the code readouts,
 # no autoencoder epoch, 4 joint epochs with the swap targets x6 and factor probes on the pose columns, then the leak
 # nulling with a floor of 4 dimensions and 4 protected readers per own class factor (the arm p4; runs/fw27).
 # About 80 min alone on 2 CPU cores. The weights: OUT_DIR/p4/synthetic-fourway. Figures:
