@@ -247,3 +247,39 @@ def test_a_trace_of_many_classes_is_judged_among_a_draw_of_few():
     assert _reads(new[half], new_people[half], new[~half], new_people[~half]) > 0.06  # chance 1/48
     after = drawn.apply(new)
     assert _reads(after[half], new_people[half], after[~half], new_people[~half]) < 0.04
+
+
+def test_a_sub_code_can_protect_more_of_its_readers_than_the_rest(monkeypatch):
+    """``nulling_protect_for`` sets the protected-reader count of the sub-codes it names; the others keep
+    ``nulling_protect_directions``; the card names the override; malformed or unknown entries are refused."""
+    import facelab.leak_nulling as leak_nulling
+    from facelab.config import ConfigError
+    from facelab.methods.fourway import FourWayOptions
+    from facelab.synthetic import SyntheticFaces
+    from facelab.training import train
+
+    seen, real = {}, leak_nulling.nulling_projection
+
+    def recording(codes, factors, **kw):
+        seen[codes.shape[1]] = kw["protect_directions"]
+        return real(codes, factors, **kw)
+
+    monkeypatch.setattr(leak_nulling, "nulling_projection", recording)
+    data = SyntheticFaces(identities=6, per_identity=10, size=64, seed=0, progress=False, pose_range=35,
+                          roll_range=15, factor_labels=True)
+    latents = {"pose": 3, "identity": 6, "expression": 5, "style": 4}  # told apart by their widths
+    options = dict(autoencoder_epochs=1, mapping_epochs=0, leak_threshold=0.02, nulling_protect=True,
+                   nulling_protect_directions=1)
+    c = ModelConfig(method="fourway", channels=(8, 16, 16, 16), latents=latents, fusion_dim=32,
+                    options=FourWayOptions(**options, nulling_protect_for=("expression=3",)))
+    train(data, c, TrainConfig(batch_size=8, max_steps=2, seed=0, device="cpu"), progress=False)
+    assert seen == {3: 1, 6: 1, 5: 3, 4: 1}
+    assert "expression: 3 per class factor there" in facelab.methods.get_method("fourway").summary(c)
+    for bad in ("expression=0", "expression", "=3", "expression=two"):
+        with pytest.raises(ConfigError, match="nulling_protect_for"):
+            ModelConfig(method="fourway", channels=(8, 16, 16, 16), latents=latents, fusion_dim=32,
+                        options=FourWayOptions(**options, nulling_protect_for=(bad,)))
+    wrong = ModelConfig(method="fourway", channels=(8, 16, 16, 16), latents=latents, fusion_dim=32,
+                        options=FourWayOptions(**options, nulling_protect_for=("face=3",)))
+    with pytest.raises(ConfigError, match="face"):
+        train(data, wrong, TrainConfig(batch_size=8, max_steps=2, seed=0, device="cpu"), progress=False)

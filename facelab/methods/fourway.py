@@ -213,6 +213,10 @@ class FourWayOptions:
     # (0.09 on the nulling's held-out split, fw27) lay along the person's protected readers, so a lower floor
     # removed nothing more there (synthetic-fourway's LIMITS).
     nulling_protect_directions: int = 8
+    # per-sub-code counts that override the one above, as ``sub-code=N`` (e.g. ``expression=8``). With 4 for
+    # every sub-code the person's last leak went, but the expression head lost 6 points on validation against 8
+    # protected readers (7 expressions: 6 discriminant directions; synthetic-fourway's LIMITS).
+    nulling_protect_for: tuple[str, ...] = ()
     # a class factor with more classes than this (the training people) is read, each nulling round, among a
     # fresh random draw of this many of them (0: all). Among 2,000 training people a trace of identity in
     # z_expression scored 0.02 while a probe among 48 new people read it at 0.08 (synthetic-fourway's LIMITS).
@@ -233,6 +237,18 @@ def label_columns(config) -> dict[str, tuple[str, ...]]:
     the sub-codes supervised with continuous or graded labels."""
     names = _column_names(config)
     return {a: names[kind] for a in config.latents for kind in [SUPERVISION.get(a, ((), None))[1]] if kind in names}
+
+
+def protect_counts(o: FourWayOptions) -> dict[str, int]:
+    """Sub-code → its protected-reader count from ``nulling_protect_for`` (``name=N`` entries, N >= 1);
+    the sub-codes it does not name use ``nulling_protect_directions``."""
+    counts = {}
+    for entry in o.nulling_protect_for:
+        name, _, value = str(entry).partition("=")
+        if not name or not value.strip().isdigit() or int(value) < 1:
+            raise ConfigError(f"nulling_protect_for takes sub-code=N entries with N >= 1, got {entry!r}")
+        counts[name.strip()] = int(value)
+    return counts
 
 
 def _column_names(config) -> dict[str, tuple[str, ...]]:
@@ -266,6 +282,7 @@ def _validate(config) -> None:
             raise ConfigError(f"{name} must be >= 0, got {getattr(o, name)}")
     if o.nulling_protect_directions < 1:
         raise ConfigError(f"nulling_protect_directions must be >= 1, got {o.nulling_protect_directions}")
+    protect_counts(o)  # refuses a malformed entry
     widths = tuple(o.encoder_channels)
     if any(c < 1 for c in widths) or (widths and len(widths) != len(config.channels)):
         raise ConfigError(f"encoder_channels takes one width >= 1 per stage of the model's channels "
@@ -841,6 +858,10 @@ def nulling_fit(net: AttributeSplitAAE, o: FourWayOptions):
         points = {a: p.numpy() for a, p in _factor_points(net, labels).items()} if o.nulling_protect_points else {}
         labels = {k: v.numpy() for k, v in labels.items()}
         bounds, fitted, out = net.config.slices(), {}, {}
+        counts = protect_counts(o)
+        unknown = sorted(set(counts) - set(net.attributes))
+        if unknown:
+            raise ConfigError(f"nulling_protect_for names no sub-code of this model: {', '.join(unknown)}")
         for a in net.attributes:
             own = set(SUPERVISION.get(a, ((), None))[0])
             foreign = {k: v for k, v in labels.items() if k not in own}
@@ -849,7 +870,7 @@ def nulling_fit(net: AttributeSplitAAE, o: FourWayOptions):
             n = fitted[a] = nulling_projection(f[:, bounds[a]], foreign, threshold=o.leak_threshold,
                                                max_rounds=o.nulling_rounds, keep_at_least=o.nulling_keep,
                                                class_draw=o.nulling_class_draw, fill_to_floor=o.nulling_fill,
-                                               protect_directions=o.nulling_protect_directions,
+                                               protect_directions=counts.get(a, o.nulling_protect_directions),
                                                protect=({k: v for k, v in labels.items() if k in own}
                                                         | ({"points": points[a]} if a in points else {}))
                                                if o.nulling_protect else None)
@@ -1105,6 +1126,8 @@ def summary(config) -> str:
                  + ("; the directions that read a sub-code's own factors" + (" and label points"
                     if o.nulling_protect_points else "") + " left out of every removal"
                     + (f" ({o.nulling_protect_directions} per class factor)" if o.nulling_protect_directions != 8 else "")
+                    + (f" ({', '.join(f'{k}: {v}' for k, v in protect_counts(o).items())} per class factor there)"
+                       if o.nulling_protect_for else "")
                     if o.nulling_protect else "") + f"); then "
                  f"{o.nulling_refit} epoch(s) of Φ⁻¹ and the heads on the nulled codes"
                  + (f"; then {o.nulling_generator} epoch(s) of G and Φ⁻¹ on the nulled codes alone, E and Φ fixed "
