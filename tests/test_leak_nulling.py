@@ -274,7 +274,7 @@ def test_a_sub_code_can_protect_more_of_its_readers_than_the_rest(monkeypatch):
                     options=FourWayOptions(**options, nulling_protect_for=("expression=3",)))
     train(data, c, TrainConfig(batch_size=8, max_steps=2, seed=0, device="cpu"), progress=False)
     assert seen == {3: 1, 6: 1, 5: 3, 4: 1}
-    assert "expression: 3 per class factor there" in facelab.methods.get_method("fourway").summary(c)
+    assert "(1 per class factor; 3 for expression)" in facelab.methods.get_method("fourway").summary(c)
     for bad in ("expression=0", "expression", "=3", "expression=two"):
         with pytest.raises(ConfigError, match="nulling_protect_for"):
             ModelConfig(method="fourway", channels=(8, 16, 16, 16), latents=latents, fusion_dim=32,

@@ -1125,9 +1125,9 @@ def summary(config) -> str:
                     f"{o.nulling_class_draw} of them each round" if o.nulling_class_draw else "")
                  + ("; the directions that read a sub-code's own factors" + (" and label points"
                     if o.nulling_protect_points else "") + " left out of every removal"
-                    + (f" ({o.nulling_protect_directions} per class factor)" if o.nulling_protect_directions != 8 else "")
-                    + (f" ({', '.join(f'{k}: {v}' for k, v in protect_counts(o).items())} per class factor there)"
-                       if o.nulling_protect_for else "")
+                    + (f" ({o.nulling_protect_directions} per class factor"
+                       + "".join(f"; {v} for {k}" for k, v in protect_counts(o).items()) + ")"
+                       if o.nulling_protect_directions != 8 or o.nulling_protect_for else "")
                     if o.nulling_protect else "") + f"); then "
                  f"{o.nulling_refit} epoch(s) of Φ⁻¹ and the heads on the nulled codes"
                  + (f"; then {o.nulling_generator} epoch(s) of G and Φ⁻¹ on the nulled codes alone, E and Φ fixed "

@@ -2,13 +2,14 @@
 # The bundled synthetic-fourway of 2026-12-05 (later; issue 11; synthetic-fourway's LIMITS, "These weights"): the
 # recipe of train/jobs/fourway_wide_full.sh with the person prototypes in step 2 (--person-prototype-weight 1: each
 # image's person scored among all training people by cosine to their running mean identity codes), from a fresh
-# network: step 1 (6 warm-up epochs), step 2 (4 joint epochs), then the leak nulling as the arm p4 (runs/fw29).
-# About 79 min alone on 2 CPU cores. The weights: OUT_DIR/p4/synthetic-fourway. Figures:
-# python train/jobs/fourway_table.py OUT_DIR bundle p4
+# network: step 1 (6 warm-up epochs), step 2 (4 joint epochs), then the leak nulling as the arm p4e8 (runs/fw29):
+# 4 protected readers for the person, all of theirs for the expressions.
+# About 79 min alone on 2 CPU cores. The weights: OUT_DIR/p4e8/synthetic-fourway. Figures:
+# python train/jobs/fourway_table.py OUT_DIR bundle p4e8
 #
 #   train/jobs/fourway_prototype_full.sh [OUT_DIR]      (default runs/fw29)
 export OPTIONS="--encoder-channels 32 64 128 256 --encoder-depth 1 --warmup-readout-weight 10"
 export STEP2_OPTIONS="--swap-target-weight 6 --factor-probe-weight 20 --factor-probe-columns yaw pitch roll --person-prototype-weight 1"
-export IDENTITIES=2000 WARMUP=6 AUTOENCODER=0 JOINT=4 ARMS="p4:0.02"
-export ARM_OPTIONS="--nulling-class-draw 48 --nulling-fill --nulling-keep 0.125 --nulling-protect-directions 4"
+export IDENTITIES=2000 WARMUP=6 AUTOENCODER=0 JOINT=4 ARMS="p4e8:0.02"
+export ARM_OPTIONS="--nulling-class-draw 48 --nulling-fill --nulling-keep 0.125 --nulling-protect-directions 4 --nulling-protect-for expression=8"
 exec "$(dirname "$0")/fourway_full.sh" "${1:-runs/fw29}"
