@@ -635,6 +635,14 @@ class PersonMeans:
         self.seen[ids] = True
 
 
+def _person_sub_code(parts: dict[str, torch.Tensor], labels: dict[str, torch.Tensor]):
+    """(the sub-code the person triplets supervise, the batch's person labels), or (None, None) when the
+    batch has no person labels or the model no such sub-code."""
+    owners = {keys[0]: a for a, (keys, kind) in SUPERVISION.items() if kind == "triplet" and a in parts}
+    key = next((k for k in owners if k in labels), None)
+    return (None, None) if key is None else (owners[key], labels[key].long())
+
+
 def person_probe_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], labels: dict[str, torch.Tensor],
                        store: dict, o: FourWayOptions) -> tuple[torch.Tensor, dict]:
     """``person_probe_weight`` × the mean, over the sub-codes but the person's own (the identity
@@ -642,14 +650,12 @@ def person_probe_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor], l
     image's person's running mean code (:class:`PersonMeans`, from earlier batches: held fixed, and
     never this image's own code) from the sub-code and that mean. ``store`` keeps the means and the
     regressions; the batch is folded into the means after it is read. No person labels: no term."""
-    owners = {keys[0]: a for a, (keys, kind) in SUPERVISION.items() if kind == "triplet" and a in parts}
-    key = next((k for k in owners if k in labels), None)
-    if key is None:
+    owner, people = _person_sub_code(parts, labels)
+    if owner is None:
         return next(iter(parts.values())).sum() * 0.0, {}
-    people = labels[key].long()
     leaks = []
     for b, code in parts.items():
-        if b == owners[key]:
+        if b == owner:
             continue
         means = store.setdefault(("means", b), PersonMeans())
         read = _labelled_reading(store, ("probe", b), code, means.read(people, code.shape[1]).to(code.dtype))
@@ -667,21 +673,17 @@ def person_prototype_terms(net: AttributeSplitAAE, parts: dict[str, torch.Tensor
     (the identity triplets'), each person's running mean of it) (:class:`PersonMeans`, held fixed). Rows
     whose person has no mean yet sit out; the batch is folded into the means after it is scored. No
     person labels, or fewer than two people seen: no term."""
-    owners = {keys[0]: a for a, (keys, kind) in SUPERVISION.items() if kind == "triplet" and a in parts}
-    key = next((k for k in owners if k in labels), None)
-    if key is None:
+    owner, people = _person_sub_code(parts, labels)
+    if owner is None:
         return next(iter(parts.values())).sum() * 0.0, {}
-    code, people = parts[owners[key]], labels[key].long()
+    code = parts[owner]
     means = store.setdefault("prototypes", PersonMeans())
     scored = None
     if means.seen is not None and int(means.seen.sum()) > 1:
-        seen = torch.nonzero(means.seen).squeeze(1)
-        slot = torch.full_like(means.seen, -1, dtype=torch.long)
-        slot[seen] = torch.arange(len(seen), device=seen.device)
-        rows = (people >= 0) & (people < len(slot))
-        rows[rows.clone()] = slot[people[rows]] >= 0
+        rows = ~torch.isnan(means.read(people, code.shape[1])[:, 0])  # known people with a mean
         if bool(rows.any()):
-            prototypes = torch.nn.functional.normalize(means.table[seen].to(code.dtype), dim=1)
+            slot = means.seen.long().cumsum(0) - 1  # each seen person's row among the seen
+            prototypes = torch.nn.functional.normalize(means.table[means.seen].to(code.dtype), dim=1)
             logits = o.prototype_scale * torch.nn.functional.normalize(code[rows], dim=1) @ prototypes.T
             scored = torch.nn.functional.cross_entropy(logits, slot[people[rows]])
     means.update(code, people)
