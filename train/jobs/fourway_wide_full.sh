@@ -1,9 +1,9 @@
 #!/bin/bash
 # The synthetic-fourway bundled first on 2026-12-05 (fw27; the bundle since is train/jobs/fourway_prototype_full.sh),
 # from a fresh network (issue 11; synthetic-fourway's LIMITS): the encoder twice as wide as G with one extra conv per
-# stage, 6 warm-up epochs with the code readouts,
-# no autoencoder epoch, 4 joint epochs with the swap targets x6 and factor probes on the pose columns, then the leak
-# nulling with a floor of 4 dimensions and 4 protected readers per own class factor (the arm p4; runs/fw27).
+# stage, 6 warm-up epochs with the code readouts, no autoencoder epoch, 4 joint epochs with the swap targets x6 and
+# factor probes on the pose columns, then the leak nulling with a floor of 4 dimensions and 4 protected readers per
+# own class factor (the arm p4; runs/fw27).
 # About 80 min alone on 2 CPU cores. The weights: OUT_DIR/p4/synthetic-fourway. Figures:
 # python train/jobs/fourway_table.py OUT_DIR bundle p4
 #
