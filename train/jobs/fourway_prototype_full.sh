@@ -10,10 +10,10 @@
 # to step 2 and the arms (after its own, so they override them: e.g. --expression-weight 6); ARM (default p4e8) names
 # the arm, LEAK (default 0.02) its leak threshold, and EXTRA_ARM_OPTIONS adds nulling options to it (a repeated
 # --nulling-protect-for replaces the one before). EXTRA_OPTIONS adds train options to every stage: e.g. --seed 1,
-# which must reach every stage (a fine-tune keeps its start point's seed, which draws the validation part). fw30, the prototypes x3 (not bundled; the card's LIMITS):
-# PROTOTYPE_WEIGHT=3 train/jobs/fourway_prototype_full.sh runs/fw30, then the same with ARM=p6e8
-# EXTRA_ARM_OPTIONS="--nulling-protect-for expression=8 identity=6" and with ARM=p4e8pp
-# EXTRA_ARM_OPTIONS=--nulling-protect-points (each reuses the steps before).
+# which must reach every stage (a fine-tune keeps its start point's seed, which draws the validation part).
+# fw30, the prototypes x3 (not bundled; the card's LIMITS): PROTOTYPE_WEIGHT=3 train/jobs/fourway_prototype_full.sh
+# runs/fw30, then the same with ARM=p6e8 EXTRA_ARM_OPTIONS="--nulling-protect-for expression=8 identity=6" and with
+# ARM=p4e8pp EXTRA_ARM_OPTIONS=--nulling-protect-points (each reuses the steps before).
 #
 #   [PROTOTYPE_WEIGHT=1] [EXTRA_OPTIONS=..] [EXTRA_STEP2_OPTIONS=..] [ARM=p4e8] [LEAK=0.02] [EXTRA_ARM_OPTIONS=..] \
 #     train/jobs/fourway_prototype_full.sh [OUT_DIR]      (default runs/fw29)
