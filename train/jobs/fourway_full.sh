@@ -7,7 +7,7 @@
 #
 #   [IDENTITIES=1000] [WARMUP=12] [AUTOENCODER=2] [JOINT=10] [EXTEND=0 [EXTEND_NAME=..] [EXTEND_OPTIONS=..]] \
 #     [OPTIONS=..] [STEP2_OPTIONS=..] \
-#     [ARMS="n20:0.02 n15:0.015"] [ARM_OPTIONS=..] [UNTIL=a] \
+#     [ARMS="n20:0.02 n15:0.015"] [ARM_OPTIONS=..] [UNTIL=a|long] \
 #     train/jobs/fourway_full.sh OUT_DIR
 #
 # The defaults are the bundle of 2026-12-03 (train/jobs/fourway_noise_full.sh); the bundle of 2026-12-05 sets them
@@ -19,7 +19,8 @@
 # --encoder-depth 1 or --encoder-channels 32 64 128 256: the network's shape, which every stage must share; or
 # --warmup-readout-weight 10, which only step 1 reads). STEP2_OPTIONS: train options after step 2's own (so they
 # override them: e.g. --swap-target-weight 6) for step 2, its extension and the arms. UNTIL=a: stop after step 1
-# (its weights in OUT_DIR/a can then be shared: copied into other OUT_DIRs, whose calls skip step 1).
+# (its weights in OUT_DIR/a can then be shared: copied into other OUT_DIRs, whose calls skip step 1); UNTIL=long:
+# stop after step 2 (for a short diagnostic of step 2 alone, e.g. with --max-steps in STEP2_OPTIONS).
 set -euo pipefail
 source "$(dirname "$0")/fourway_validation.sh"
 out=${1:?usage: train/jobs/fourway_full.sh OUT_DIR}
@@ -39,6 +40,7 @@ resume=(); [ -f "$out/long-state/latest" ] && resume=(--resume)  # a killed run 
   python -m train "${common[@]}" "${step2[@]}" --init "$out/a/synthetic-fourway" --warmup-epochs 0 \
     --autoencoder-epochs "${AUTOENCODER:-2}" --mapping-epochs 0 --joint-epochs "${JOINT:-10}" --save-every 100 \
     --state-dir "$out/long-state" "${resume[@]}" --out "$out/long" > "$out/long.log" 2>&1
+[ "${UNTIL:-}" = long ] && exit 0
 base=long
 if [ "${EXTEND:-0}" -gt 0 ]; then  # step 2b: more joint epochs from step 2's weights, on a schedule of their own
   base=${EXTEND_NAME:-long-x$EXTEND}
