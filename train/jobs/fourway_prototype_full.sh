@@ -1,12 +1,12 @@
 #!/bin/bash
-# The bundled synthetic-fourway of 2026-12-05 (later; issue 11; synthetic-fourway's LIMITS, "These weights"): the
+# synthetic-fourway as bundled from 2026-12-05 (later) until fw36 (issue 11; its LIMITS, fw29's section): the
 # recipe of train/jobs/fourway_wide_full.sh with the person prototypes in step 2 (--person-prototype-weight 1: each
 # image's person scored among all training people by cosine to their running mean identity codes), from a fresh
 # network: step 1 (6 warm-up epochs), step 2 (4 joint epochs), then the leak nulling as the arm p4e8 (runs/fw29):
 # 4 protected readers for the person, all of theirs for the expressions.
 # About 79 min alone on 2 CPU cores. The weights: OUT_DIR/p4e8/synthetic-fourway. Figures:
 # python train/jobs/fourway_table.py OUT_DIR bundle p4e8
-# PROTOTYPE_WEIGHT (default 1, the bundle's) sets the prototype term's weight; EXTRA_STEP2_OPTIONS adds train options
+# PROTOTYPE_WEIGHT (default 1, fw29's) sets the prototype term's weight; EXTRA_STEP2_OPTIONS adds train options
 # to step 2 and the arms (after its own, so they override them: e.g. --expression-weight 6); ARM (default p4e8) names
 # the arm, LEAK (default 0.02) its leak threshold, and EXTRA_ARM_OPTIONS adds nulling options to it (a repeated
 # --nulling-protect-for replaces the one before). EXTRA_OPTIONS adds train options to every stage: e.g. --seed 1,
