@@ -610,6 +610,17 @@ def test_readouts_read_each_factor_from_its_own_sub_code_and_phi_learns_to_make_
     assert last < 0.5 * first
     assert fresh[("expression", "magnitude")].mean.shape[0] == net.config.latents["expression"] + 1
     assert "magnitude" in get_method("fourway").summary(magnitude)
+    # weighed again on its own: the same readings, the magnitude's shortfall added at its own weight
+    weighed = config(code_readout_weight=1.0, readout_magnitude=True, magnitude_readout_weight=5.0)
+    again = {}
+    plain_total, plain = code_readout_terms(net, net.split(net.phi(z)), labels, {}, magnitude.options)
+    total, terms = code_readout_terms(net, net.split(net.phi(z)), labels, again, weighed.options)
+    assert set(again) == set(fresh) and set(terms) == {"code_readout", "magnitude_readout"}
+    assert 0 < float(terms["magnitude_readout"]) <= 1
+    assert float(total) == pytest.approx(float(plain_total) + 5.0 * float(terms["magnitude_readout"]), rel=1e-5)
+    assert "weighed again ×5" in get_method("fourway").summary(weighed)
+    with pytest.raises(ConfigError, match="magnitude_readout_weight"):
+        config(code_readout_weight=1.0, magnitude_readout_weight=5.0)
 
 
 def test_factor_probes_read_each_factor_from_every_other_sub_code_and_phi_learns_to_hide_it(posed):
