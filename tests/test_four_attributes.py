@@ -613,7 +613,7 @@ def test_readouts_read_each_factor_from_its_own_sub_code_and_phi_learns_to_make_
     # weighed again on its own: the same readings, the magnitude's shortfall added at its own weight
     weighed = config(code_readout_weight=1.0, readout_magnitude=True, magnitude_readout_weight=5.0)
     again = {}
-    plain_total, plain = code_readout_terms(net, net.split(net.phi(z)), labels, {}, magnitude.options)
+    plain_total, _ = code_readout_terms(net, net.split(net.phi(z)), labels, {}, magnitude.options)
     total, terms = code_readout_terms(net, net.split(net.phi(z)), labels, again, weighed.options)
     assert set(again) == set(fresh) and set(terms) == {"code_readout", "magnitude_readout"}
     assert 0 < float(terms["magnitude_readout"]) <= 1

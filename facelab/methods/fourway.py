@@ -288,9 +288,10 @@ def _validate(config) -> None:
     if o.nulling_protect_directions < 1:
         raise ConfigError(f"nulling_protect_directions must be >= 1, got {o.nulling_protect_directions}")
     protect_counts(o)  # refuses a malformed entry
-    if o.magnitude_readout_weight > 0 and not (o.readout_magnitude and o.code_readout_weight + o.warmup_readout_weight > 0):
-        raise ConfigError("magnitude_readout_weight weighs the magnitude readout: it needs readout_magnitude and a code "
-                          "readout weight (code_readout_weight or warmup_readout_weight)")
+    readouts_on = o.code_readout_weight > 0 or o.warmup_readout_weight > 0
+    if o.magnitude_readout_weight > 0 and not (o.readout_magnitude and readouts_on):
+        raise ConfigError("magnitude_readout_weight weighs the magnitude readout: it needs readout_magnitude and "
+                          "a code readout weight (code_readout_weight or warmup_readout_weight)")
     widths = tuple(o.encoder_channels)
     if any(c < 1 for c in widths) or (widths and len(widths) != len(config.channels)):
         raise ConfigError(f"encoder_channels takes one width >= 1 per stage of the model's channels "
