@@ -10,9 +10,10 @@
 #     [ARMS="n20:0.02 n15:0.015"] [ARM_OPTIONS=..] [UNTIL=a|long] \
 #     train/jobs/fourway_full.sh OUT_DIR
 #
-# The defaults are the bundle of 2026-12-03 (train/jobs/fourway_noise_full.sh); today's bundle (fw36) sets them as
-# train/jobs/fourway_readout30_full.sh does, through train/jobs/fourway_prototype_full.sh. IDENTITIES sets how many
-# generator people train it (28 faces each); the epoch counts set each stage's length. ARMS: name:leak-threshold each;
+# The defaults are the bundle of 2026-12-03 (train/jobs/fourway_noise_full.sh); today's bundle sets them as
+# train/jobs/fourway_magnitude_full.sh does, through fourway_readout30_full.sh and fourway_prototype_full.sh.
+# IDENTITIES sets how many generator people train it (28 faces each); the epoch counts set each stage's length.
+# ARMS: name:leak-threshold each;
 # ARM_OPTIONS: more train options for this call's arms (e.g. --nulling-class-draw 48). EXTEND=N: N more joint
 # epochs from step 2's weights (OUT_DIR/long-xN, or OUT_DIR/EXTEND_NAME), with EXTEND_OPTIONS added to step 2's
 # options there; this call's arms start from those. OPTIONS: more train options for every stage and arm (e.g.

@@ -1,11 +1,11 @@
 #!/bin/bash
-# The bundled synthetic-fourway of 2026-12-05 (twenty-fourth sitting; issue 11; synthetic-fourway's LIMITS, "These
-# weights"): fw34's recipe (train/jobs/fourway_prototype_full.sh with the person prototypes x3, the expression
-# triplet x6, the magnitude readout, the pose loss x6 and the style triplet x3 in step 2) with the code readout x30
-# in step 2 and the nulling (the recipe's x10). Two x10 runs kept the pixel noise through step 1 and lost it early in
-# step 2 (0.96-0.97 -> 0.83-0.86 on validation seed 2); x30 held it (0.947, mean of four validation sets; runs/fw36).
-# About 72 min alone on 2 CPU cores, from a fresh network (fw36 copied step 1 from fw34's rerun, runs/fw34/a, made
-# by the same options and seed). The weights: OUT_DIR/p4e8/synthetic-fourway. Figures:
+# synthetic-fourway as bundled from 2026-12-05 until 2026-12-06 (fw36; issue 11; synthetic-fourway's LIMITS, "The
+# weights before these"): fw34's recipe (train/jobs/fourway_prototype_full.sh with the person prototypes x3, the
+# expression triplet x6, the magnitude readout, the pose loss x6 and the style triplet x3 in step 2) with the code
+# readout x30 in step 2 and the nulling (the recipe's x10). Two x10 runs kept the pixel noise through step 1 and lost
+# it early in step 2 (0.96-0.97 -> 0.83-0.86 on validation seed 2); x30 held it (0.947, mean of four validation sets;
+# runs/fw36). About 72 min alone on 2 CPU cores, from a fresh network (fw36 copied step 1 from fw34's rerun,
+# runs/fw34/a, made by the same options and seed). The weights: OUT_DIR/p4e8/synthetic-fourway. Figures:
 # python train/jobs/fourway_table.py OUT_DIR bundle p4e8
 # Other variables pass through to fourway_prototype_full.sh (EXTRA_OPTIONS, ARM, ...); EXTRA_STEP2_OPTIONS is
 # appended after this recipe's, so it overrides it.
