@@ -192,8 +192,9 @@ class FourWayOptions:
     readout_magnitude: bool = False
     # The magnitude readout above also weighed on its own, at this weight on top of its share of the readouts'
     # mean (not in the paper; needs ``readout_magnitude``). That share is one shortfall among four: with the
-    # readouts ×30 the bundle read intensity from z_expression at 0.866 on validation and 0.845 on held-out people,
-    # the one factor far below the issue's 0.9 (synthetic-fourway's LIMITS). 0: its share only.
+    # readouts ×30 and this at 0, fw36 read intensity from z_expression at 0.866 on validation and 0.845 on held-out
+    # people; the bundle of 2026-12-06 (22.5 in step 2, 60 in one more epoch) reads 0.895 and 0.875, and more weight
+    # no longer lifts it (synthetic-fourway's LIMITS). 0: its share only.
     magnitude_readout_weight: float = 0.0
     # Leak nulling after training (not in the paper; facelab.leak_nulling): for each sub-code, a fixed
     # projection fitted in closed form on the training set takes out every direction from which a
