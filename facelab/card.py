@@ -187,20 +187,29 @@ def training_section(run: dict) -> str:
         lines = [
             f"- command: `{run.get('command', '(not recorded)')}`",
             f"- wall time: {run.get('wall_time_s', '?')} s on {run.get('device', '?')} ({run.get('machine', '?')}), "
-            f"started {run.get('started', '?')}",
+            f"started {run.get('started', '?')}" + _elapsed(run),
         ] + ([f"- note: {run['note']}"] if run.get("note") else [])
         return "\n".join(lines + _configured_lines(run, "- "))
     lines = ["- commands, in order (each later one fine-tunes the weights the one before it wrote):"]
     for step in chain:
         lines.append(
             f"  1. `{step.get('command', '(not recorded)')}` — {step.get('wall_time_s', '?')} s on "
-            f"{step.get('device', '?')} ({step.get('machine', '?')}), started {step.get('started', '?')}"
+            f"{step.get('device', '?')} ({step.get('machine', '?')}), started {step.get('started', '?')}" + _elapsed(step)
         )
         lines += _configured_lines(step, "     ")
     walls = [step.get("wall_time_s") for step in chain]
     if all(_number(w) for w in walls):
         lines.append(f"- wall time in total: {round(sum(walls), 1)} s")
+    elapsed = [step.get("elapsed_s") for step in chain]
+    if all(_number(e) for e in elapsed):
+        lines.append(f"- from each command's start to its saved weights, in total: {round(sum(elapsed), 1)} s "
+                     f"({sum(elapsed) / 60:.1f} min)")
     return "\n".join(lines)
+
+
+def _elapsed(run: dict) -> str:
+    """The whole process's time where the record has it (start-up, data and rendering as well as the stages)."""
+    return f"; {run['elapsed_s']} s from the command's start" if _number(run.get("elapsed_s")) else ""
 
 
 def write_card(directory: str | Path, limits: str | None = None) -> Path:

@@ -31,6 +31,7 @@ def test_train_cli_writes_a_loadable_checkpoint_and_logs(trained):
     assert {p.name for p in trained.iterdir()} >= {"model.safetensors", "config.json", "training_run.json"}
     run = json.loads((trained / "training_run.json").read_text())
     assert run["command"].startswith("python -m train.disvae") and run["wall_time_s"] > 0
+    assert run["elapsed_s"] >= run["wall_time_s"]  # the whole process: start-up and data as well as the stages
     assert list((trained.parent / "runs" / "cli-tiny").glob("events.out.tfevents.*")), "no TensorBoard log"
     model = facelab.load(trained)
     assert model.config.latents == {"identity": 4, "expression": 3}
@@ -62,6 +63,7 @@ def test_train_cli_fine_tunes_from_a_checkpoint(trained, tmp_path):
     assert run["init"]["command"] == first and "--init" in run["command"]
     card = write_card(tuned_dir).read_text()
     assert card.index(first) < card.index(run["command"]) and "wall time in total" in card
+    assert "from each command's start to its saved weights, in total" in card
     assert "options of the last training command" in card.split("## Training")[0]  # the Method paragraph says whose
     assert "options of the last training command" not in write_card(trained).read_text()  # one run: its own
 

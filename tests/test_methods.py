@@ -152,6 +152,21 @@ def test_swap_pairs_carry_the_generators_true_render(tiny_synthetic):
         assert item["partner_expression"] == b.expression
 
 
+def test_swap_targets_are_rendered_once_and_read_back_from_the_cache(tiny_synthetic, tmp_path, monkeypatch):
+    from facelab import synthetic
+    from facelab.datasets.pairs import SwapPairs
+
+    monkeypatch.setenv("FACELAB_CACHE", str(tmp_path))
+    first = SwapPairs(tiny_synthetic, seed=0, progress=False, identity_targets=True)
+    assert len(list(tmp_path.glob("renders-v*.npy"))) == 2  # the expression targets and the identity ones
+    monkeypatch.setattr(synthetic, "render_many", lambda *a, **k: pytest.fail("rendered again"))
+    again = SwapPairs(tiny_synthetic, seed=0, progress=False, identity_targets=True)
+    assert np.array_equal(again.targets, first.targets)
+    assert np.array_equal(again.attribute_targets["identity"], first.attribute_targets["identity"])
+    with pytest.raises(pytest.fail.Exception, match="rendered again"):  # other partners: other renders
+        SwapPairs(tiny_synthetic, seed=1, progress=False)
+
+
 def test_identity_swap_targets_are_this_face_with_the_partners_person_and_train(tiny_synthetic):
     from facelab.datasets.pairs import SwapPairs
     from facelab.synthetic import render

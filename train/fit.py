@@ -18,6 +18,7 @@ import json
 import platform
 import shlex
 import sys
+import os
 import time
 from pathlib import Path
 
@@ -35,6 +36,21 @@ from .cli import add_dataclass_args, dataclass_from_args, given, parse_latents
 
 
 DEFAULT_LATENTS = {"identity": 16, "expression": 8}
+
+
+_IMPORTED = time.perf_counter()
+
+
+def process_seconds() -> float:
+    """Seconds since this process began: what a user waits for, start-up, data and rendering included
+    (the run's ``wall_time_s`` counts from the first stage's set-up). From ``/proc`` where there is one,
+    else since this module was imported."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        began = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22, starttime, in clock ticks after boot
+        return float(Path("/proc/uptime").read_text().split()[0]) - began
+    except (OSError, ValueError, IndexError):
+        return time.perf_counter() - _IMPORTED
 
 
 def parse_args(argv=None, method: str | None = None) -> argparse.Namespace:
@@ -176,6 +192,7 @@ def _main(args, argv, program: str) -> Path | None:
         "stage_seconds": history.get("stage_seconds", {}),
         "final_losses": final_losses(history),
     }
+    run["elapsed_s"] = round(process_seconds(), 1)
     if init_run is not None:
         run["init"] = init_run
     (directory / "training_run.json").write_text(json.dumps(run, indent=2) + "\n")

@@ -93,7 +93,7 @@ class SwapPairs(Dataset):
     def _draw(self, rng: np.random.Generator) -> None:
         dataset, view, n = self.dataset, self.view, len(self.dataset)
         if view is not None:
-            from ..synthetic import render_many
+            from ..synthetic import render_cached
 
             self.partner = rng.integers(0, n, n)
             fs = view.factors
@@ -101,7 +101,7 @@ class SwapPairs(Dataset):
 
             def targets(group: str) -> np.ndarray:
                 jobs = [fs[i].with_group(fs[j], group) for i, j in zip(range(n), self.partner)]
-                return render_many(jobs, size, desc=f"render {group} swap targets" if self.progress else None)
+                return render_cached(jobs, size, desc=f"render {group} swap targets" if self.progress else None)
 
             self.targets = targets("expression")
             self.attribute_targets = {g: self.targets if g == "expression" else targets(g) for g in self.groups}
