@@ -4,7 +4,8 @@
 # (--magnitude-readout-weight 22.5) in step 2, then one more joint epoch on its own one-cycle schedule with that
 # weight at 60 and the person prototypes x5, then the nulling (the arm p4e8's). Step 2 alone lifted intensity and
 # cost the person (fw37); the extra epoch gave the person back (xc, xp5). Not in the paper.
-# About 90 min alone on 2 CPU cores by the stage clocks (89.8 in runs/fw37; more by the wall clock), from a fresh
+# About 90 min alone on 2 CPU cores by the stage clocks (89.8 in runs/fw37), about 99 min from the first command's
+# start to the last weights (start-ups and renders; train/jobs/run_clocks.py), from a fresh
 # network (runs/fw37 copied step 1 from runs/fw36/a, made by the same options and seed). The weights:
 # OUT_DIR/xm60p5p4e8/synthetic-fourway (the names as in runs/fw37). The job scores validation seeds 2 and 3:
 # python train/jobs/fourway_table.py OUT_DIR bundle xm60p5p4e8
