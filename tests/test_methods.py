@@ -165,6 +165,11 @@ def test_swap_targets_are_rendered_once_and_read_back_from_the_cache(tiny_synthe
     assert np.array_equal(again.attribute_targets["identity"], first.attribute_targets["identity"])
     with pytest.raises(pytest.fail.Exception, match="rendered again"):  # other partners: other renders
         SwapPairs(tiny_synthetic, seed=1, progress=False)
+    monkeypatch.undo()
+    monkeypatch.setenv("FACELAB_CACHE", str(tmp_path))
+    redrawn = SwapPairs(tiny_synthetic, seed=0, progress=False, redraw=True)
+    redrawn.set_epoch(1)  # a redraw per epoch renders without filling the disk
+    assert len(list(tmp_path.glob("renders-v*.npy"))) == 2
 
 
 def test_identity_swap_targets_are_this_face_with_the_partners_person_and_train(tiny_synthetic):
@@ -212,7 +217,7 @@ def test_redrawn_partners_change_each_epoch_with_their_renders_and_repeat_on_res
 
     draws = []
     real_draw = SwapPairs._draw
-    monkeypatch.setattr(SwapPairs, "_draw", lambda self, rng: (draws.append(1), real_draw(self, rng)))
+    monkeypatch.setattr(SwapPairs, "_draw", lambda self, rng, keep=False: (draws.append(1), real_draw(self, rng, keep)))
     config = tiny_config("swap", epochs=3, redraw_partners=True)
     train(tiny_synthetic, config, TrainConfig(batch_size=8, max_steps=30, seed=0), progress=False)
     assert len(draws) == 3  # the constructor's, then epochs 1 and 2

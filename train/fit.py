@@ -15,10 +15,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import platform
 import shlex
 import sys
-import os
 import time
 from pathlib import Path
 

@@ -80,7 +80,7 @@ class SwapPairs(Dataset):
         self.view = synthetic_view(dataset)
         self.groups = tuple(dict.fromkeys(tuple(attribute_targets) + (("identity",) if identity_targets else ())))
         self.drawn_for = 0
-        self._draw(np.random.default_rng([0x5A4B, seed]))
+        self._draw(np.random.default_rng([0x5A4B, seed]), keep=True)
 
     def set_epoch(self, epoch: int) -> None:
         """With ``redraw``, epoch ``epoch``'s partners (and their renders): a face meets a new partner
@@ -88,12 +88,14 @@ class SwapPairs(Dataset):
         the draw depends on ``seed`` and ``epoch`` only, so a resumed run sees the same pairs."""
         if self.redraw and epoch != self.drawn_for:
             self.drawn_for = epoch
-            self._draw(np.random.default_rng([0x5A4B, self.seed] + ([epoch] if epoch else [])))
+            self._draw(np.random.default_rng([0x5A4B, self.seed] + ([epoch] if epoch else [])), keep=epoch == 0)
 
-    def _draw(self, rng: np.random.Generator) -> None:
+    def _draw(self, rng: np.random.Generator, keep: bool = False) -> None:
+        """Partners and their renders; ``keep``: the renders go through the disk cache (the first draw, which
+        every process of a recipe repeats; a redraw per epoch would fill the disk)."""
         dataset, view, n = self.dataset, self.view, len(self.dataset)
         if view is not None:
-            from ..synthetic import render_cached
+            from ..synthetic import render_cached, render_many
 
             self.partner = rng.integers(0, n, n)
             fs = view.factors
@@ -101,7 +103,8 @@ class SwapPairs(Dataset):
 
             def targets(group: str) -> np.ndarray:
                 jobs = [fs[i].with_group(fs[j], group) for i, j in zip(range(n), self.partner)]
-                return render_cached(jobs, size, desc=f"render {group} swap targets" if self.progress else None)
+                render = render_cached if keep else render_many
+                return render(jobs, size, desc=f"render {group} swap targets" if self.progress else None)
 
             self.targets = targets("expression")
             self.attribute_targets = {g: self.targets if g == "expression" else targets(g) for g in self.groups}
