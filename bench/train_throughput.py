@@ -8,7 +8,7 @@ config.json) is rebuilt untrained and its main stage's optimizer steps are timed
 faces (throughput does not depend on what the pixels show), in fp32 with the default memory
 layout and with ``channels_last``, the variants alternating over three rounds (median kept) so
 other load on the machine falls on each alike; bf16 autocast too when ``--bf16`` is given (off by default:
-CPU autocast is slow here; on a GPU it is the trainer's default). A step's FLOPs (forward +
+on a CPU the trainer leaves it off; on a GPU it is the trainer's default). A step's FLOPs (forward +
 backward of every optimizer's loss) are counted once with ``torch.utils.flop_counter``; the
 achieved FLOP/s is set next to a plain fp32 ``--matmul``-sized matrix product's FLOP/s measured
 in the same run, so ``roofline`` says how much of the machine's dense-math speed training uses.

@@ -132,7 +132,8 @@ def _log_lr(writer, tag: str, optimizers: dict, step: int) -> None:
 
 
 def use_bf16(precision: str, device: torch.device) -> bool:
-    """bf16 autocast: asked for, or ``auto`` on a GPU that has it (CPU autocast is slower here)."""
+    """bf16 autocast: asked for, or ``auto`` on a GPU that has it. Not ``auto`` on a CPU: where it is fast (AMX-BF16:
+    the fourway recipe 71 min against 99) it still changes the weights (synthetic-fourway's LIMITS)."""
     if precision == "bf16":
         return True
     return precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()
