@@ -32,13 +32,19 @@ def r2(pred: np.ndarray, y: np.ndarray) -> float:
     return float(1.0 - np.mean((pred - y) ** 2) / np.var(y)) if np.var(y) > 0 else float("nan")
 
 
-def by_class(model, seed: int) -> None:
-    spec = (f"synthetic:identities=48,per_identity=28,identity_seed={seed},seed={seed},"
+def encoded(model, people: int, seed: int):
+    """(dataset, its encoding, intensity labels) for 48 people of identity seed ``people``, renders ``seed``,
+    the set ``fourway_validation`` scores."""
+    spec = (f"synthetic:identities=48,per_identity=28,identity_seed={people},seed={seed},"
             "min_intensity=0.25,pose_range=35,roll_range=15")
     data = datasets.load(spec, size=model.config.image_size, progress=False)
     enc = encode_dataset(model, data, progress=False)
-    factors = factor_labels_of(enc, data)
-    z, y = enc.codes["expression"], np.asarray(factors["intensity"], dtype=np.float64)
+    return data, enc, np.asarray(factor_labels_of(enc, data)["intensity"], dtype=np.float64)
+
+
+def by_class(model, seed: int) -> None:
+    data, enc, y = encoded(model, seed, seed)
+    z = enc.codes["expression"]
     truth = np.array([f.expression for f in data.factors])  # the generator's class, 0 = neutral
     card = metrics.regression_probe(z, y, test_size=0.3, seed=0)  # as metrics.probe_matrix reads it
     tr, te = train_test_split(np.arange(len(y)), test_size=0.3, random_state=0)

@@ -18,8 +18,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script from anywhere
 import facelab  # noqa: E402
-from facelab import datasets, metrics  # noqa: E402
-from facelab.evaluate import encode_dataset, factor_labels_of  # noqa: E402
+from facelab import metrics  # noqa: E402
+from fourway_intensity_by_class import encoded, r2  # noqa: E402  (this folder is on sys.path when run as a script)
 from sklearn.kernel_ridge import KernelRidge  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
@@ -27,11 +27,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 
 def readings(model, people: int, seed: int) -> dict[str, float]:
-    spec = (f"synthetic:identities=48,per_identity=28,identity_seed={people},seed={seed},"
-            "min_intensity=0.25,pose_range=35,roll_range=15")
-    data = datasets.load(spec, size=model.config.image_size, progress=False)
-    enc = encode_dataset(model, data, progress=False)
-    y = np.asarray(factor_labels_of(enc, data)["intensity"], dtype=np.float64)
+    _, enc, y = encoded(model, people, seed)
     with torch.no_grad():
         z = model.network.encode_z(torch.as_tensor(enc.images).to(model.device)).cpu().numpy()
     codes = {"z_expression": enc.codes["expression"],
@@ -41,8 +37,7 @@ def readings(model, people: int, seed: int) -> dict[str, float]:
     for name, c in codes.items():
         out[f"{name} linear"] = metrics.regression_probe(c, y)["r2"]
         rbf = make_pipeline(StandardScaler(), KernelRidge(alpha=0.1, kernel="rbf", gamma=1.0 / c.shape[1]))
-        pred = rbf.fit(c[tr], y[tr]).predict(c[te])
-        out[f"{name} rbf"] = float(1 - np.mean((pred - y[te]) ** 2) / np.var(y[te]))
+        out[f"{name} rbf"] = r2(rbf.fit(c[tr], y[tr]).predict(c[te]), y[te])
     return out
 
 

@@ -4,7 +4,7 @@
 # expression triplet x6, the magnitude readout, the pose loss x6 and the style triplet x3 in step 2) with the code
 # readout x30 in step 2 and the nulling (the recipe's x10). Two x10 runs kept the pixel noise through step 1 and lost
 # it early in step 2 (0.96-0.97 -> 0.83-0.86 on validation seed 2); x30 held it (0.947, mean of four validation sets;
-# runs/fw36). About 72 min alone on 2 CPU cores, from a fresh network (fw36 copied step 1 from fw34's rerun,
+# runs/fw36). About 72 min alone on 2 CPU cores by the stage clocks, from a fresh network (fw36 copied step 1 from fw34's rerun,
 # runs/fw34/a, made by the same options and seed). The weights: OUT_DIR/p4e8/synthetic-fourway. Figures:
 # python train/jobs/fourway_table.py OUT_DIR bundle p4e8
 # Other variables pass through to fourway_prototype_full.sh (EXTRA_OPTIONS, ARM, ...); EXTRA_STEP2_OPTIONS is
