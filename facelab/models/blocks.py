@@ -159,19 +159,8 @@ class Decoder(nn.Module):
                 h = self.mid_refine[self.mid_at[i]](h)
             if i == self.refine_at:
                 h = self.refine(h)
-                if torch.is_autocast_enabled(h.device.type):
-                    return self._draw_in_fp32(h)
             h = layer(h)
         return h
-
-    def _draw_in_fp32(self, h: torch.Tensor) -> torch.Tensor:
-        """The output convolution and its sigmoid under autocast, in fp32. ℓ1's gradient is each pixel's error's
-        sign, and a bf16 image (steps of 1/256 near 1) flips it wherever the decoder is already that close: in a
-        bf16 fourway step the reconstruction's gradient on the encoder had a cosine of 0.70 with fp32's, 0.94 with
-        this (train/jobs/fourway_bf16_gradients.py). It costs a bf16 fourway step about a fifth more on this CPU."""
-        conv, act = self.deconv[self.refine_at:]
-        with torch.autocast(h.device.type, enabled=False):
-            return act(conv(h.float()))
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
