@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import platform
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -37,6 +39,30 @@ from facelab.config import load_config  # noqa: E402
 from facelab.methods import get_method  # noqa: E402
 from facelab.synthetic import SyntheticFaces  # noqa: E402
 from facelab.training import EpochBatches, label_remap, to_device, use_bf16  # noqa: E402
+from train.cli import given  # noqa: E402
+from train.fit import parse_args  # noqa: E402
+
+
+def main_stage(model_config, directory: Path):
+    """(config, stage name): the stage that trained longest in the checkpoint's training records, and the
+    config its command gave. A fine-tune's own config may hold only its short last stages (synthetic-fourway's
+    is the nulling and a refit of Φ⁻¹ and the heads); the options that command gave are applied to it. Without
+    records: the config as saved and its last stage with optimizer steps."""
+    path, best = directory / "training_run.json", None
+    record = json.loads(path.read_text()) if path.is_file() else None
+    while isinstance(record, dict):
+        for stage, seconds in record.get("stage_seconds", {}).items():
+            if best is None or seconds > best[0]:
+                best = (seconds, stage, record.get("command", ""))
+        record = record.get("init")
+    if best is None:
+        return model_config, None
+    argv = shlex.split(best[2])
+    if argv[:3] != ["python", "-m", "train"]:  # another program's record: its flags are not train's
+        return model_config, None
+    args = parse_args(argv[3:])
+    options = dataclasses.replace(model_config.options, **given(type(model_config.options), args))
+    return dataclasses.replace(model_config, options=options), best[1]
 
 
 def matmul_flops(n: int, repeats: int = 20) -> float:
@@ -61,11 +87,13 @@ def recipe_batch(model_config, train_config, faces) -> dict:
     return to_device(next(iter(loader)), torch.device("cpu"), label_remap(model_config.expressions))
 
 
-def step_function(model_config, train_config, batch, channels_last: bool, bf16: bool):
-    """One optimizer step of the recipe's main stage (every optimizer, in order), ready to time."""
+def step_function(model_config, train_config, batch, channels_last: bool, bf16: bool, stage_name: str | None):
+    """One optimizer step of the recipe's main stage (every optimizer, in order), ready to time: the one named
+    ``stage_name``, else the last with optimizer steps."""
     method = get_method(model_config.method)
     network = method.build(model_config)
-    stage = list(method.stages(network, model_config, train_config))[-1]
+    stages = [s for s in method.stages(network, model_config, train_config) if s.steps]
+    stage = next((s for s in stages if s.name == stage_name), stages[-1])
     if stage.setup is not None:
         stage.setup()
     module = stage.module or network
@@ -130,17 +158,18 @@ def main(argv=None) -> dict:
     rows = []
     for name in args.checkpoints or bundled_names():
         model_config, train_config = load_config(checkpoint_root() / name / CONFIG)
+        model_config, stage_name = main_stage(model_config, checkpoint_root() / name)
         train_config = dataclasses.replace(train_config, device="cpu")
         if model_config.image_size != faces.size:
             faces = SyntheticFaces(identities=24, per_identity=8, size=model_config.image_size, seed=0, progress=False)
         batch = recipe_batch(model_config, train_config, faces)
-        steps = {label: step_function(model_config, train_config, batch, channels_last, bf16)
+        steps = {label: step_function(model_config, train_config, batch, channels_last, bf16, stage_name)
                  for label, channels_last, bf16 in variants}
         flops = count_flops(next(iter(steps.values())))
         seconds = time_variants(steps, args.steps, args.warmup)
         peak = float(np.median([peak, matmul_flops(args.matmul)]))  # re-measured beside each recipe
         for label, sec in seconds.items():
-            row = {"checkpoint": name, "method": model_config.method, "batch_size": train_config.batch_size,
+            row = {"checkpoint": name, "method": model_config.method, "stage": stage_name, "batch_size": train_config.batch_size,
                    "variant": label, "step_ms": sec * 1e3, "images_per_s": train_config.batch_size / sec,
                    "flops_per_step": flops, "flops_per_s": flops / sec}
             row["roofline"] = row["flops_per_s"] / peak

@@ -322,3 +322,24 @@ def test_a_copy_of_the_training_data_elsewhere_is_still_seen_data():
     assert _same_data("synthetic:identities=3,seed=1", "synthetic:seed=1,identities=3")
     assert not _same_data("synthetic:identities=3,seed=1", "synthetic:identities=3,seed=2")
     assert not _same_data("london:../shared/data/london", "fer2013:../shared/data/fer2013")
+
+
+def test_throughput_bench_times_the_stage_that_trained_longest(monkeypatch):
+    """bench/train_throughput.py times a recipe's main stage: synthetic-fourway's own config holds only the nulling
+    and its short refit, so the stage and options come from the command in its records that trained longest."""
+    import importlib.util
+    from pathlib import Path
+
+    from facelab.checkpoint import CONFIG, checkpoint_root
+    from facelab.config import load_config
+
+    bench = Path(__file__).resolve().parents[1] / "bench"
+    monkeypatch.syspath_prepend(str(bench))
+    spec = importlib.util.spec_from_file_location("train_throughput", bench / "train_throughput.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    directory = checkpoint_root() / "synthetic-fourway"
+    saved, _ = load_config(directory / CONFIG)
+    config, stage = script.main_stage(saved, directory)
+    assert saved.options.joint_epochs == 0 and stage == "joint" and config.options.joint_epochs > 0
+    assert config.latents == saved.latents and config.options.encoder_channels == saved.options.encoder_channels
