@@ -8,7 +8,5 @@
 # by the job; python train/jobs/fourway_table.py OUT_DIR x2p5p4e8
 #
 #   train/jobs/fourway_bf16_x2_full.sh [OUT_DIR]      (default runs/fw41)
-export EXTRA_OPTIONS="--precision bf16 ${EXTRA_OPTIONS:-}" EXTEND=2 EXTEND_NAME=x2p5 ARM=x2p5p4e8
-export EXTEND_OPTIONS="--magnitude-readout-weight 60 --person-prototype-weight 5"
-export EXTRA_STEP2_OPTIONS="--magnitude-readout-weight 22.5"
-exec "$(dirname "$0")/fourway_readout30_full.sh" "${1:-runs/fw41}"
+export EXTEND=2 EXTEND_NAME=x2p5 ARM=x2p5p4e8
+exec "$(dirname "$0")/fourway_bf16_full.sh" "${1:-runs/fw41}"
