@@ -38,7 +38,7 @@ from typing import Sequence
 
 import numpy as np
 
-from facelab.cache import default_cache_dir
+from facelab.cache import default_cache_dir, mark_used, prune_renders
 from facelab.labels import EXPRESSIONS
 
 try:  # the renderer works without torch; only the Dataset wrapper needs it
@@ -1092,12 +1092,15 @@ def render_cached(fs: Sequence[FaceFactors], size: int = 64, desc: str | None = 
         except (OSError, ValueError):  # unreadable: render again and overwrite it
             images = None
         if images is not None and images.shape == (len(fs), size, size, 3) and images.dtype == np.uint8:
+            mark_used(path)
             return images
     images = render_many(fs, size, desc)
     root.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}.npy")
     np.save(tmp, images)
     os.replace(tmp, path)  # atomic: a crash never leaves a half-written file
+    mark_used(path)
+    prune_renders(root)  # older draws, least recently used first ($FACELAB_RENDERS_LIMIT_GB)
     return images
 
 

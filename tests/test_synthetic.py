@@ -187,3 +187,44 @@ def test_dataset_cache_round_trip(tmp_path, monkeypatch):
     other = SyntheticFaces.__new__(SyntheticFaces)  # a different argument set must miss the cache
     with pytest.raises(AssertionError):
         SyntheticFaces.__init__(other, **{**kw, "seed": 1})
+
+
+def test_render_files_are_pruned_oldest_first_and_never_under_this_process(tmp_path, monkeypatch):
+    """A new draw of swap targets deletes the least recently used older draws past the limit; a
+    file still being written, and every file this process used, stay."""
+    import os
+
+    from facelab import cache
+    from facelab.synthetic import FaceFactors, render_cached
+
+    monkeypatch.setattr(cache, "_used_here", set())
+    old = [tmp_path / f"renders-v1-old{i}.npy" for i in range(3)]
+    for age, path in enumerate(old):
+        path.write_bytes(b"x" * 1000)
+        os.utime(path, (1_000_000 + age, 1_000_000 + age))  # old0 is the least recently used
+    writing = tmp_path / "renders-v1-new.tmp99.npy"
+    writing.write_bytes(b"x" * 5000)
+    monkeypatch.setenv("FACELAB_RENDERS_LIMIT_GB", str(2700 / 1024**3))
+
+    faces = [FaceFactors(identity=i, expression=1, intensity=0.5) for i in range(2)]
+    images = render_cached(faces, size=16, cache_dir=tmp_path)  # 1.5 kB of pixels, plus the header
+    assert images.shape == (2, 16, 16, 3)
+    left = {p.name for p in tmp_path.glob("renders-v*.npy")}
+    assert "renders-v1-old0.npy" not in left and "renders-v1-old1.npy" not in left
+    assert writing.name in left  # not counted, not deleted
+    assert any(name.startswith("renders-v1-") and "old" not in name and ".tmp" not in name for name in left)
+
+    cache.mark_used(old[2])
+    assert cache.prune_renders(tmp_path, limit_bytes=0) == []  # everything left was used here
+    cache._used_here.clear()
+    assert {p.name for p in cache.prune_renders(tmp_path, limit_bytes=0)} == {"renders-v1-old2.npy"} | {
+        n for n in left if "old" not in n and ".tmp" not in n}
+
+
+def test_the_render_limit_reads_the_environment(monkeypatch):
+    from facelab.cache import DEFAULT_RENDERS_LIMIT_GB, renders_limit_bytes
+
+    monkeypatch.setenv("FACELAB_RENDERS_LIMIT_GB", "0.5")
+    assert renders_limit_bytes() == 512 * 1024**2
+    monkeypatch.setenv("FACELAB_RENDERS_LIMIT_GB", "lots")
+    assert renders_limit_bytes() == int(DEFAULT_RENDERS_LIMIT_GB * 1024**3)
