@@ -207,6 +207,25 @@ def training_section(run: dict) -> str:
     return "\n".join(lines)
 
 
+def stages_trained(run: dict) -> str:
+    """What each command of a chain trained: its stages (from ``stage_seconds``), with the epochs its
+    command line gave each (``--<stage>-epochs N``, or ``--epochs N`` for a command of one stage).
+    Why: ``config.json`` holds the last command's options, whose stage epochs are often 0 when an
+    earlier command did the training."""
+    parts = []
+    for number, step in enumerate(run_chain(run), 1):
+        command = step.get("command", "")
+        stages = step.get("stage_seconds") or {}
+        for stage, seconds in stages.items():
+            given = re.findall(rf"--{re.escape(stage)}-epochs\s+(\d+)", command)
+            if not given and len(stages) == 1:
+                given = re.findall(r"--epochs\s+(\d+)", command)
+            epochs = f"{given[-1]} epoch{'s' if given[-1] != '1' else ''}, " if given else ""
+            minutes = f"{seconds / 60:.1f} min" if _number(seconds) else "time not recorded"
+            parts.append(f"{stage} ({epochs}{minutes}, command {number})")
+    return "; ".join(parts)
+
+
 def _elapsed(run: dict) -> str:
     """The whole process's time where the record has it (start-up, data and rendering as well as the stages)."""
     return f"; {run['elapsed_s']} s from the command's start" if _number(run.get("elapsed_s")) else ""
@@ -235,8 +254,10 @@ def write_card(directory: str | Path, limits: str | None = None) -> Path:
     method = get_method(model.method)
     summary = method.summary(model) + (f" Follows: {method.follows}." if method.follows else "")
     if len(run_chain(run)) > 1:  # config.json holds the last fine-tune's options, not the first run's stages
-        summary += (" These are the options of the last training command below; the earlier commands' stages "
-                    "and options are in their command lines.")
+        trained = stages_trained(run)
+        summary += (" These are the options of the last training command below, its numbers of epochs included"
+                    + (f"; the stages each command trained, in order: {trained}." if trained else ".")
+                    + " The earlier commands' options are in their command lines.")
     heads = ", ".join(f"{a} ({len(names)} classes)" for a, names in class_names(model).items())
     architecture = (f"sub-codes {latents} (concatenated in that order), fusion layer (FC + ReLU) of width "
                     f"{model.fusion_dim} and decoder with conv channels {'-'.join(map(str, model.channels))}"
