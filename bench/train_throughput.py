@@ -34,6 +34,7 @@ import torch  # noqa: E402
 from common import write_results  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
+from facelab.card import run_chain  # noqa: E402
 from facelab.checkpoint import CONFIG, bundled_names, checkpoint_root  # noqa: E402
 from facelab.config import load_config  # noqa: E402
 from facelab.methods import get_method  # noqa: E402
@@ -49,12 +50,10 @@ def main_stage(model_config, directory: Path):
     is the nulling and a refit of Φ⁻¹ and the heads); the options that command gave are applied to it. Without
     records: the config as saved and its last stage with optimizer steps."""
     path, best = directory / "training_run.json", None
-    record = json.loads(path.read_text()) if path.is_file() else None
-    while isinstance(record, dict):
+    for record in run_chain(json.loads(path.read_text()) if path.is_file() else {}):
         for stage, seconds in record.get("stage_seconds", {}).items():
             if best is None or seconds > best[0]:
                 best = (seconds, stage, record.get("command", ""))
-        record = record.get("init")
     if best is None:
         return model_config, None
     argv = shlex.split(best[2])
