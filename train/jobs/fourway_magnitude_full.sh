@@ -10,10 +10,12 @@
 # OUT_DIR/xm60p5p4e8/synthetic-fourway (the names as in runs/fw37). The job scores validation seeds 2 and 3:
 # python train/jobs/fourway_table.py OUT_DIR bundle xm60p5p4e8
 #
-# EXTEND (default 1) sets the extra epochs' count, EXTEND_NAME and ARM their and the nulling's names.
+# EXTEND (default 1) sets the extra epochs' count, EXTEND_NAME and ARM their and the nulling's names, EXTEND_OPTIONS
+# the extra epochs' options (default this recipe's).
 #
-#   [EXTEND=1] [EXTEND_NAME=xm60p5] [ARM=xm60p5p4e8] train/jobs/fourway_magnitude_full.sh [OUT_DIR]  (default runs/fw37)
+#   [EXTEND=1] [EXTEND_NAME=xm60p5] [EXTEND_OPTIONS=..] [ARM=xm60p5p4e8] train/jobs/fourway_magnitude_full.sh [OUT_DIR]
+#   (default OUT_DIR runs/fw37)
 export EXTEND=${EXTEND:-1} EXTEND_NAME=${EXTEND_NAME:-xm60p5} ARM=${ARM:-xm60p5p4e8}
-export EXTEND_OPTIONS="--magnitude-readout-weight 60 --person-prototype-weight 5"
+export EXTEND_OPTIONS=${EXTEND_OPTIONS:-"--magnitude-readout-weight 60 --person-prototype-weight 5"}
 export EXTRA_STEP2_OPTIONS="--magnitude-readout-weight 22.5"
 exec "$(dirname "$0")/fourway_readout30_full.sh" "${1:-runs/fw37}"
