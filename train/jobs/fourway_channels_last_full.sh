@@ -9,6 +9,8 @@
 # OUT_DIR/xm60p10p4e8/synthetic-fourway. The job scores validation seeds 2 and 3:
 # python train/jobs/fourway_table.py OUT_DIR xm60p10p4e8
 #
+# Other variables pass through to fourway_magnitude_full.sh (EXTEND, EXTEND_NAME, EXTEND_OPTIONS, ARM, ...).
+#
 #   [FACELAB_CACHE=..] train/jobs/fourway_channels_last_full.sh [OUT_DIR]      (default runs/fw45)
 export EXTRA_OPTIONS="--channels-last ${EXTRA_OPTIONS:-}"
 export EXTEND_NAME=${EXTEND_NAME:-xm60p10} ARM=${ARM:-xm60p10p4e8}

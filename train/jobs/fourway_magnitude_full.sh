@@ -1,6 +1,7 @@
 #!/bin/bash
-# The bundled synthetic-fourway of 2026-12-06 (twenty-sixth sitting; issue 11; synthetic-fourway's LIMITS, "These
-# weights"): fw36's recipe (train/jobs/fourway_readout30_full.sh) with intensity's readout weighed on its own
+# synthetic-fourway as bundled from 2026-12-06 (twenty-sixth sitting) until the thirtieth (issue 11; its LIMITS, "The
+# weights before these"; train/jobs/fourway_channels_last_full.sh is today's): fw36's recipe
+# (train/jobs/fourway_readout30_full.sh) with intensity's readout weighed on its own
 # (--magnitude-readout-weight 22.5) in step 2, then one more joint epoch on its own one-cycle schedule with that
 # weight at 60 and the person prototypes x5, then the nulling (the arm p4e8's). Step 2 alone lifted intensity and
 # cost the person (fw37); the extra epoch gave the person back (xc, xp5). Not in the paper.
