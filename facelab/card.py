@@ -209,7 +209,8 @@ def training_section(run: dict) -> str:
 
 def stages_trained(run: dict) -> str:
     """What each command of a chain trained: its stages (from ``stage_seconds``), with the epochs its
-    command line gave each (``--<stage>-epochs N``, or ``--epochs N`` for a command of one stage).
+    command line gave each (``--<stage>-epochs N``, or ``--epochs N`` for a command of one stage) and any
+    ``--max-steps`` that cut them short.
     Why: ``config.json`` holds the last command's options, whose stage epochs are often 0 when an
     earlier command did the training."""
     parts = []
@@ -221,6 +222,8 @@ def stages_trained(run: dict) -> str:
             if not given and len(stages) == 1:
                 given = re.findall(r"--epochs\s+(\d+)", command)
             epochs = f"{given[-1]} epoch{'s' if given[-1] != '1' else ''}, " if given else ""
+            capped = re.findall(r"--max-steps\s+(\d+)", command)  # the stage stopped early, its schedule fitted
+            epochs += f"at most {capped[-1]} steps, " if capped else ""
             minutes = f"{seconds / 60:.1f} min" if _number(seconds) else "time not recorded"
             parts.append(f"{stage} ({epochs}{minutes}, command {number})")
     return "; ".join(parts)

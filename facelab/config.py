@@ -195,7 +195,7 @@ class TrainConfig:
     lr_schedule: str = "constant"  # "constant" | "onecycle" (warm up to lr, then anneal; per stage)
     seed: int = 0
     num_workers: int = 0
-    max_steps: int | None = None  # per stage; for smoke tests
+    max_steps: int | None = None  # per stage, the schedule fitted to them: smoke tests, or part of an epoch
     device: str = "auto"
     save_every: int = 200  # steps between saved training states (--resume continues from the last); 0: never
     log_every: int = 20  # steps between reading losses back for TensorBoard/progress (each read syncs the device)

@@ -287,14 +287,15 @@ def test_card_of_a_chain_says_what_each_command_trained(other_methods, tmp_path)
     directory = shutil.copytree(other_methods["swap"], tmp_path / "swap")
     first = {"command": "python -m train --method fourway --warmup-epochs 3 --joint-epochs 0 --out a",
              "stage_seconds": {"warmup": 120.0}}
-    second = {"command": "python -m train --method swap --epochs 2 --epochs 1 --init a", "stage_seconds": {"swap": 30.0},
+    second = {"command": "python -m train --method swap --epochs 2 --epochs 1 --max-steps 7 --init a",
+              "stage_seconds": {"swap": 30.0},
               "init": first}
     last = {"command": "python -m train --method fourway --epochs 5 --init b", "stage_seconds": {"nulling": 6.0, "refit": 12.0},
             "init": second}
     (directory / "training_run.json").write_text(json.dumps(last))
     card = write_card(directory).read_text()
-    assert ("the stages each command trained, in order: warmup (3 epochs, 2.0 min, command 1); swap (1 epoch, 0.5 min, "
-            "command 2); nulling (0.1 min, command 3); refit (0.2 min, command 3).") in card
+    assert ("the stages each command trained, in order: warmup (3 epochs, 2.0 min, command 1); swap (1 epoch, at most 7 steps, "
+            "0.5 min, command 2); nulling (0.1 min, command 3); refit (0.2 min, command 3).") in card
 
 
 def test_save_figures_skips_png_only_without_chrome(tmp_path, monkeypatch):
