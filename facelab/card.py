@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from pathlib import Path
 
 from .config import load_config
@@ -170,6 +171,27 @@ def run_chain(run: dict) -> list[dict]:
     return chain[::-1]
 
 
+def data_in_chain(run: dict) -> list[str]:
+    """The training sets a chain's commands trained on (each command's last ``--data``), oldest first, once each.
+    Why: ``config.json`` holds the last command's, and an earlier fine-tune may have trained on another draw."""
+    found: list[str] = []
+    for step in run_chain(run):
+        try:
+            words = shlex.split(step.get("command", ""))
+        except ValueError:  # a hand-written record; its command line is shown as it is
+            continue
+        starts = [i for i, word in enumerate(words) if word == "--data"]
+        if not starts:
+            continue
+        specs = []
+        for word in words[starts[-1] + 1:]:
+            if word.startswith("--"):
+                break
+            specs.append(word)
+        found += [spec for spec in specs if spec not in found]
+    return found
+
+
 def _configured_lines(step: dict, indent: str) -> list[str]:
     """Inference settings changed on those weights by ``train.configure`` (the weights untouched)."""
     lines = []
@@ -229,6 +251,14 @@ def stages_trained(run: dict) -> str:
     return "; ".join(parts)
 
 
+def _other_data(run: dict, training) -> str:
+    others = [d for d in data_in_chain(run) if training is None or d not in training.data]
+    if not others:
+        return ""
+    return (" (the last command's; other commands of the chain trained on "
+            + ", ".join(f"`{d}`" for d in others) + ")")
+
+
 def _elapsed(run: dict) -> str:
     """The whole process's time where the record has it (start-up, data and rendering as well as the stages)."""
     return f"; {run['elapsed_s']} s from the command's start" if _number(run.get("elapsed_s")) else ""
@@ -283,7 +313,7 @@ architecture and training settings: `config.json` (no pickle anywhere).
 Architecture: {architecture}.
 
 ## Training
-- data: {', '.join(f"`{d}`" for d in training.data) if training else '?'}
+- data: {', '.join(f"`{d}`" for d in training.data) if training else '?'}{_other_data(run, training)}
 {training_section(run)}
 - training images: {run.get('images', '?')}
 

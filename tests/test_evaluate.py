@@ -287,7 +287,8 @@ def test_card_of_a_chain_says_what_each_command_trained(other_methods, tmp_path)
     directory = shutil.copytree(other_methods["swap"], tmp_path / "swap")
     first = {"command": "python -m train --method fourway --warmup-epochs 3 --joint-epochs 0 --out a",
              "stage_seconds": {"warmup": 120.0}}
-    second = {"command": "python -m train --method swap --epochs 2 --epochs 1 --max-steps 7 --init a",
+    second = {"command": "python -m train --method swap --epochs 2 --epochs 1 --max-steps 7 --init a "
+                         "--data synthetic:identities=4 --data synthetic:identities=4,seed=1 synthetic:identities=5",
               "stage_seconds": {"swap": 30.0},
               "init": first}
     last = {"command": "python -m train --method fourway --epochs 5 --init b", "stage_seconds": {"nulling": 6.0, "refit": 12.0},
@@ -296,6 +297,11 @@ def test_card_of_a_chain_says_what_each_command_trained(other_methods, tmp_path)
     card = write_card(directory).read_text()
     assert ("the stages each command trained, in order: warmup (3 epochs, 2.0 min, command 1); swap (1 epoch, at most 7 steps, "
             "0.5 min, command 2); nulling (0.1 min, command 3); refit (0.2 min, command 3).") in card
+    # the second command trained on other draws than the config's (its last --data counts, not the one it overrode)
+    data_line = next(line for line in card.splitlines() if line.startswith("- data: "))
+    assert ("other commands of the chain trained on `synthetic:identities=4,seed=1`, `synthetic:identities=5`)"
+            in data_line)
+    assert "`synthetic:identities=4`," not in data_line
 
 
 def test_save_figures_skips_png_only_without_chrome(tmp_path, monkeypatch):
