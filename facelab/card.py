@@ -180,10 +180,11 @@ def data_in_chain(run: dict) -> list[str]:
             words = shlex.split(step.get("command", ""))
         except ValueError:  # a hand-written record; its command line is shown as it is
             continue
-        starts = [i for i, word in enumerate(words) if word == "--data"]
+        starts = [i for i, word in enumerate(words) if word == "--data" or word.startswith("--data=")]
         if not starts:
             continue
-        specs = []
+        flag = words[starts[-1]]
+        specs = [flag[len("--data="):]] if "=" in flag else []
         for word in words[starts[-1] + 1:]:
             if word.startswith("--"):
                 break
