@@ -1,18 +1,19 @@
 """Side by side, the figures a fourway choice rule reads, from ``train.evaluate --out`` JSON files.
 
-    python train/jobs/fourway_table.py OUT_DIR ARM [ARM ...]
+    python train/jobs/fourway_table.py OUT_DIR ARM [ARM ...] [--seeds 2 3 4 5]
 
-Reads ``OUT_DIR/ARM-val2.json`` and ``OUT_DIR/ARM-val3.json`` (validation seeds 2 and 3) for each arm
-and prints seed 2 / seed 3 (mean) for: identity read from every sub-code, the own readings, the four
-swaps, pose error, the highest reading from another sub-code, identity top-1, PSNR, the expression
-head's accuracy and the swap it reads as B's expression, the expression swap's move split by whether A
-and B share the expression, and (where the files have it) each swap's share of pairs whose other sub-codes stay A's;
-then every
-off-diagonal probe reading more than 0.05 above chance (the issue's bar) per arm and seed.
+Reads ``OUT_DIR/ARM-valS.json`` for each arm and validation seed S (default 2 and 3: those the jobs score;
+``fourway_validation`` in ``fourway_validation.sh`` writes any other) and prints seed / seed ... (mean)
+for: identity read from every sub-code, the own readings, the four swaps, pose error, the highest reading
+from another sub-code, identity top-1, PSNR, the expression head's accuracy and the swap it reads as B's
+expression, the expression swap's move split by whether A and B share the expression, and (where the files
+have it) each swap's share of pairs whose other sub-codes stay A's; then every off-diagonal probe reading
+more than 0.05 above chance (the issue's bar) per arm and seed.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -49,24 +50,29 @@ def figures(path: str) -> tuple[dict, list]:
     return row, sorted(leaks, reverse=True)
 
 
-def main(out: str, arms: list[str]) -> None:
+def main(out: str, arms: list[str], seeds: tuple[int, ...] = (2, 3)) -> None:
     rows, leaks = {}, {}
     for a in arms:
-        per = [figures(f"{out}/{a}-val{s}.json") for s in (2, 3)]
-        rows[a] = {k: (per[0][0][k], per[1][0][k], (per[0][0][k] + per[1][0][k]) / 2) for k in per[0][0]}
+        per = [figures(f"{out}/{a}-val{s}.json") for s in seeds]
+        rows[a] = {k: tuple(p[0][k] for p in per) + (sum(p[0][k] for p in per) / len(per),) for k in per[0][0]}
         leaks[a] = [p[1] for p in per]
-    print("quantity".ljust(24) + "".join(a.rjust(28) for a in arms))
+    width = 8 * len(seeds) + 12
+    print("quantity".ljust(24) + "".join(a.rjust(width) for a in arms))
     keys = list(dict.fromkeys(k for a in arms for k in rows[a]))  # every arm's rows, first seen first
-    missing = (float("nan"),) * 3
+    missing = (float("nan"),) * (len(seeds) + 1)
+    cell = " / ".join(["%.3f"] * len(seeds)) + " (%.3f)"
     for k in keys:
-        print(k.ljust(24) + "".join(("%.3f / %.3f (%.3f)" % rows[a].get(k, missing)).rjust(28) for a in arms))
+        print(k.ljust(24) + "".join((cell % rows[a].get(k, missing)).rjust(width) for a in arms))
     print("\nreadings from another sub-code > 0.05 above chance")
     for a in arms:
-        for s, found in zip((2, 3), leaks[a]):
+        for s, found in zip(seeds, leaks[a]):
             print(f"{a} seed {s} ({len(found)}): " + ", ".join(f"{n} {v:.2f}" for v, n in found))
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 3:
-        sys.exit(__doc__)
-    main(sys.argv[1], sys.argv[2:])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", help="the directory holding ARM-valS.json")
+    parser.add_argument("arms", nargs="+")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[2, 3], help="validation seeds (default 2 3)")
+    args = parser.parse_args()
+    main(args.out, args.arms, tuple(args.seeds))
